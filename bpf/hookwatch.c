@@ -1,0 +1,714 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0
+//
+// hookwatch's kernel side. Three jobs, all on plain tracepoints (no kprobes,
+// no fentry, no LSM: those are not available everywhere hookwatch runs):
+//
+//  1. At every exec, after the new image is committed, decide in the kernel
+//     whether userspace needs to hear about it: the program is a credential
+//     program or the dynamic loader run directly (by comm, from a map that
+//     userspace fills), or its environment carries a loader variable
+//     (LD_PRELOAD, LD_AUDIT, ... from a list set before load). Only those
+//     execs are delivered, with the executable path, argv and the matching
+//     environment strings. No user code of the new image has run yet, so
+//     nothing can have rewritten argv or the environment.
+//  2. Keep the set of watched processes (map `watched`), inherited over fork
+//     and re-decided at exec.
+//  3. For watched processes only, report every file mapped executable: mmap
+//     with PROT_EXEC, and mprotect that adds PROT_EXEC to a file mapping.
+//
+// Everything else returns after a cheap test, so the common case costs almost
+// nothing. Records the ring buffer cannot take are counted in `stats`.
+
+#include "headers/vmlinux.h"
+#include "headers/bpf_helpers.h"
+#include "headers/bpf_core_read.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define PATH_BUF 4096 /* bytes of a resolved path we keep (PATH_MAX) */
+#define PATH_MASK (PATH_BUF - 1)
+#define PATH_DEPTH 48 /* path components and mount crossings walked */
+#define ARGV_BUF 4096
+#define ENVVAR_BUF 2048 /* bytes kept of one matching environment string */
+#define MAX_ENVVARS 8
+#define ENV_CHUNK 4096
+#define ENV_CHUNKS 64 /* 256 KiB of environment scanned in the kernel */
+#define ENV_BUF (ENV_CHUNK * 2)
+#define ENV_MASK (ENV_BUF - 1)
+#define MAX_PREFIXES 8
+
+#define PROT_EXEC 0x4
+#define MAP_ANONYMOUS 0x20
+#define VM_EXEC 0x4
+
+/* Record kinds: the first byte of every ring buffer record. */
+enum kind {
+	KIND_EXEC = 1,
+	KIND_MAP = 2,
+};
+
+/* Why a process is watched (the value of the `watched` map). */
+enum watch_reason {
+	WATCH_CREDENTIAL = 1 << 0, /* a credential program, by name */
+	WATCH_LOADER = 1 << 1,     /* the dynamic loader run directly */
+	WATCH_LOADER_ENV = 1 << 2, /* exec'd with a loader variable */
+	WATCH_INHERITED = 1 << 3,  /* forked from a watched process */
+	WATCH_USERSPACE = 1 << 4,  /* marked by the agent (startup sweep) */
+};
+
+enum exec_flag {
+	EXEC_ARGV_TRUNC = 1 << 0,   /* argv longer than ARGV_BUF */
+	EXEC_ENV_TRUNC = 1 << 1,    /* environment longer than the in-kernel scan */
+	EXEC_ENVVAR_TRUNC = 1 << 2, /* a match cut at ENVVAR_BUF, or more than MAX_ENVVARS */
+	EXEC_PATH_TRUNC = 1 << 3,   /* executable path cut */
+	EXEC_ENV_FAULT = 1 << 4,    /* the environment could not be read */
+};
+
+enum map_flag {
+	MAP_DELETED = 1 << 0,    /* the file has no links left */
+	MAP_MEMFD = 1 << 1,      /* memory-backed: memfd_create */
+	MAP_MPROTECT = 1 << 2,   /* made executable by mprotect, not mmap */
+	MAP_PATH_TRUNC = 1 << 3, /* path cut */
+};
+
+enum stat_index {
+	STAT_EXECS = 0,          /* every exec seen */
+	STAT_EXEC_EVENTS,        /* execs delivered */
+	STAT_MAP_EVENTS,         /* executable mappings delivered */
+	STAT_LOST_EXEC,          /* exec records the ring buffer could not take */
+	STAT_LOST_MAP,           /* mapping records the ring buffer could not take */
+	STAT_WATCH_FULL,         /* processes that could not be marked watched */
+	STAT_ENV_TRUNC,          /* environments too large to scan in the kernel */
+	STAT_MAX,
+};
+
+struct proc_info {
+	u64 ktime;      /* bpf_ktime_get_ns at the event */
+	u64 start_time; /* the process's start, ns since boot (CLOCK_BOOTTIME, as /proc/PID/stat) */
+	u32 pid;        /* thread id */
+	u32 tgid;       /* process id */
+	u32 ppid;
+	u32 uid;
+	u32 gid;
+	u32 euid;
+	u32 egid;
+	u32 loginuid;
+	u8 comm[16];
+};
+
+/* The fixed part of an exec record; data follows: path, argv, env. */
+struct exec_hdr {
+	u8 kind;
+	u8 watch; /* enum watch_reason bits */
+	u16 flags; /* enum exec_flag bits */
+	u16 path_len;
+	u16 argv_len;
+	u16 env_len;
+	u16 nenv;
+	u32 exe_dev;
+	u64 exe_ino;
+	struct proc_info proc;
+};
+
+#define EXEC_DATA (PATH_BUF + ARGV_BUF + MAX_ENVVARS * ENVVAR_BUF)
+
+struct exec_event {
+	struct exec_hdr h;
+	u8 data[EXEC_DATA];
+};
+
+/* The fixed part of a mapping record; the path follows. */
+struct map_hdr {
+	u8 kind;
+	u8 watch;
+	u16 flags; /* enum map_flag bits */
+	u16 path_len;
+	u16 pad;
+	u32 dev;
+	u32 mode;
+	u64 ino;
+	u64 size;
+	u64 addr;
+	u64 prot;
+	struct proc_info proc;
+};
+
+struct map_event {
+	struct map_hdr h;
+	u8 data[PATH_BUF];
+};
+
+/* Scratch space too large for the 512-byte BPF stack. */
+struct path_buf {
+	u8 b[PATH_BUF * 2];
+};
+
+struct env_buf {
+	u8 b[ENV_BUF + 16];
+};
+
+/* Loader variable prefixes (first 8 bytes, masked), set before load. */
+volatile const u64 env_prefix[MAX_PREFIXES];
+volatile const u64 env_mask[MAX_PREFIXES];
+volatile const u32 n_env_prefixes;
+
+/* Force the types into BTF so bpf2go can emit Go for them. */
+const struct exec_hdr *unused_exec_hdr __attribute__((unused));
+const struct map_hdr *unused_map_hdr __attribute__((unused));
+const enum kind *unused_kind __attribute__((unused));
+const enum watch_reason *unused_watch_reason __attribute__((unused));
+const enum exec_flag *unused_exec_flag __attribute__((unused));
+const enum map_flag *unused_map_flag __attribute__((unused));
+const enum stat_index *unused_stat_index __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized from config before load */
+} events SEC(".maps");
+
+/* Processes whose executable mappings we report: tgid -> watch_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, u8);
+} watched SEC(".maps");
+
+/* comm (16 bytes, as the kernel sets it at exec) -> watch_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, char[16]);
+	__type(value, u8);
+} watched_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, u32);
+	__type(value, u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct exec_event);
+} exec_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct map_event);
+} map_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct env_buf);
+} env_scratch SEC(".maps");
+
+/* Addresses of the environment strings that matched, for this exec. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_ENVVARS);
+	__type(key, u32);
+	__type(value, u64);
+} env_matches SEC(".maps");
+
+static __always_inline void count(u32 idx)
+{
+	u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void fill_proc(struct proc_info *p, struct task_struct *task)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	p->ktime = bpf_ktime_get_ns();
+	p->start_time = BPF_CORE_READ(task, group_leader, start_boottime);
+	p->pid = (u32)id;
+	p->tgid = id >> 32;
+	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	p->uid = BPF_CORE_READ(cred, uid.val);
+	p->gid = BPF_CORE_READ(cred, gid.val);
+	p->euid = BPF_CORE_READ(cred, euid.val);
+	p->egid = BPF_CORE_READ(cred, egid.val);
+	p->loginuid = (u32)-1;
+	if (bpf_core_field_exists(task->loginuid))
+		p->loginuid = BPF_CORE_READ(task, loginuid.val);
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+}
+
+struct path_walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	u32 off;
+	u32 trunc;
+};
+
+/*
+ * One step of resolving a struct path to an absolute name the way d_path
+ * does: walk dentries up to the mount root and cross mounts, writing
+ * backwards so the name ends at pb->b[PATH_BUF]. A pseudo file with no parent
+ * (memfd, an unlinked-at-birth tmpfile) is named by its own dentry, as
+ * /proc/PID/maps does: "/memfd:NAME". A bpf_loop callback, so the verifier
+ * checks one step, not PATH_DEPTH of them.
+ */
+static long path_step(u32 i, void *ctx)
+{
+	struct path_walk *w = ctx;
+	u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb)
+		return 1;
+
+	/* Locals, not w->...: inside BPF_CORE_READ a path_walk access would
+	 * itself become a CO-RE relocation against a type the kernel lacks. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (dentry == root) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+		if (up == mnt)
+			return 1; /* the root of the mount namespace */
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		w->vfsmnt = (void *)up + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+
+	u32 len = BPF_CORE_READ(dentry, d_name.len) & 0xff;
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	u32 off = w->off;
+	if (len + 1 > off) {
+		w->trunc = 1;
+		return 1;
+	}
+	off -= len + 1;
+	bpf_probe_read_kernel(&pb->b[(off + 1) & PATH_MASK], len, name);
+	pb->b[off & PATH_MASK] = '/';
+	w->off = off;
+	if (dentry == parent)
+		return 1; /* disconnected or pseudo file: its own name is all it has */
+	w->dentry = parent;
+	if (i == PATH_DEPTH - 1)
+		w->trunc = 1;
+	return 0;
+}
+
+/* Resolve p into the path scratch buffer; returns where the name starts. */
+static __always_inline u32 resolve_path(const struct path *p, struct path_buf *pb, bool *trunc)
+{
+	struct path_walk w = {};
+	w.dentry = BPF_CORE_READ(p, dentry);
+	w.vfsmnt = BPF_CORE_READ(p, mnt);
+	w.mnt = (void *)w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	w.off = PATH_BUF;
+	bpf_loop(PATH_DEPTH, path_step, &w, 0);
+	if (w.trunc)
+		*trunc = true;
+	u32 off = w.off;
+	if (off >= PATH_BUF) {
+		off = PATH_BUF - 1;
+		pb->b[off] = '/';
+	}
+	return off;
+}
+
+/* Copy a resolved path into dst; returns its length. */
+static __always_inline u32 copy_path(const struct path *p, u8 *dst, bool *trunc)
+{
+	u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb)
+		return 0;
+	u32 off = resolve_path(p, pb, trunc);
+	u32 len = (PATH_BUF - off) & PATH_MASK;
+	if (off == 0)
+		len = PATH_BUF - 1; /* keep the verifier's bound: lose one byte */
+	bpf_probe_read_kernel(dst, len, &pb->b[off & PATH_MASK]);
+	return len;
+}
+
+/* ---- environment scan ------------------------------------------------- */
+
+struct env_scan {
+	u64 start;
+	u64 end;
+	u64 base; /* user address of the chunk in the buffer at b[8] */
+	u32 len;  /* bytes of this chunk */
+	u32 last; /* this is the last chunk */
+	u32 n;
+	u32 flags;
+};
+
+/*
+ * Test the string that starts right after the NUL at buffer position q, whose
+ * first 8 bytes are v, against the configured prefixes. A global function, so
+ * the verifier checks it once instead of at every place it is called.
+ */
+__noinline int env_check(struct env_scan *s, u64 v, u32 q)
+{
+	if (!s)
+		return 0;
+	/* A match needs all 8 prefix bytes loaded, except in the last chunk. */
+	if (!s->last && q + 1 + 8 > 8 + s->len)
+		return 0;
+	for (int k = 0; k < MAX_PREFIXES; k++) {
+		if (k >= n_env_prefixes)
+			return 0;
+		if ((v & env_mask[k]) != env_prefix[k])
+			continue;
+		u64 addr = s->base - 8 + q + 1;
+		if (addr >= s->end || addr < s->start)
+			return 0;
+		if (s->n >= MAX_ENVVARS) {
+			s->flags |= EXEC_ENVVAR_TRUNC;
+			return 0;
+		}
+		/*
+		 * Keep the address in a map slot rather than an array indexed
+		 * by n: the verifier then need not track n exactly, and the
+		 * scan's states converge.
+		 */
+		u32 key = s->n;
+		u64 *slot = bpf_map_lookup_elem(&env_matches, &key);
+		if (slot)
+			*slot = addr;
+		s->n++;
+		return 1;
+	}
+	return 0;
+}
+
+#define HAS_ZERO(w) (((w) - 0x0101010101010101ULL) & ~(w) & 0x8080808080808080ULL)
+
+/* One bpf_loop step: one word (8 bytes) of the chunk buffer. */
+static long env_scan_word(u32 i, void *ctx)
+{
+	struct env_scan *s = ctx;
+	u32 zero = 0;
+	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
+	if (!eb)
+		return 1;
+	u32 wp = (i * 8) & ENV_MASK;
+	u64 word = *(u64 *)&eb->b[wp];
+	if (!HAS_ZERO(word))
+		return 0;
+	for (int j = 0; j < 8; j++) {
+		if (((word >> (8 * j)) & 0xff) != 0)
+			continue;
+		u32 q = (wp + j) & ENV_MASK;
+		env_check(s, *(u64 *)&eb->b[q + 1], q);
+	}
+	return 0;
+}
+
+/* One bpf_loop step: load chunk i of the environment and scan it. */
+static long env_scan_chunk(u32 i, void *ctx)
+{
+	struct env_scan *s = ctx;
+	u32 zero = 0;
+	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
+	if (!eb)
+		return 1;
+
+	u64 base = s->start + (u64)i * ENV_CHUNK;
+	if (base >= s->end)
+		return 1;
+	u64 len = s->end - base;
+	if (len > ENV_CHUNK)
+		len = ENV_CHUNK;
+
+	/*
+	 * b[0..8) holds the last 8 bytes of the previous chunk, so a string
+	 * that begins on a chunk boundary is still seen after its NUL. The
+	 * first chunk pretends a NUL before the first string.
+	 */
+	if (i == 0)
+		*(u64 *)&eb->b[0] = 0;
+	else
+		*(u64 *)&eb->b[0] = *(u64 *)&eb->b[ENV_CHUNK];
+	if (bpf_probe_read_user(&eb->b[8], len, (void *)base)) {
+		s->flags |= EXEC_ENV_FAULT;
+		return 1;
+	}
+	s->base = base;
+	s->len = len;
+	s->last = base + len >= s->end;
+	bpf_loop((8 + len + 7) / 8, env_scan_word, s, 0);
+	if (!s->last && i == ENV_CHUNKS - 1)
+		s->flags |= EXEC_ENV_TRUNC;
+	return s->last ? 1 : 0;
+}
+
+/* ---- exec ------------------------------------------------------------- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	char comm[16] = {};
+	u8 watch = 0;
+
+	count(STAT_EXECS);
+	bpf_get_current_comm(comm, sizeof(comm));
+	u8 *nw = bpf_map_lookup_elem(&watched_names, comm);
+	if (nw)
+		watch = *nw;
+
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct env_scan s = {};
+	s.start = BPF_CORE_READ(mm, env_start);
+	s.end = BPF_CORE_READ(mm, env_end);
+	if (n_env_prefixes > 0 && s.end > s.start)
+		bpf_loop(ENV_CHUNKS, env_scan_chunk, &s, 0);
+	if (s.n > 0)
+		watch |= WATCH_LOADER_ENV;
+	if (s.flags & EXEC_ENV_TRUNC)
+		count(STAT_ENV_TRUNC);
+
+	if (!watch) {
+		/* A new image that is not ours to watch: forget any inherited mark. */
+		bpf_map_delete_elem(&watched, &tgid);
+		/*
+		 * An environment we could not scan whole goes to userspace,
+		 * which reads /proc/PID/environ: padding the environment must
+		 * not hide a loader variable.
+		 */
+		if (!(s.flags & (EXEC_ENV_TRUNC | EXEC_ENV_FAULT)))
+			return 0;
+	} else if (bpf_map_update_elem(&watched, &tgid, &watch, BPF_ANY)) {
+		count(STAT_WATCH_FULL);
+	}
+
+	u32 zero = 0;
+	struct exec_event *ev = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!ev)
+		return 0;
+
+	ev->h.kind = KIND_EXEC;
+	ev->h.watch = watch;
+	ev->h.flags = s.flags;
+	fill_proc(&ev->h.proc, task);
+
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	bool trunc = false;
+	u64 off = 0;
+	if (exe) {
+		off = copy_path(&exe->f_path, ev->data, &trunc);
+		ev->h.exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+		ev->h.exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	}
+	if (trunc)
+		ev->h.flags |= EXEC_PATH_TRUNC;
+	if (off > PATH_BUF)
+		off = PATH_BUF;
+	ev->h.path_len = off;
+
+	u64 arg_start = BPF_CORE_READ(mm, arg_start);
+	u64 arg_end = BPF_CORE_READ(mm, arg_end);
+	u64 alen = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (alen > ARGV_BUF) {
+		alen = ARGV_BUF;
+		ev->h.flags |= EXEC_ARGV_TRUNC;
+	}
+	if (bpf_probe_read_user(&ev->data[off], alen, (void *)arg_start))
+		alen = 0;
+	ev->h.argv_len = alen;
+	off += alen;
+
+	u64 elen = 0;
+	for (int k = 0; k < MAX_ENVVARS; k++) {
+		if (k >= s.n)
+			break;
+		if (off > PATH_BUF + ARGV_BUF)
+			break;
+		if (elen > (MAX_ENVVARS - 1) * ENVVAR_BUF)
+			break;
+		u32 key = k;
+		u64 *addr = bpf_map_lookup_elem(&env_matches, &key);
+		if (!addr)
+			break;
+		long n = bpf_probe_read_user_str(&ev->data[off + elen], ENVVAR_BUF, (void *)*addr);
+		if (n <= 0)
+			continue;
+		if (n == ENVVAR_BUF)
+			ev->h.flags |= EXEC_ENVVAR_TRUNC;
+		elen += n & (ENVVAR_BUF * 2 - 1);
+	}
+	ev->h.env_len = elen;
+	ev->h.nenv = s.n;
+
+	u64 size = sizeof(ev->h) + off + elen;
+	if (size > sizeof(*ev))
+		size = sizeof(*ev);
+	if (bpf_ringbuf_output(&events, ev, size, 0))
+		count(STAT_LOST_EXEC);
+	else
+		count(STAT_EXEC_EVENTS);
+	return 0;
+}
+
+/* ---- fork and exit: the watched set follows the process tree ---------- */
+
+SEC("tracepoint/sched/sched_process_fork")
+int handle_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	u32 parent = bpf_get_current_pid_tgid() >> 32;
+	u8 *w = bpf_map_lookup_elem(&watched, &parent);
+	if (!w)
+		return 0;
+	/*
+	 * Threads land here too (child_pid is then a thread id that is never
+	 * looked up as a tgid); the exit handler removes them again.
+	 */
+	u32 child = ctx->child_pid;
+	u8 v = *w | WATCH_INHERITED;
+	if (bpf_map_update_elem(&watched, &child, &v, BPF_ANY))
+		count(STAT_WATCH_FULL);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int handle_exit(struct trace_event_raw_sched_process_exit *ctx)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 pid = (u32)id, tgid = id >> 32;
+	bool group_dead = pid == tgid;
+
+	if (bpf_core_field_exists(ctx->group_dead))
+		group_dead = BPF_CORE_READ(ctx, group_dead);
+	if (pid != tgid)
+		bpf_map_delete_elem(&watched, &pid);
+	if (group_dead)
+		bpf_map_delete_elem(&watched, &tgid);
+	return 0;
+}
+
+/* ---- executable file mappings ---------------------------------------- */
+
+static __always_inline void emit_map(struct file *f, u8 watch, u16 flags, u64 addr, u64 prot)
+{
+	u32 zero = 0;
+	struct map_event *ev = bpf_map_lookup_elem(&map_scratch, &zero);
+	if (!ev)
+		return;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct dentry *dentry = BPF_CORE_READ(f, f_path.dentry);
+
+	ev->h.kind = KIND_MAP;
+	ev->h.watch = watch;
+	ev->h.flags = flags;
+	ev->h.addr = addr;
+	ev->h.prot = prot;
+	ev->h.ino = BPF_CORE_READ(inode, i_ino);
+	ev->h.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	ev->h.mode = BPF_CORE_READ(inode, i_mode);
+	ev->h.size = BPF_CORE_READ(inode, i_size);
+	if (BPF_CORE_READ(inode, i_nlink) == 0)
+		ev->h.flags |= MAP_DELETED;
+
+	/* memfd_create names its dentry "memfd:NAME" on the internal shm mount. */
+	char head[8] = {};
+	bpf_probe_read_kernel(head, 6, BPF_CORE_READ(dentry, d_name.name));
+	if (head[0] == 'm' && head[1] == 'e' && head[2] == 'm' && head[3] == 'f' &&
+	    head[4] == 'd' && head[5] == ':' && BPF_CORE_READ(dentry, d_parent) == dentry)
+		ev->h.flags |= MAP_MEMFD;
+
+	fill_proc(&ev->h.proc, task);
+	bool trunc = false;
+	u32 len = copy_path(&f->f_path, ev->data, &trunc);
+	if (trunc)
+		ev->h.flags |= MAP_PATH_TRUNC;
+	ev->h.path_len = len;
+
+	u64 size = sizeof(ev->h) + (len & PATH_MASK);
+	if (bpf_ringbuf_output(&events, ev, size, 0))
+		count(STAT_LOST_MAP);
+	else
+		count(STAT_MAP_EVENTS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int handle_mmap(struct syscall_enter_ctx *ctx)
+{
+	/* Cheapest tests first: most mappings are not executable files. */
+	u64 prot = ctx->args[2];
+	if (!(prot & PROT_EXEC))
+		return 0;
+	long fd = (long)ctx->args[4];
+	if (fd < 0 || (ctx->args[3] & MAP_ANONYMOUS))
+		return 0;
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u8 *w = bpf_map_lookup_elem(&watched, &tgid);
+	if (!w)
+		return 0;
+
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if ((u64)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return 0;
+	emit_map(f, *w, 0, ctx->args[0], prot);
+	return 0;
+}
+
+struct vma_found {
+	struct file *file;
+	u64 start;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_found *out = data;
+	/* Only a file mapping that was not executable before is news. */
+	if (BPF_CORE_READ(vma, vm_flags) & VM_EXEC)
+		return 0;
+	out->file = BPF_CORE_READ(vma, vm_file);
+	out->start = BPF_CORE_READ(vma, vm_start);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mprotect")
+int handle_mprotect(struct syscall_enter_ctx *ctx)
+{
+	u64 prot = ctx->args[2];
+	if (!(prot & PROT_EXEC))
+		return 0;
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u8 *w = bpf_map_lookup_elem(&watched, &tgid);
+	if (!w)
+		return 0;
+	struct vma_found found = {};
+	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_cb, &found, 0);
+	if (!found.file)
+		return 0;
+	emit_map(found.file, *w, MAP_MPROTECT, ctx->args[0], prot);
+	return 0;
+}

@@ -1,0 +1,185 @@
+// Package rules loads hookwatch's detection conditions: which programs are
+// credential programs, which loader variables matter, where libraries may
+// come from, what credential programs load on purpose, and how findings are
+// scored. The conditions are data (hookwatch.yaml, embedded here); this
+// package only parses and checks them.
+package rules
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed hookwatch.yaml
+var builtin []byte
+
+// Set is one loaded set of conditions.
+type Set struct {
+	CredentialPrograms []string   `yaml:"credential_programs"`
+	LoaderNames        []string   `yaml:"loader_names"`
+	LoaderVariables    []string   `yaml:"loader_variables"`
+	Locations          []Location `yaml:"locations"`
+	ExpectedLibraries  []string   `yaml:"expected_libraries"`
+	Scoring            Scoring    `yaml:"scoring"`
+}
+
+// Location is a class of library location, by path prefix.
+type Location struct {
+	Class    string   `yaml:"class"`
+	Prefixes []string `yaml:"prefixes"`
+}
+
+// Scoring weighs findings into a risk score and a severity level.
+type Scoring struct {
+	Target             map[string]int `yaml:"target"`
+	Location           map[string]int `yaml:"location"`
+	SearchPathDiscount int            `yaml:"search_path_discount"`
+	Levels             map[string]int `yaml:"levels"`
+}
+
+// Builtin returns the conditions shipped in the binary.
+func Builtin() (*Set, error) {
+	return Parse(builtin, "builtin hookwatch.yaml")
+}
+
+// Load reads conditions from a file.
+func Load(file string) (*Set, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading rules: %w", err)
+	}
+	return Parse(b, file)
+}
+
+// Parse decodes and checks conditions; name is used in errors.
+func Parse(b []byte, name string) (*Set, error) {
+	var s Set
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &s, nil
+}
+
+func (s *Set) check() error {
+	var errs []error
+	if len(s.CredentialPrograms) == 0 {
+		errs = append(errs, errors.New("credential_programs is empty"))
+	}
+	for _, v := range s.LoaderVariables {
+		if v == "" || strings.ContainsAny(v, "=\x00") {
+			errs = append(errs, fmt.Errorf("loader_variables: %q is not a variable name", v))
+		}
+	}
+	for _, g := range s.ExpectedLibraries {
+		if _, err := path.Match(g, ""); err != nil || !strings.HasPrefix(g, "/") {
+			errs = append(errs, fmt.Errorf("expected_libraries: %q is not an absolute glob", g))
+		}
+	}
+	for _, k := range []string{"credential", "other"} {
+		if _, ok := s.Scoring.Target[k]; !ok {
+			errs = append(errs, fmt.Errorf("scoring.target.%s is missing", k))
+		}
+	}
+	for _, k := range []string{"system", "other", "relative", "deleted", "memfd"} {
+		if _, ok := s.Scoring.Location[k]; !ok {
+			errs = append(errs, fmt.Errorf("scoring.location.%s is missing", k))
+		}
+	}
+	for _, l := range s.Locations {
+		if _, ok := s.Scoring.Location[l.Class]; !ok {
+			errs = append(errs, fmt.Errorf("locations: class %q has no weight in scoring.location", l.Class))
+		}
+	}
+	for _, k := range []string{"low", "medium", "high", "critical"} {
+		if _, ok := s.Scoring.Levels[k]; !ok {
+			errs = append(errs, fmt.Errorf("scoring.levels.%s is missing", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsCredentialProgram reports whether an executable name is a credential
+// program, comparing as the kernel does: on the first 15 bytes.
+func (s *Set) IsCredentialProgram(name string) bool {
+	for _, p := range s.CredentialPrograms {
+		if name == p || (len(name) >= 15 && len(p) >= 15 && name[:15] == p[:15]) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsLoader reports whether an executable name is the dynamic loader's.
+func (s *Set) IsLoader(name string) bool {
+	for _, p := range s.LoaderNames {
+		if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// IsLoaderVariable reports whether NAME is a configured loader variable.
+func (s *Set) IsLoaderVariable(name string) bool {
+	for _, v := range s.LoaderVariables {
+		if v == name {
+			return true
+		}
+	}
+	return false
+}
+
+// LocationClass classes a library path: deleted and memfd come from the
+// kernel's flags, the rest from the configured prefixes.
+func (s *Set) LocationClass(p string, deleted, memfd bool) string {
+	switch {
+	case memfd || strings.HasPrefix(p, "/memfd:"):
+		return "memfd"
+	case deleted:
+		return "deleted"
+	case !strings.HasPrefix(p, "/"):
+		return "relative"
+	}
+	for _, l := range s.Locations {
+		for _, pre := range l.Prefixes {
+			if strings.HasPrefix(p, pre) {
+				return l.Class
+			}
+		}
+	}
+	return "other"
+}
+
+// ExpectedFamily reports whether a library path matches one of the families
+// credential programs load on purpose.
+func (s *Set) ExpectedFamily(p string) bool {
+	for _, g := range s.ExpectedLibraries {
+		if ok, _ := path.Match(g, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Level turns a risk score into a severity level name.
+func (s *Set) Level(score int) string {
+	best, bestMin := "low", -1
+	for name, min := range s.Scoring.Levels {
+		if score >= min && min > bestMin {
+			best, bestMin = name, min
+		}
+	}
+	return best
+}

@@ -1,0 +1,75 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBuiltinLoads(t *testing.T) {
+	s, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"ssh", "sshd", "sudo", "su", "passwd", "unix_chkpwd", "polkit-agent-helper-1"} {
+		if !s.IsCredentialProgram(p) {
+			t.Errorf("%s is not a credential program", p)
+		}
+	}
+	if s.IsCredentialProgram("cat") {
+		t.Error("cat is a credential program")
+	}
+	// comm keeps 15 bytes: the kernel reports polkit-agent-helper-1 as polkit-agent-he.
+	if !s.IsCredentialProgram("polkit-agent-he") {
+		t.Error("truncated comm not matched")
+	}
+}
+
+func TestLocationClass(t *testing.T) {
+	s, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path           string
+		deleted, memfd bool
+		want           string
+	}{
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", false, false, "system"},
+		{"/tmp/hook.so", false, false, "temporary"},
+		{"/dev/shm/x.so", false, false, "temporary"},
+		{"/home/bob/x.so", false, false, "home"},
+		{"/usr/local/lib/x.so", false, false, "usr_local"},
+		{"/tmp/hook.so", true, false, "deleted"},
+		{"/memfd:x", false, true, "memfd"},
+		{"hook.so", false, false, "relative"},
+		{"/srv/x.so", false, false, "other"},
+	} {
+		if got := s.LocationClass(c.path, c.deleted, c.memfd); got != c.want {
+			t.Errorf("LocationClass(%q) = %s, want %s", c.path, got, c.want)
+		}
+	}
+}
+
+func TestLevel(t *testing.T) {
+	s, _ := Builtin()
+	for score, want := range map[int]string{0: "low", 39: "low", 40: "medium", 70: "high", 95: "critical"} {
+		if got := s.Level(score); got != want {
+			t.Errorf("Level(%d) = %s, want %s", score, got, want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{"credential_programs: [ssh]\nbogus: 1\n", "field bogus not found"},
+		{"credential_programs: []\n", "credential_programs is empty"},
+		{"credential_programs: [ssh]\nloader_variables: [\"LD=X\"]\n", "not a variable name"},
+		{"credential_programs: [ssh]\nexpected_libraries: [\"rel/*.so\"]\n", "not an absolute glob"},
+		{"credential_programs: [ssh\n", "did not find expected"},
+	} {
+		_, err := Parse([]byte(c.doc), "test.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "test.yaml") {
+			t.Errorf("Parse(%q) error = %v, want it to name the file and say %q", c.doc, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+// Package event is hookwatch's collector-neutral model of what the kernel
+// reported: process starts that matter (Exec) and files mapped executable into
+// watched processes (ImageLoad). Collectors (eBPF today, audit later) produce
+// these; the agent enriches and judges them.
+package event
+
+import "time"
+
+// Watch records why the kernel watches a process.
+type Watch uint8
+
+// Watch reasons, as the kernel side sets them.
+const (
+	WatchCredential Watch = 1 << iota // a credential program, by name
+	WatchLoader                       // the dynamic loader run directly
+	WatchLoaderEnv                    // exec'd with a loader variable
+	WatchInherited                    // forked from a watched process
+	WatchUserspace                    // marked by the agent (startup sweep)
+)
+
+// Proc is what the kernel knows of the process at the time of a record, so an
+// event stays meaningful after the process is gone.
+type Proc struct {
+	Time      time.Time // wall-clock time of the record
+	StartTime uint64    // process start, ns since boot: with PID, a unique identity
+	PID       uint32    // process id (thread group id)
+	TID       uint32    // thread id
+	PPID      uint32
+	UID       uint32
+	GID       uint32
+	EUID      uint32
+	EGID      uint32
+	LoginUID  uint32 // audit login uid; 0xffffffff when unset
+	Comm      string
+}
+
+// Exec is a process start the kernel chose to deliver: a watched program, the
+// loader run directly, or any program exec'd with a loader variable.
+type Exec struct {
+	Proc
+	Watch      Watch
+	Executable string // absolute path of the new image, resolved in the kernel
+	ExeDev     uint64 // userspace dev_t encoding
+	ExeIno     uint64
+	Args       []string
+	// LoaderEnv holds only the environment strings whose names matched the
+	// configured loader variables ("LD_PRELOAD=/tmp/x.so"), never the rest
+	// of the environment: it may hold secrets.
+	LoaderEnv []string
+
+	ArgsTruncated      bool // argv longer than the kernel keeps
+	EnvTruncated       bool // environment too large to scan in the kernel
+	LoaderEnvTruncated bool // a matching string cut, or too many matches
+	PathTruncated      bool
+	EnvUnreadable      bool // the kernel could not read the environment
+	FromSweep          bool // found by the startup sweep, not seen at exec
+}
+
+// ImageLoad is a file mapped executable into a watched process.
+type ImageLoad struct {
+	Proc
+	Watch         Watch
+	Path          string
+	Dev           uint64 // userspace dev_t encoding
+	Ino           uint64
+	Size          int64
+	Mode          uint32
+	Addr          uint64
+	Deleted       bool // no links left when mapped
+	Memfd         bool // memory-backed (memfd_create)
+	Mprotect      bool // made executable by mprotect, not mmap
+	PathTruncated bool
+	FromSweep     bool // found in /proc/PID/maps by the startup sweep
+}
+
+// Stats are the kernel side's counters, summed over CPUs.
+type Stats struct {
+	Execs      uint64 // every exec seen
+	ExecEvents uint64 // exec records delivered
+	MapEvents  uint64 // mapping records delivered
+	LostExec   uint64 // exec records the ring buffer could not take
+	LostMap    uint64 // mapping records the ring buffer could not take
+	WatchFull  uint64 // processes that could not be marked watched
+	EnvTrunc   uint64 // environments too large to scan in the kernel
+}
+
+// Lost is every record the kernel could not deliver.
+func (s Stats) Lost() uint64 { return s.LostExec + s.LostMap }

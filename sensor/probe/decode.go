@@ -1,0 +1,163 @@
+package probe
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hookwatch/hookwatch/sensor/event"
+)
+
+var (
+	execHdrSize = binary.Size(hookwatchExecHdr{})
+	mapHdrSize  = binary.Size(hookwatchMapHdr{})
+)
+
+// decoder turns raw ring buffer records into events.
+type decoder struct {
+	// boot is the wall-clock time of CLOCK_MONOTONIC zero: the kernel
+	// stamps records with bpf_ktime_get_ns.
+	boot   time.Time
+	errors atomic.Uint64
+}
+
+func newDecoder() decoder {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return decoder{boot: time.Now().Add(-time.Duration(ts.Nano()))}
+}
+
+func (d *decoder) dispatch(raw []byte, h Handler) error {
+	if len(raw) == 0 {
+		d.errors.Add(1)
+		return fmt.Errorf("empty record")
+	}
+	switch hookwatchKind(raw[0]) {
+	case hookwatchKindKIND_EXEC:
+		ev, err := d.exec(raw)
+		if err != nil {
+			d.errors.Add(1)
+			return err
+		}
+		h.Exec(ev)
+	case hookwatchKindKIND_MAP:
+		ev, err := d.imageLoad(raw)
+		if err != nil {
+			d.errors.Add(1)
+			return err
+		}
+		h.ImageLoad(ev)
+	default:
+		d.errors.Add(1)
+		return fmt.Errorf("unknown record kind %d", raw[0])
+	}
+	return nil
+}
+
+func (d *decoder) exec(raw []byte) (*event.Exec, error) {
+	var h hookwatchExecHdr
+	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+		return nil, fmt.Errorf("decoding exec header: %w", err)
+	}
+	data := raw[execHdrSize:]
+	path, rest, ok := cut(data, int(h.PathLen))
+	argv, rest2, ok2 := cut(rest, int(h.ArgvLen))
+	env, _, ok3 := cut(rest2, int(h.EnvLen))
+	if !ok || !ok2 || !ok3 {
+		return nil, fmt.Errorf("exec record of %d bytes shorter than its lengths (%d+%d+%d)", len(data), h.PathLen, h.ArgvLen, h.EnvLen)
+	}
+	f := hookwatchExecFlag(h.Flags)
+	return &event.Exec{
+		Proc:               d.proc(&h.Proc),
+		Watch:              event.Watch(h.Watch),
+		Executable:         string(path),
+		ExeDev:             userDev(h.ExeDev),
+		ExeIno:             h.ExeIno,
+		Args:               splitNUL(argv),
+		LoaderEnv:          splitNUL(env),
+		ArgsTruncated:      f&hookwatchExecFlagEXEC_ARGV_TRUNC != 0,
+		EnvTruncated:       f&hookwatchExecFlagEXEC_ENV_TRUNC != 0,
+		LoaderEnvTruncated: f&hookwatchExecFlagEXEC_ENVVAR_TRUNC != 0,
+		PathTruncated:      f&hookwatchExecFlagEXEC_PATH_TRUNC != 0,
+		EnvUnreadable:      f&hookwatchExecFlagEXEC_ENV_FAULT != 0,
+	}, nil
+}
+
+func (d *decoder) imageLoad(raw []byte) (*event.ImageLoad, error) {
+	var h hookwatchMapHdr
+	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+		return nil, fmt.Errorf("decoding mapping header: %w", err)
+	}
+	path, _, ok := cut(raw[mapHdrSize:], int(h.PathLen))
+	if !ok {
+		return nil, fmt.Errorf("mapping record shorter than its path length %d", h.PathLen)
+	}
+	f := hookwatchMapFlag(h.Flags)
+	return &event.ImageLoad{
+		Proc:          d.proc(&h.Proc),
+		Watch:         event.Watch(h.Watch),
+		Path:          string(path),
+		Dev:           userDev(h.Dev),
+		Ino:           h.Ino,
+		Size:          int64(h.Size),
+		Mode:          h.Mode,
+		Addr:          h.Addr,
+		Deleted:       f&hookwatchMapFlagMAP_DELETED != 0,
+		Memfd:         f&hookwatchMapFlagMAP_MEMFD != 0,
+		Mprotect:      f&hookwatchMapFlagMAP_MPROTECT != 0,
+		PathTruncated: f&hookwatchMapFlagMAP_PATH_TRUNC != 0,
+	}, nil
+}
+
+func (d *decoder) proc(p *hookwatchProcInfo) event.Proc {
+	comm := p.Comm[:]
+	if i := bytes.IndexByte(comm, 0); i >= 0 {
+		comm = comm[:i]
+	}
+	return event.Proc{
+		Time:      d.boot.Add(time.Duration(p.Ktime)),
+		StartTime: p.StartTime,
+		PID:       p.Tgid,
+		TID:       p.Pid,
+		PPID:      p.Ppid,
+		UID:       p.Uid,
+		GID:       p.Gid,
+		EUID:      p.Euid,
+		EGID:      p.Egid,
+		LoginUID:  p.Loginuid,
+		Comm:      string(comm),
+	}
+}
+
+func cut(b []byte, n int) (head, rest []byte, ok bool) {
+	if n > len(b) {
+		return nil, nil, false
+	}
+	return b[:n], b[n:], true
+}
+
+// splitNUL splits NUL-terminated strings; a last string cut short by the
+// kernel's bound is kept.
+func splitNUL(b []byte) []string {
+	var out []string
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			out = append(out, string(b))
+			break
+		}
+		out = append(out, string(b[:i]))
+		b = b[i+1:]
+	}
+	return out
+}
+
+// userDev converts the kernel's internal dev_t (major<<20 | minor) into the
+// userspace encoding that stat(2) reports.
+func userDev(kdev uint32) uint64 {
+	return unix.Mkdev(kdev>>20, kdev&0xfffff)
+}

@@ -1,0 +1,252 @@
+// Package probe loads hookwatch's BPF programs, attaches them to their
+// tracepoints, and turns ring buffer records into events.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"github.com/sirupsen/logrus"
+
+	"github.com/hookwatch/hookwatch/sensor/event"
+)
+
+// MaxLoaderVars is how many loader variable names the kernel can match.
+const MaxLoaderVars = 8
+
+// commLen is the kernel's TASK_COMM_LEN: comm keeps 15 bytes and a NUL.
+const commLen = 16
+
+// Config is what the kernel side needs before load.
+type Config struct {
+	// Credential programs by executable name; their execs are delivered and
+	// their mappings reported.
+	CredentialPrograms []string
+	// Names of the dynamic loader when run directly (ld-linux-x86-64.so.2).
+	LoaderNames []string
+	// Environment variable names whose presence at exec is delivered
+	// (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH, ...). At most MaxLoaderVars.
+	LoaderVars []string
+	// RingBufferBytes sizes the ring buffer: a power of two, at least a page.
+	RingBufferBytes uint32
+}
+
+// Handler receives decoded records. It runs on the reader goroutine and must
+// not block for long: the ring buffer fills while it does.
+type Handler interface {
+	Exec(*event.Exec)
+	ImageLoad(*event.ImageLoad)
+}
+
+// Probe is the loaded and attached kernel side.
+type Probe struct {
+	objs  hookwatchObjects
+	links []link.Link
+	rd    *ringbuf.Reader
+	dec   decoder
+	log   logrus.FieldLogger
+}
+
+// Load loads the BPF objects with cfg and attaches every program. The caller
+// must Close the probe.
+func Load(cfg Config, log logrus.FieldLogger) (*Probe, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("removing memlock limit: %w", err)
+	}
+	if err := ensureTracefs(); err != nil {
+		return nil, err
+	}
+	spec, err := loadHookwatch()
+	if err != nil {
+		return nil, fmt.Errorf("reading BPF objects: %w", err)
+	}
+	if err := configure(spec, cfg); err != nil {
+		return nil, err
+	}
+
+	p := &Probe{log: log, dec: newDecoder()}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loading BPF objects: %+v", ve)
+		}
+		return nil, fmt.Errorf("loading BPF objects: %w", err)
+	}
+	if err := p.fillNames(cfg); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if err := p.attach(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	rd, err := ringbuf.NewReader(p.objs.Events)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("opening ring buffer: %w", err)
+	}
+	p.rd = rd
+	return p, nil
+}
+
+func configure(spec *ebpf.CollectionSpec, cfg Config) error {
+	if len(cfg.LoaderVars) > MaxLoaderVars {
+		return fmt.Errorf("%d loader variables configured, the kernel matches at most %d", len(cfg.LoaderVars), MaxLoaderVars)
+	}
+	var prefix, mask [MaxLoaderVars]uint64
+	for i, name := range cfg.LoaderVars {
+		prefix[i], mask[i] = envPrefix(name)
+	}
+	for name, v := range map[string]any{
+		"env_prefix":     prefix,
+		"env_mask":       mask,
+		"n_env_prefixes": uint32(len(cfg.LoaderVars)),
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	if cfg.RingBufferBytes != 0 {
+		spec.Maps["events"].MaxEntries = cfg.RingBufferBytes
+	}
+	return nil
+}
+
+// envPrefix packs the first 8 bytes of "NAME=" into the little-endian word
+// the kernel compares each environment string's head against, with a mask
+// for names shorter than 8 bytes. Longer names are matched on their first 8
+// bytes in the kernel and exactly in userspace.
+func envPrefix(name string) (prefix, mask uint64) {
+	s := name + "="
+	for i := 0; i < 8 && i < len(s); i++ {
+		prefix |= uint64(s[i]) << (8 * i)
+		mask |= 0xff << (8 * i)
+	}
+	return prefix, mask
+}
+
+// commKey is the kernel's comm for an executable name: its first 15 bytes.
+func commKey(name string) [commLen]byte {
+	var k [commLen]byte
+	copy(k[:commLen-1], name)
+	return k
+}
+
+func (p *Probe) fillNames(cfg Config) error {
+	reasons := map[[commLen]byte]uint8{}
+	for _, n := range cfg.CredentialPrograms {
+		reasons[commKey(n)] |= uint8(hookwatchWatchReasonWATCH_CREDENTIAL)
+	}
+	for _, n := range cfg.LoaderNames {
+		reasons[commKey(n)] |= uint8(hookwatchWatchReasonWATCH_LOADER)
+	}
+	for k, v := range reasons {
+		if err := p.objs.WatchedNames.Put(k, v); err != nil {
+			return fmt.Errorf("adding %q to watched names: %w", strings.TrimRight(string(k[:]), "\x00"), err)
+		}
+	}
+	return nil
+}
+
+func (p *Probe) attach() error {
+	for _, tp := range []struct {
+		group, name string
+		prog        *ebpf.Program
+	}{
+		{"sched", "sched_process_exec", p.objs.HandleExec},
+		{"sched", "sched_process_fork", p.objs.HandleFork},
+		{"sched", "sched_process_exit", p.objs.HandleExit},
+		{"syscalls", "sys_enter_mmap", p.objs.HandleMmap},
+		{"syscalls", "sys_enter_mprotect", p.objs.HandleMprotect},
+	} {
+		l, err := link.Tracepoint(tp.group, tp.name, tp.prog, nil)
+		if err != nil {
+			return fmt.Errorf("attaching tracepoint %s/%s: %w", tp.group, tp.name, err)
+		}
+		p.links = append(p.links, l)
+	}
+	return nil
+}
+
+// Watch marks a running process as watched, as if it had exec'd a watched
+// program: the startup sweep uses it for processes found before the probe.
+func (p *Probe) Watch(pid uint32) error {
+	v := uint8(hookwatchWatchReasonWATCH_USERSPACE)
+	if err := p.objs.Watched.Update(pid, v, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+		return fmt.Errorf("marking pid %d watched: %w", pid, err)
+	}
+	return nil
+}
+
+// Run reads records until ctx is done or the probe is closed, handing each to
+// h. Records it cannot decode are counted and logged, never fatal.
+func (p *Probe) Run(ctx context.Context, h Handler) error {
+	stop := context.AfterFunc(ctx, func() { p.rd.Close() })
+	defer stop()
+	var rec ringbuf.Record
+	for {
+		if err := p.rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("reading ring buffer: %w", err)
+		}
+		if err := p.dec.dispatch(rec.RawSample, h); err != nil {
+			p.log.WithError(err).Warn("undecodable record")
+		}
+	}
+}
+
+// Stats sums the kernel's per-CPU counters, with the userspace decode errors.
+func (p *Probe) Stats() (event.Stats, uint64, error) {
+	var s event.Stats
+	fields := map[hookwatchStatIndex]*uint64{
+		hookwatchStatIndexSTAT_EXECS:       &s.Execs,
+		hookwatchStatIndexSTAT_EXEC_EVENTS: &s.ExecEvents,
+		hookwatchStatIndexSTAT_MAP_EVENTS:  &s.MapEvents,
+		hookwatchStatIndexSTAT_LOST_EXEC:   &s.LostExec,
+		hookwatchStatIndexSTAT_LOST_MAP:    &s.LostMap,
+		hookwatchStatIndexSTAT_WATCH_FULL:  &s.WatchFull,
+		hookwatchStatIndexSTAT_ENV_TRUNC:   &s.EnvTrunc,
+	}
+	for idx, dst := range fields {
+		var perCPU []uint64
+		if err := p.objs.Stats.Lookup(uint32(idx), &perCPU); err != nil {
+			return s, 0, fmt.Errorf("reading kernel counter %d: %w", idx, err)
+		}
+		for _, v := range perCPU {
+			*dst += v
+		}
+	}
+	return s, p.dec.errors.Load(), nil
+}
+
+// Programs lists the loaded programs by name, for run-time statistics.
+func (p *Probe) Programs() map[string]*ebpf.Program {
+	return map[string]*ebpf.Program{
+		"handle_exec":     p.objs.HandleExec,
+		"handle_fork":     p.objs.HandleFork,
+		"handle_exit":     p.objs.HandleExit,
+		"handle_mmap":     p.objs.HandleMmap,
+		"handle_mprotect": p.objs.HandleMprotect,
+	}
+}
+
+// Close detaches the programs and frees the kernel objects.
+func (p *Probe) Close() error {
+	var errs []error
+	if p.rd != nil {
+		errs = append(errs, p.rd.Close())
+	}
+	for _, l := range p.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, p.objs.Close())
+	return errors.Join(errs...)
+}
