@@ -28,6 +28,42 @@ type Set struct {
 	Locations          []Location `yaml:"locations"`
 	ExpectedLibraries  []string   `yaml:"expected_libraries"`
 	Scoring            Scoring    `yaml:"scoring"`
+	// Detections by key (loader_variable_at_exec, unexpected_library).
+	Detections map[string]*Detection `yaml:"detections"`
+	Techniques map[string]*Technique `yaml:"techniques"`
+}
+
+// Detection keys the agent raises.
+const (
+	LoaderVariableAtExec = "loader_variable_at_exec"
+	UnexpectedLibrary    = "unexpected_library"
+)
+
+// Detection is one detection's metadata.
+type Detection struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Reference   string `yaml:"reference"`
+	// Techniques always apply; CredentialTechniques when the target is a
+	// credential program.
+	Techniques           []string `yaml:"techniques"`
+	CredentialTechniques []string `yaml:"credential_techniques"`
+}
+
+// Ref names an ATT&CK object.
+type Ref struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	Reference string `yaml:"reference"`
+}
+
+// Technique is an ATT&CK (sub-)technique with its parent and tactics.
+type Technique struct {
+	Name      string `yaml:"name"`
+	Reference string `yaml:"reference"`
+	Parent    *Ref   `yaml:"parent"`
+	Tactics   []Ref  `yaml:"tactics"`
 }
 
 // Location is a class of library location, by path prefix.
@@ -105,6 +141,21 @@ func (s *Set) check() error {
 	for _, k := range []string{"low", "medium", "high", "critical"} {
 		if _, ok := s.Scoring.Levels[k]; !ok {
 			errs = append(errs, fmt.Errorf("scoring.levels.%s is missing", k))
+		}
+	}
+	for _, key := range []string{LoaderVariableAtExec, UnexpectedLibrary} {
+		d := s.Detections[key]
+		if d == nil {
+			errs = append(errs, fmt.Errorf("detections.%s is missing", key))
+			continue
+		}
+		if d.ID == "" || d.Name == "" {
+			errs = append(errs, fmt.Errorf("detections.%s needs an id and a name", key))
+		}
+		for _, t := range append(append([]string{}, d.Techniques...), d.CredentialTechniques...) {
+			if s.Techniques[t] == nil {
+				errs = append(errs, fmt.Errorf("detections.%s: technique %s is not in techniques", key, t))
+			}
 		}
 	}
 	return errors.Join(errs...)

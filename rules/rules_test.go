@@ -63,6 +63,7 @@ func TestParseErrors(t *testing.T) {
 	for _, c := range []struct{ doc, want string }{
 		{"credential_programs: [ssh]\nbogus: 1\n", "field bogus not found"},
 		{"credential_programs: []\n", "credential_programs is empty"},
+		{"credential_programs: [ssh]\n", "detections.loader_variable_at_exec is missing"},
 		{"credential_programs: [ssh]\nloader_variables: [\"LD=X\"]\n", "not a variable name"},
 		{"credential_programs: [ssh]\nexpected_libraries: [\"rel/*.so\"]\n", "not an absolute glob"},
 		{"credential_programs: [ssh\n", "did not find expected"},

@@ -86,3 +86,10 @@ type Stats struct {
 
 // Lost is every record the kernel could not deliver.
 func (s Stats) Lost() uint64 { return s.LostExec + s.LostMap }
+
+// Handler receives events from a collector. Collectors call it from their
+// reader goroutine: it must not block for long.
+type Handler interface {
+	Exec(*Exec)
+	ImageLoad(*ImageLoad)
+}

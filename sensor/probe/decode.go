@@ -31,7 +31,7 @@ func newDecoder() decoder {
 	return decoder{boot: time.Now().Add(-time.Duration(ts.Nano()))}
 }
 
-func (d *decoder) dispatch(raw []byte, h Handler) error {
+func (d *decoder) dispatch(raw []byte, h event.Handler) error {
 	if len(raw) == 0 {
 		d.errors.Add(1)
 		return fmt.Errorf("empty record")

@@ -37,13 +37,6 @@ type Config struct {
 	RingBufferBytes uint32
 }
 
-// Handler receives decoded records. It runs on the reader goroutine and must
-// not block for long: the ring buffer fills while it does.
-type Handler interface {
-	Exec(*event.Exec)
-	ImageLoad(*event.ImageLoad)
-}
-
 // Probe is the loaded and attached kernel side.
 type Probe struct {
 	objs  hookwatchObjects
@@ -186,7 +179,7 @@ func (p *Probe) Watch(pid uint32) error {
 
 // Run reads records until ctx is done or the probe is closed, handing each to
 // h. Records it cannot decode are counted and logged, never fatal.
-func (p *Probe) Run(ctx context.Context, h Handler) error {
+func (p *Probe) Run(ctx context.Context, h event.Handler) error {
 	stop := context.AfterFunc(ctx, func() { p.rd.Close() })
 	defer stop()
 	var rec ringbuf.Record

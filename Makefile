@@ -1,0 +1,37 @@
+# hookwatch: `make help` lists the targets.
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/hookwatch
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# Debian packages the tests and `make generate` need (.ci/run installs them).
+DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client gdb
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build the static agent binary into bin/hookwatch
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hookwatch
+
+run: build ## run the sensor in the foreground as root, printing ECS events
+	$(BIN) run -log-format text $(ARGS)
+
+test: ## run every test (as root: BPF and end-to-end tests load real programs)
+	go test -race -cover -count=1 -timeout 40m ./...
+
+generate: ## rebuild the BPF objects (bpf2go) from bpf/*.c; commit the result
+	go generate ./sensor/probe
+
+deps: ## install the Debian packages the tests need
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
+
+fuzz: ## run each fuzz target for a short while
+	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseMaps -fuzztime 20s
+	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseStat -fuzztime 20s
+	go test ./sensor/ldso -run '^$$' -fuzz FuzzParseCache -fuzztime 20s
+
+clean: ## remove build outputs
+	rm -rf bin dist
+
+.PHONY: help build run test generate deps fuzz clean

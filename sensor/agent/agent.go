@@ -1,0 +1,301 @@
+// Package agent wires hookwatch together: it takes events from a collector,
+// keeps process context, asks the detection engine for a verdict, and writes
+// telemetry and alerts. The collector's reader never waits on it: events the
+// agent cannot queue are dropped and counted.
+package agent
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/detect"
+	"github.com/hookwatch/hookwatch/sensor/ecs"
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/output"
+	"github.com/hookwatch/hookwatch/sensor/procfs"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+)
+
+// Telemetry levels: which non-alert events are written.
+const (
+	TelemetryNone   = "none"   // alerts only
+	TelemetryLoader = "loader" // execs with loader variables, unexpected libraries
+	TelemetryAll    = "all"    // also credential program starts and every library
+)
+
+// ticksPerSecond is USER_HZ, the unit of /proc/PID/stat's start time: 100 on
+// every architecture Linux supports.
+const ticksPerSecond = 100
+
+// Collector is a source of kernel events (eBPF today).
+type Collector interface {
+	Run(ctx context.Context, h event.Handler) error
+	// Watch asks the collector to report a running process's mappings.
+	Watch(pid uint32) error
+}
+
+// Config is the agent's configuration.
+type Config struct {
+	Rules        *rules.Set
+	Host         ecs.Host
+	Telemetry    string
+	QueueSize    int
+	MaxProcesses int
+	Sweep        bool
+	Proc         procfs.FS
+}
+
+// Stats counts what the agent did, for logs and metrics.
+type Stats struct {
+	Execs, ImageLoads atomic.Uint64 // events taken from the collector
+	Dropped           atomic.Uint64 // events dropped: the queue was full
+	Written           atomic.Uint64 // documents written
+	Alerts            atomic.Uint64
+	WriteErrors       atomic.Uint64
+	Swept             atomic.Uint64 // processes examined by the startup sweep
+}
+
+type item struct {
+	exec  *event.Exec
+	image *event.ImageLoad
+}
+
+// Agent processes events. Create it with New.
+type Agent struct {
+	cfg    Config
+	log    logrus.FieldLogger
+	engine *detect.Engine
+	enc    *ecs.Encoder
+	out    output.Sink
+	table  *proctable.Table
+	queue  chan item
+	stats  Stats
+	bootAt time.Time
+}
+
+// New returns an agent writing to out.
+func New(cfg Config, engine *detect.Engine, enc *ecs.Encoder, out output.Sink, log logrus.FieldLogger) *Agent {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 8192
+	}
+	if cfg.MaxProcesses <= 0 {
+		cfg.MaxProcesses = 16384
+	}
+	if cfg.Telemetry == "" {
+		cfg.Telemetry = TelemetryLoader
+	}
+	return &Agent{
+		cfg: cfg, log: log, engine: engine, enc: enc, out: out,
+		table:  proctable.New(cfg.MaxProcesses),
+		queue:  make(chan item, cfg.QueueSize),
+		bootAt: bootTime(),
+	}
+}
+
+// Stats returns the agent's counters.
+func (a *Agent) Stats() *Stats { return &a.stats }
+
+// Exec implements event.Handler; it never blocks.
+func (a *Agent) Exec(e *event.Exec) {
+	a.stats.Execs.Add(1)
+	a.enqueue(item{exec: e})
+}
+
+// ImageLoad implements event.Handler; it never blocks.
+func (a *Agent) ImageLoad(e *event.ImageLoad) {
+	a.stats.ImageLoads.Add(1)
+	a.enqueue(item{image: e})
+}
+
+func (a *Agent) enqueue(it item) {
+	select {
+	case a.queue <- it:
+	default:
+		a.stats.Dropped.Add(1)
+	}
+}
+
+// Run processes events from c until ctx is done. With Sweep set it first
+// reports what is already running (after c is attached, so nothing falls
+// between the two).
+func (a *Agent) Run(ctx context.Context, c Collector) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for it := range a.queue {
+			a.process(it)
+		}
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx, a) }()
+	if a.cfg.Sweep {
+		a.sweep(ctx, c)
+	}
+	err := <-errc
+	close(a.queue)
+	wg.Wait()
+	return err
+}
+
+func (a *Agent) process(it item) {
+	switch {
+	case it.exec != nil:
+		a.handleExec(it.exec)
+	case it.image != nil:
+		a.handleImage(it.image)
+	}
+}
+
+func (a *Agent) handleExec(e *event.Exec) {
+	p := &proctable.Process{
+		PID: e.PID, PPID: e.PPID, StartTicks: e.StartTime / (1e9 / ticksPerSecond),
+		Executable: e.Executable, Name: e.Comm, Args: e.Args, ArgsTruncated: e.ArgsTruncated,
+		UID: e.UID, EUID: e.EUID, GID: e.GID, EGID: e.EGID,
+		Credential: e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(e.Comm),
+	}
+	p.Start = a.bootAt.Add(time.Duration(e.StartTime))
+	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
+	p.LoaderEnv = a.loaderEnv(e)
+	a.table.Put(p)
+
+	alert := a.engine.Exec(p, e)
+	if alert != nil || a.cfg.Telemetry == TelemetryAll ||
+		(a.cfg.Telemetry == TelemetryLoader && (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0)) {
+		a.write(a.enc.Exec(p, a.parent(p), e))
+	}
+	if alert != nil {
+		a.writeAlert(p, alert)
+	}
+}
+
+// loaderEnv keeps the configured loader variables of an exec. When the
+// kernel could not scan the whole environment it reads /proc/PID/environ:
+// padding the environment must not hide LD_PRELOAD. If the process is gone
+// by then, the kernel's partial view is all there is.
+func (a *Agent) loaderEnv(e *event.Exec) []string {
+	env := e.LoaderEnv
+	if e.EnvTruncated || e.EnvUnreadable {
+		if full, err := a.cfg.Proc.Environ(e.PID); err == nil {
+			env = full
+		} else {
+			a.log.WithError(err).WithField("pid", e.PID).Debug("environment unreadable after a truncated in-kernel scan")
+		}
+	}
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if a.cfg.Rules.IsLoaderVariable(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (a *Agent) handleImage(il *event.ImageLoad) {
+	p := a.processFor(il)
+	alert, expected, repeat := a.engine.ImageLoad(p, il)
+	if repeat {
+		return
+	}
+	if a.cfg.Telemetry == TelemetryAll || (a.cfg.Telemetry == TelemetryLoader && !expected) {
+		loc := a.cfg.Rules.LocationClass(il.Path, il.Deleted, il.Memfd)
+		a.write(a.enc.ImageLoad(p, a.parent(p), il, expected, loc))
+	}
+	if alert != nil {
+		a.writeAlert(p, alert)
+	}
+}
+
+// processFor finds the context of the process that mapped a library: the
+// table, else the parent it was forked from (same image), else /proc, else
+// what the kernel record alone says.
+func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
+	ticks := il.StartTime / (1e9 / ticksPerSecond)
+	if p, ok := a.table.Get(il.PID); ok && (p.StartTicks == ticks || il.FromSweep) {
+		return p
+	}
+	p := &proctable.Process{
+		PID: il.PID, PPID: il.PPID, StartTicks: ticks, Name: il.Comm,
+		UID: il.UID, EUID: il.EUID, GID: il.GID, EGID: il.EGID,
+		Start: a.bootAt.Add(time.Duration(il.StartTime)),
+	}
+	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
+	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
+		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
+		p.LoaderEnv, p.Expected = parent.LoaderEnv, parent.Expected
+	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
+		p.Executable = strings.TrimSuffix(exe, " (deleted)")
+		p.Args, _ = a.cfg.Proc.Cmdline(il.PID)
+		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable))
+	} else {
+		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(il.Comm)
+	}
+	a.table.Put(p)
+	return p
+}
+
+// parent returns the parent's context from the table or, failing that,
+// from /proc (best effort: it may be gone).
+func (a *Agent) parent(p *proctable.Process) *proctable.Process {
+	if p.PPID == 0 {
+		return nil
+	}
+	if pp, ok := a.table.Get(p.PPID); ok {
+		return pp
+	}
+	pp, err := a.fromProc(p.PPID)
+	if err != nil {
+		return nil
+	}
+	a.table.Put(pp)
+	return pp
+}
+
+// fromProc builds a process's context from /proc.
+func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
+	st, err := a.cfg.Proc.Stat(pid)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := a.cfg.Proc.Exe(pid)
+	if err != nil {
+		return nil, err
+	}
+	args, _ := a.cfg.Proc.Cmdline(pid)
+	p := &proctable.Process{
+		PID: pid, PPID: st.PPID, StartTicks: st.StartTicks,
+		Start:      a.bootAt.Add(time.Duration(st.StartTicks) * (time.Second / ticksPerSecond)),
+		Executable: strings.TrimSuffix(exe, " (deleted)"), Name: st.Comm, Args: args,
+		UID: st.UID, EUID: st.EUID, GID: st.GID, EGID: st.EGID,
+	}
+	p.EntityID = proctable.EntityID(a.cfg.Host.ID, pid, st.StartTicks)
+	p.Credential = a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable)) || a.cfg.Rules.IsCredentialProgram(st.Comm)
+	return p, nil
+}
+
+func (a *Agent) writeAlert(p *proctable.Process, al *detect.Alert) {
+	a.stats.Alerts.Add(1)
+	a.write(a.enc.Alert(p, a.parent(p), al))
+}
+
+func (a *Agent) write(d ecs.Doc) {
+	b, err := ecs.Marshal(d)
+	if err == nil {
+		err = a.out.Write(b)
+	}
+	if err != nil {
+		a.stats.WriteErrors.Add(1)
+		a.log.WithError(err).Warn("event not written")
+		return
+	}
+	a.stats.Written.Add(1)
+}

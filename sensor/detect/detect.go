@@ -1,0 +1,253 @@
+// Package detect judges what the sensor saw against the rules: a loader
+// variable or loader flag at exec, and a library mapped into a credential
+// process that its loader would not have loaded. It computes facts (where a
+// library lives, what the loader would load) and scores them; the conditions
+// and weights come from the rules data.
+package detect
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/ldso"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+)
+
+// maxClosures bounds the cached expected sets (one per executable).
+const maxClosures = 1024
+
+// Library is one library (or search directory) an alert is about.
+type Library struct {
+	Path     string // resolved path, as mapped or as the loader would expand it
+	Value    string // as written in the variable or flag, when it came from one
+	Kind     ldso.Kind
+	Source   string // LD_PRELOAD, --preload, mmap, mprotect, /proc/PID/maps
+	Location string // location class from the rules
+	Deleted  bool
+	Memfd    bool
+	Dev, Ino uint64
+	Size     int64
+}
+
+// Alert is a detection with its evidence.
+type Alert struct {
+	Key        string // rules.LoaderVariableAtExec, rules.UnexpectedLibrary
+	Detection  *rules.Detection
+	Techniques []string // ATT&CK ids, looked up in the rules' techniques
+	Time       time.Time
+	Score      int
+	Level      string
+	Reasons    []string
+	Libraries  []Library
+	Target     string // the program the hook targets
+	Credential bool   // the target is a credential program
+}
+
+// Engine evaluates events against one rule set.
+type Engine struct {
+	rules    *rules.Set
+	resolver *ldso.Resolver
+
+	mu       sync.Mutex
+	closures map[closureKey]*closureResult
+}
+
+type closureKey struct {
+	path string
+	id   ldso.FileID
+}
+
+type closureResult struct {
+	c   *ldso.Closure
+	err error
+}
+
+// New returns an engine for rules, resolving expected sets with resolver.
+func New(r *rules.Set, resolver *ldso.Resolver) *Engine {
+	return &Engine{rules: r, resolver: resolver, closures: map[closureKey]*closureResult{}}
+}
+
+// Rules returns the rule set in force.
+func (e *Engine) Rules() *rules.Set { return e.rules }
+
+// Exec judges a process start. It returns nil when the exec carries nothing
+// the loader would act on.
+func (e *Engine) Exec(p *proctable.Process, ex *event.Exec) *Alert {
+	var env []string
+	for _, kv := range p.LoaderEnv {
+		name, val, _ := strings.Cut(kv, "=")
+		if e.rules.IsLoaderVariable(name) && val != "" {
+			env = append(env, kv)
+		}
+	}
+	items := ldso.FromEnv(env)
+	target, credential := p.Executable, p.Credential
+	if e.rules.IsLoader(filepath.Base(p.Executable)) || ex.Watch&event.WatchLoader != 0 {
+		inv := ldso.ParseInvocation(p.Args)
+		items = append(items, inv.Items...)
+		if inv.Program != "" {
+			target = inv.Program
+			credential = credential || e.rules.IsCredentialProgram(filepath.Base(inv.Program))
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	a := e.newAlert(rules.LoaderVariableAtExec, ex.Time, target, credential)
+	best := 0
+	for _, it := range items {
+		lib := Library{Path: it.Path, Value: it.Value, Kind: it.Kind, Source: it.Source}
+		lib.Location = e.locationOf(it)
+		w := e.rules.Scoring.Location[lib.Location]
+		if it.Kind == ldso.SearchDir {
+			w = max(0, w-e.rules.Scoring.SearchPathDiscount)
+		}
+		best = max(best, w)
+		a.Libraries = append(a.Libraries, lib)
+		a.Reasons = append(a.Reasons, fmt.Sprintf("%s names %s %s (%s)", it.Source, kindNoun(it.Kind), it.Value, lib.Location))
+	}
+	e.score(a, best)
+	return a
+}
+
+// locationOf classes a variable's item. A bare name in LD_PRELOAD is looked
+// up in the loader's search path: it is as trustworthy as where it resolves.
+func (e *Engine) locationOf(it ldso.Item) string {
+	if it.Kind == ldso.Preload && !strings.Contains(it.Path, "/") {
+		return "system"
+	}
+	return e.rules.LocationClass(filepath.Clean(it.Path), false, false)
+}
+
+func kindNoun(k ldso.Kind) string {
+	switch k {
+	case ldso.Preload:
+		return "preload library"
+	case ldso.Audit:
+		return "audit module"
+	case ldso.SearchDir:
+		return "search directory"
+	}
+	return "value"
+}
+
+// ImageLoad judges a file mapped executable into process p. It returns the
+// alert (nil when none) and whether the library was expected. A library
+// already judged in p is skipped (repeat true).
+func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad) (a *Alert, expected, repeat bool) {
+	key := il.Path
+	if il.Deleted || il.Memfd {
+		key = fmt.Sprintf("%s\x00%d:%d", il.Path, il.Dev, il.Ino)
+	}
+	if p.Judged == nil {
+		p.Judged = map[string]bool{}
+	}
+	if p.Judged[key] {
+		return nil, false, true
+	}
+	p.Judged[key] = true
+
+	id := ldso.FileID{Dev: il.Dev, Ino: il.Ino}
+	reasons := []string{}
+	if !il.Deleted && !il.Memfd {
+		if p.Expected == nil {
+			c, err := e.closure(p.Executable)
+			if err != nil {
+				reasons = append(reasons, fmt.Sprintf("expected set unknown: %v", err))
+				c = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
+			}
+			p.Expected = c
+		}
+		if p.Extra == nil {
+			p.Extra = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
+		}
+		switch {
+		case il.Path == p.Executable || p.Expected.Contains(il.Path, id) || p.Extra.Contains(il.Path, id):
+			expected = true
+		case e.rules.ExpectedFamily(il.Path):
+			expected = true
+			// What a PAM or NSS module needs comes with it.
+			if c, err := e.closure(il.Path); err == nil {
+				for path := range c.Paths {
+					p.Extra.Add(path)
+				}
+			}
+		}
+	}
+	if expected || !p.Credential {
+		return nil, expected, false
+	}
+
+	a = e.newAlert(rules.UnexpectedLibrary, il.Time, p.Executable, true)
+	lib := Library{
+		Path: il.Path, Kind: ldso.Preload, Source: "mmap", Deleted: il.Deleted, Memfd: il.Memfd,
+		Dev: il.Dev, Ino: il.Ino, Size: il.Size,
+	}
+	if il.Mprotect {
+		lib.Source = "mprotect"
+	}
+	if il.FromSweep {
+		lib.Source = "/proc/PID/maps"
+	}
+	lib.Location = e.rules.LocationClass(il.Path, il.Deleted, il.Memfd)
+	a.Libraries = []Library{lib}
+	a.Reasons = append(a.Reasons, fmt.Sprintf("%s mapped executable into %s, which its loader would not load (%s)", il.Path, filepath.Base(p.Executable), lib.Location))
+	if il.Deleted {
+		a.Reasons = append(a.Reasons, "the file was deleted")
+	}
+	if il.Memfd {
+		a.Reasons = append(a.Reasons, "the file is memory-backed (memfd)")
+	}
+	a.Reasons = append(a.Reasons, reasons...)
+	e.score(a, e.rules.Scoring.Location[lib.Location])
+	return a, false, false
+}
+
+func (e *Engine) newAlert(key string, t time.Time, target string, credential bool) *Alert {
+	d := e.rules.Detections[key]
+	techs := append([]string{}, d.Techniques...)
+	if credential {
+		techs = append(techs, d.CredentialTechniques...)
+	}
+	sort.Strings(techs)
+	return &Alert{Key: key, Detection: d, Techniques: techs, Time: t, Target: target, Credential: credential}
+}
+
+func (e *Engine) score(a *Alert, locationWeight int) {
+	target := "other"
+	if a.Credential {
+		target = "credential"
+		a.Reasons = append([]string{filepath.Base(a.Target) + " is a credential program"}, a.Reasons...)
+	}
+	a.Score = min(100, e.rules.Scoring.Target[target]+locationWeight)
+	a.Level = e.rules.Level(a.Score)
+}
+
+// closure returns the expected set of an executable, cached per file.
+func (e *Engine) closure(path string) (*ldso.Closure, error) {
+	id, err := ldso.StatID(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	k := closureKey{path: path, id: id}
+	e.mu.Lock()
+	r, ok := e.closures[k]
+	e.mu.Unlock()
+	if ok {
+		return r.c, r.err
+	}
+	c, err := e.resolver.Resolve(path)
+	e.mu.Lock()
+	if len(e.closures) >= maxClosures {
+		clear(e.closures) // rare: a simple reset beats LRU bookkeeping here
+	}
+	e.closures[k] = &closureResult{c: c, err: err}
+	e.mu.Unlock()
+	return c, err
+}

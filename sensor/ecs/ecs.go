@@ -1,0 +1,340 @@
+// Package ecs encodes hookwatch's events and alerts as Elastic Common Schema
+// 9.4.0 documents, one JSON object per event.
+package ecs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/detect"
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+)
+
+// Version is the ECS version the documents follow.
+const Version = "9.4.0"
+
+// Doc is one ECS document: nested objects, as Elasticsearch stores them.
+type Doc map[string]any
+
+// Host identifies the machine and the sensor in every document.
+type Host struct {
+	Name    string
+	ID      string // /etc/machine-id
+	Version string // hookwatch's version
+}
+
+// Names resolves ids to user and group names.
+type Names interface {
+	User(uid uint32) (string, bool)
+	Group(gid uint32) (string, bool)
+}
+
+// Encoder builds documents.
+type Encoder struct {
+	host   Host
+	kernel string
+	names  Names
+	rules  *rules.Set
+	now    func() time.Time
+}
+
+// New returns an encoder. rules supplies ATT&CK metadata for alerts.
+func New(host Host, names Names, r *rules.Set) *Encoder {
+	return &Encoder{host: host, kernel: kernelRelease(), names: names, rules: r, now: time.Now}
+}
+
+// Marshal encodes a document as one line of JSON.
+func Marshal(d Doc) ([]byte, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encoding ECS document: %w", err)
+	}
+	return b, nil
+}
+
+func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ []string) Doc {
+	return Doc{
+		"@timestamp": ts(t),
+		"ecs":        Doc{"version": Version},
+		"event": Doc{
+			"kind":     kind,
+			"category": category,
+			"type":     typ,
+			"action":   action,
+			"id":       newID(),
+			"module":   "hookwatch",
+			"dataset":  dataset,
+			"provider": "hookwatch",
+			"created":  ts(e.now()),
+		},
+		"host": Doc{"name": e.host.Name, "hostname": e.host.Name, "id": e.host.ID, "os": Doc{"type": "linux", "kernel": e.kernel}},
+		"observer": Doc{
+			"type": "sensor", "vendor": "hookwatch", "product": "hookwatch",
+			"version": e.host.Version, "hostname": e.host.Name,
+		},
+		"agent": Doc{"type": "hookwatch", "version": e.host.Version, "name": e.host.Name},
+	}
+}
+
+// Exec encodes a process start that carried loader variables or flags.
+func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) Doc {
+	d := e.base(ex.Time, "event", "hookwatch.process", "exec", []string{"process"}, []string{"start"})
+	d["process"] = e.process(p, parent)
+	d["message"] = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
+	if ex.FromSweep {
+		d["event"].(Doc)["action"] = "running-at-start"
+		d["event"].(Doc)["type"] = []string{"info"}
+	}
+	e.truncationLabels(d, p.ArgsTruncated, ex.EnvTruncated || ex.LoaderEnvTruncated, ex.PathTruncated)
+	return d
+}
+
+// ImageLoad encodes a library mapped executable into a watched process.
+func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string) Doc {
+	d := e.base(il.Time, "event", "hookwatch.library", "library-loaded", []string{"library"}, []string{"start"})
+	d["process"] = e.process(p, parent)
+	d["dll"] = dll(il.Path)
+	d["file"] = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
+	d["message"] = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
+	labels := Doc{"expected": strconv.FormatBool(expected), "location_class": location}
+	if il.Deleted {
+		labels["deleted"] = "true"
+	}
+	if il.Memfd {
+		labels["memfd"] = "true"
+	}
+	if il.Mprotect {
+		labels["via"] = "mprotect"
+	}
+	if il.FromSweep {
+		labels["via"] = "startup-sweep"
+	}
+	d["labels"] = labels
+	return d
+}
+
+// Alert encodes a detection.
+func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
+	category, typ := []string{"intrusion_detection", "process"}, []string{"info", "start"}
+	if a.Key == rules.UnexpectedLibrary {
+		category, typ = []string{"intrusion_detection", "library"}, []string{"info", "start"}
+	}
+	d := e.base(a.Time, "alert", "hookwatch.alert", strings.ReplaceAll(a.Key, "_", "-"), category, typ)
+	ev := d["event"].(Doc)
+	ev["severity"] = severityNumber(a.Level)
+	ev["risk_score"] = float64(a.Score)
+	ev["risk_score_norm"] = float64(a.Score)
+	ev["reason"] = clean(strings.Join(a.Reasons, "; "))
+	ev["reference"] = a.Detection.Reference
+	d["process"] = e.process(p, parent)
+	d["rule"] = Doc{
+		"id": a.Detection.ID, "name": a.Detection.Name, "description": a.Detection.Description,
+		"reference": a.Detection.Reference, "ruleset": "hookwatch", "category": "Credential API hooking",
+	}
+	d["threat"] = e.threat(a.Techniques)
+	if len(a.Libraries) > 0 {
+		lib := a.Libraries[0]
+		d["dll"] = dll(lib.Path)
+		if lib.Ino != 0 {
+			d["file"] = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
+		}
+	}
+	var libs, locs []string
+	for _, l := range a.Libraries {
+		libs = append(libs, clean(l.Path))
+		locs = append(locs, l.Location)
+	}
+	d["labels"] = Doc{
+		"severity_level": a.Level, "libraries": strings.Join(libs, " "),
+		"location_class": strings.Join(locs, " "), "target": clean(a.Target),
+	}
+	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", a.Detection.Name, a.Level, a.Score, strings.Join(a.Reasons, "; ")))
+	return d
+}
+
+func (e *Encoder) process(p, parent *proctable.Process) Doc {
+	d := Doc{
+		"pid":        int64(p.PID),
+		"entity_id":  p.EntityID,
+		"executable": clean(p.Executable),
+		"name":       clean(p.Name),
+		"user":       e.user(p.UID),
+		"real_user":  e.user(p.UID),
+		"group":      e.group(p.GID),
+		"real_group": e.group(p.GID),
+	}
+	if p.EUID != p.UID {
+		d["user"] = e.user(p.EUID)
+	}
+	if p.EGID != p.GID {
+		d["group"] = e.group(p.EGID)
+	}
+	if !p.Start.IsZero() {
+		d["start"] = ts(p.Start)
+	}
+	if len(p.Args) > 0 {
+		args := cleanAll(p.Args)
+		d["args"] = args
+		d["args_count"] = int64(len(args))
+		d["command_line"] = strings.Join(args, " ")
+	}
+	if len(p.LoaderEnv) > 0 {
+		d["env_vars"] = cleanAll(p.LoaderEnv)
+	}
+	if parent != nil {
+		pd := Doc{"pid": int64(parent.PID), "entity_id": parent.EntityID, "executable": clean(parent.Executable), "name": clean(parent.Name)}
+		if len(parent.Args) > 0 {
+			args := cleanAll(parent.Args)
+			pd["args"] = args
+			pd["command_line"] = strings.Join(args, " ")
+		}
+		pd["user"] = e.user(parent.EUID)
+		d["parent"] = pd
+	} else if p.PPID != 0 {
+		d["parent"] = Doc{"pid": int64(p.PPID)}
+	}
+	return d
+}
+
+func (e *Encoder) user(uid uint32) Doc {
+	d := Doc{"id": strconv.FormatUint(uint64(uid), 10)}
+	if n, ok := e.names.User(uid); ok {
+		d["name"] = n
+	}
+	return d
+}
+
+func (e *Encoder) group(gid uint32) Doc {
+	d := Doc{"id": strconv.FormatUint(uint64(gid), 10)}
+	if n, ok := e.names.Group(gid); ok {
+		d["name"] = n
+	}
+	return d
+}
+
+func (e *Encoder) threat(ids []string) Doc {
+	var tacticID, tacticName, tacticRef, techID, techName, techRef, subID, subName, subRef []string
+	seenTactic := map[string]bool{}
+	for _, id := range ids {
+		t := e.rules.Techniques[id]
+		if t == nil {
+			continue
+		}
+		if t.Parent != nil {
+			techID, techName, techRef = append(techID, t.Parent.ID), append(techName, t.Parent.Name), append(techRef, t.Parent.Reference)
+			subID, subName, subRef = append(subID, id), append(subName, t.Name), append(subRef, t.Reference)
+		} else {
+			techID, techName, techRef = append(techID, id), append(techName, t.Name), append(techRef, t.Reference)
+		}
+		for _, ta := range t.Tactics {
+			if !seenTactic[ta.ID] {
+				seenTactic[ta.ID] = true
+				tacticID, tacticName, tacticRef = append(tacticID, ta.ID), append(tacticName, ta.Name), append(tacticRef, ta.Reference)
+			}
+		}
+	}
+	tech := Doc{"id": techID, "name": techName, "reference": techRef}
+	if len(subID) > 0 {
+		tech["subtechnique"] = Doc{"id": subID, "name": subName, "reference": subRef}
+	}
+	return Doc{
+		"framework": "MITRE ATT&CK",
+		"tactic":    Doc{"id": tacticID, "name": tacticName, "reference": tacticRef},
+		"technique": tech,
+	}
+}
+
+func (e *Encoder) truncationLabels(d Doc, args, env, path bool) {
+	l := Doc{}
+	if args {
+		l["args_truncated"] = "true"
+	}
+	if env {
+		l["env_truncated"] = "true"
+	}
+	if path {
+		l["path_truncated"] = "true"
+	}
+	if len(l) > 0 {
+		d["labels"] = l
+	}
+}
+
+func dll(path string) Doc {
+	return Doc{"path": clean(path), "name": clean(filepath.Base(path))}
+}
+
+func fileDoc(path string, dev, ino uint64, size int64, mode uint32) Doc {
+	d := Doc{
+		"path": clean(path), "name": clean(filepath.Base(path)), "directory": clean(filepath.Dir(path)),
+		"inode": strconv.FormatUint(ino, 10), "device": fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev)),
+		"type": "file",
+	}
+	if size > 0 {
+		d["size"] = size
+	}
+	if mode != 0 {
+		d["mode"] = fmt.Sprintf("%04o", mode&0o7777)
+	}
+	return d
+}
+
+// severityNumber maps levels onto the numbers Elastic's detection rules use.
+func severityNumber(level string) int64 {
+	switch level {
+	case "critical":
+		return 99
+	case "high":
+		return 73
+	case "medium":
+		return 47
+	}
+	return 21
+}
+
+func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// clean makes a string safe for a keyword field: bytes that are not UTF-8
+// are written as \xNN so nothing is silently replaced. JSON escapes control
+// characters (newlines) itself, so a document stays one line.
+func clean(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func cleanAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = clean(s)
+	}
+	return out
+}

@@ -1,0 +1,103 @@
+// Package proctable keeps what hookwatch knows of processes it has seen:
+// identity, executable, command line, user, the loader variables it started
+// with, and the libraries judged so far. It is bounded: the least recently
+// used process is forgotten first.
+package proctable
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/ldso"
+)
+
+// Process is the context kept for one process.
+type Process struct {
+	PID        uint32
+	PPID       uint32
+	StartTicks uint64 // clock ticks since boot, as /proc/PID/stat
+	Start      time.Time
+	EntityID   string
+
+	Executable    string
+	Name          string // comm, or the executable's base name
+	Args          []string
+	ArgsTruncated bool
+	UID, EUID     uint32
+	GID, EGID     uint32
+	LoaderEnv     []string
+	Credential    bool // a credential program, or forked from one
+
+	// Expected is what the loader would map for the executable, and Extra
+	// what expected families (PAM, NSS) pulled in since. Nil until needed.
+	Expected *ldso.Closure
+	Extra    *ldso.Closure
+	// Judged holds libraries already judged in this process, so a library
+	// mapped in several segments is reported once.
+	Judged map[string]bool
+}
+
+// EntityID is a process identity unique on this host across pid reuse: a
+// hash of the host id, the pid and the start time.
+func EntityID(hostID string, pid uint32, startTicks uint64) string {
+	h := sha256.New()
+	h.Write([]byte(hostID))
+	var b [12]byte
+	binary.LittleEndian.PutUint32(b[0:4], pid)
+	binary.LittleEndian.PutUint64(b[4:12], startTicks)
+	h.Write(b[:])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:15])
+}
+
+// Table is a bounded, concurrency-safe map of processes by pid.
+type Table struct {
+	mu  sync.Mutex
+	max int
+	m   map[uint32]*list.Element
+	lru *list.List
+}
+
+// New returns a table holding at most max processes.
+func New(max int) *Table {
+	return &Table{max: max, m: map[uint32]*list.Element{}, lru: list.New()}
+}
+
+// Get returns the process with pid, if known.
+func (t *Table) Get(pid uint32) (*Process, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.m[pid]; ok {
+		t.lru.MoveToFront(e)
+		return e.Value.(*Process), true
+	}
+	return nil, false
+}
+
+// Put stores p, replacing any process with the same pid (a new image after
+// exec, or a reused pid), and evicts the least recently used beyond max.
+func (t *Table) Put(p *Process) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.m[p.PID]; ok {
+		e.Value = p
+		t.lru.MoveToFront(e)
+		return
+	}
+	t.m[p.PID] = t.lru.PushFront(p)
+	for t.lru.Len() > t.max {
+		old := t.lru.Back()
+		t.lru.Remove(old)
+		delete(t.m, old.Value.(*Process).PID)
+	}
+}
+
+// Len is the number of processes held.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lru.Len()
+}
