@@ -209,4 +209,3 @@ func machineID() string {
 	}
 	return ""
 }
-

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/ecs/ecstest"
+)
+
+// binPath is the hookwatch binary under test, built static as shipped.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hookwatch-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "hookwatch")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=e2e", "-o", binPath, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building hookwatch: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("must be root to load BPF programs (the test suite runs as root in CI)")
+	}
+}
+
+// sensor is a running hookwatch writing ECS lines to a file.
+type sensor struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startSensor runs hookwatch until the test ends and waits until its probes
+// are attached. At the end it stops it and checks that it exited cleanly
+// and lost nothing in the kernel.
+func startSensor(t *testing.T, args ...string) *sensor {
+	t.Helper()
+	requireRoot(t)
+	s := &sensor{t: t, out: filepath.Join(t.TempDir(), "events.json"), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(binPath, append([]string{"run", "-output", s.out, "-log-format", "json", "-stats-interval", "0"}, args...)...)
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting hookwatch: %v", err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.stderr.String(), "hookwatch running") {
+		select {
+		case err := <-s.done:
+			t.Fatalf("hookwatch exited early: %v\n%s", err, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hookwatch did not start:\n%s", s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *sensor) stop() {
+	t := s.t
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("hookwatch exited with %v:\n%s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("hookwatch did not stop on SIGTERM:\n%s", s.stderr.String())
+	}
+	final := s.finalCounters()
+	if final == nil {
+		t.Errorf("no final counters logged:\n%s", s.stderr.String())
+		return
+	}
+	for _, k := range []string{"kernel_lost", "agent_dropped", "decode_errors", "write_errors"} {
+		if v, _ := final[k].(float64); v != 0 {
+			t.Errorf("%s = %v at exit", k, v)
+		}
+	}
+}
+
+func (s *sensor) finalCounters() map[string]any {
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "final counters" {
+			return m
+		}
+	}
+	return nil
+}
+
+// docs reads every document written so far; each must be valid ECS 9.4.0.
+func (s *sensor) docs() []map[string]any {
+	s.t.Helper()
+	f, err := os.Open(s.out)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		s.t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if err := ecstest.ValidateJSON(line); err != nil {
+			s.t.Errorf("invalid ECS document: %v\n%s", err, line)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(line, &d); err != nil {
+			s.t.Fatalf("line is not JSON: %v\n%s", err, line)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// waitFor waits until a document matches, and returns it.
+func (s *sensor) waitFor(desc string, match func(map[string]any) bool) map[string]any {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, d := range s.docs() {
+			if match(d) {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no event: %s\nevents:\n%s\nlog:\n%s", desc, s.dump(), s.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *sensor) dump() string {
+	b, _ := os.ReadFile(s.out)
+	return string(b)
+}
+
+// get reads a dotted field from a nested document.
+func get(d map[string]any, path string) any {
+	var cur any = d
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func str(d map[string]any, path string) string {
+	s, _ := get(d, path).(string)
+	return s
+}
+
+func isAlert(d map[string]any, action string) bool {
+	return str(d, "event.kind") == "alert" && str(d, "event.action") == action
+}
+
+// compileHook builds a hook library that interposes read() and
+// pam_authenticate(), as credential-stealing hooks do.
+func compileHook(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "hook.c")
+	lib := filepath.Join(dir, "hook.so")
+	code := `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <unistd.h>
+ssize_t read(int fd, void *buf, size_t n) {
+	static ssize_t (*real)(int, void *, size_t);
+	if (!real) real = dlsym(RTLD_NEXT, "read");
+	return real(fd, buf, n);
+}
+int pam_authenticate(void *h, int flags) { (void)h; (void)flags; return 0; }
+`
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", lib, src, "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return lib
+}
+
+// sshd is a real OpenSSH server on 127.0.0.1 with its own keys and config.
+type sshd struct {
+	dir, port, clientKey string
+	cmd                  *exec.Cmd
+}
+
+func startSSHD(t *testing.T, env ...string) *sshd {
+	t.Helper()
+	bin, err := exec.LookPath("sshd")
+	if err != nil {
+		bin = "/usr/sbin/sshd"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal("sshd is needed: apt-get install openssh-server (see .ci/run)")
+	}
+	s := &sshd{dir: t.TempDir()}
+	for _, k := range []string{"host_key", "client_key"} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(s.dir, k)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	s.clientKey = filepath.Join(s.dir, "client_key")
+	pub, _ := os.ReadFile(s.clientKey + ".pub")
+	os.WriteFile(filepath.Join(s.dir, "authorized_keys"), pub, 0o600)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s.port, _ = net.SplitHostPort(l.Addr().String())
+	l.Close()
+	conf := fmt.Sprintf(`Port %s
+ListenAddress 127.0.0.1
+HostKey %s/host_key
+PidFile %s/sshd.pid
+AuthorizedKeysFile %s/authorized_keys
+StrictModes no
+PermitRootLogin prohibit-password
+UsePAM yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+Subsystem sftp internal-sftp
+`, s.port, s.dir, s.dir, s.dir)
+	cfg := filepath.Join(s.dir, "sshd_config")
+	os.WriteFile(cfg, []byte(conf), 0o600)
+	os.MkdirAll("/run/sshd", 0o755) // privilege separation directory
+
+	s.cmd = exec.Command(bin, "-D", "-e", "-f", cfg)
+	s.cmd.Env = append(os.Environ(), env...)
+	var log syncBuffer
+	s.cmd.Stderr = &log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting sshd: %v", err)
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+s.port)
+		if err == nil {
+			c.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd did not listen on %s:\n%s", s.port, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *sshd) clientArgs() []string {
+	return []string{"-i", s.clientKey, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"}
+}
+
+// ssh runs a command over a real login; env is added to the client's.
+func (s *sshd) ssh(t *testing.T, env []string, command string) string {
+	t.Helper()
+	args := append(s.clientArgs(), "-p", s.port, "root@127.0.0.1", command)
+	cmd := exec.Command("ssh", args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// scp copies a file over a real login; env is added to the client's.
+func (s *sshd) scp(t *testing.T, env []string, src, dst string) {
+	t.Helper()
+	args := append(s.clientArgs(), "-P", s.port, src, "root@127.0.0.1:"+dst)
+	cmd := exec.Command("scp", args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scp: %v\n%s", err, out)
+	}
+}

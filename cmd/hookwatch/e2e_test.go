@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func hasLibrary(d map[string]any, lib string) bool { return str(d, "dll.path") == lib }
+
+func TestPreloadIntoCatRaisesAlert(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	file := filepath.Join(t.TempDir(), "secret.txt")
+	os.WriteFile(file, []byte("hunter2\n"), 0o600)
+
+	cmd := exec.Command("cat", file)
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "hunter2\n" {
+		t.Fatalf("cat: %v %q", err, out)
+	}
+	pid := float64(cmd.Process.Pid)
+
+	a := s.waitFor("loader-variable alert for cat", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid
+	})
+	if got := str(a, "process.name"); got != "cat" {
+		t.Errorf("process.name = %q", got)
+	}
+	if !hasLibrary(a, hook) {
+		t.Errorf("dll.path = %q, want %s", str(a, "dll.path"), hook)
+	}
+	if env, _ := get(a, "process.env_vars").([]any); len(env) != 1 || env[0] != "LD_PRELOAD="+hook {
+		t.Errorf("process.env_vars = %v, want only the loader variable", env)
+	}
+	if str(a, "rule.id") != "hookwatch-0001" || !strings.Contains(str(a, "message"), "temporary") {
+		t.Errorf("rule/message: %s / %s", str(a, "rule.id"), str(a, "message"))
+	}
+	subs, _ := get(a, "threat.technique.subtechnique.id").([]any)
+	if len(subs) != 1 || subs[0] != "T1574.006" {
+		t.Errorf("threat.technique.subtechnique.id = %v: cat is not a credential program, only T1574.006 applies", subs)
+	}
+	// The library really loaded: the kernel reported the mapping.
+	s.waitFor("library-loaded event for the hook in cat", func(d map[string]any) bool {
+		return str(d, "event.action") == "library-loaded" && get(d, "process.pid") == pid && hasLibrary(d, hook)
+	})
+}
+
+// A process that exits at once still yields a full event: everything comes
+// from the kernel record, nothing from /proc.
+func TestShortLivedProcessFromKernelDataAlone(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	cmd := exec.Command("/bin/true", "arg-one", "arg two")
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := float64(cmd.Process.Pid)
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid))); err == nil {
+		t.Fatal("process still present")
+	}
+	a := s.waitFor("alert for the exited process", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid
+	})
+	args, _ := get(a, "process.args").([]any)
+	if len(args) != 3 || args[2] != "arg two" || str(a, "process.executable") != "/usr/bin/true" {
+		t.Errorf("args %v executable %q", args, str(a, "process.executable"))
+	}
+	if str(a, "process.parent.executable") == "" || str(a, "process.entity_id") == "" {
+		t.Errorf("parent or entity id missing: %v", get(a, "process"))
+	}
+}
+
+func TestSSHClientAndSCPWithHook(t *testing.T) {
+	hook := compileHook(t)
+	srv := startSSHD(t)
+	s := startSensor(t)
+	env := []string{"LD_PRELOAD=" + hook}
+
+	if out := srv.ssh(t, env, "echo logged-in"); !strings.Contains(out, "logged-in") {
+		t.Fatalf("ssh output %q", out)
+	}
+	for _, action := range []string{"loader-variable-at-exec", "unexpected-library"} {
+		a := s.waitFor(action+" alert for ssh", func(d map[string]any) bool {
+			return isAlert(d, action) && str(d, "process.name") == "ssh"
+		})
+		if !hasLibrary(a, hook) || str(a, "labels.severity_level") != "critical" {
+			t.Errorf("%s: dll %q level %q", action, str(a, "dll.path"), str(a, "labels.severity_level"))
+		}
+		subs, _ := get(a, "threat.technique.subtechnique.id").([]any)
+		if len(subs) != 2 {
+			t.Errorf("%s: subtechniques %v, want T1056.004 and T1574.006", action, subs)
+		}
+	}
+
+	src := filepath.Join(t.TempDir(), "payload")
+	os.WriteFile(src, []byte("x"), 0o600)
+	srv.scp(t, env, src, filepath.Join(t.TempDir(), "copied"))
+	s.waitFor("alert for scp", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && str(d, "process.name") == "scp" && hasLibrary(d, hook)
+	})
+	// scp runs ssh underneath; the hook follows it there.
+	s.waitFor("unexpected library in the ssh under scp", func(d map[string]any) bool {
+		return isAlert(d, "unexpected-library") && str(d, "process.name") == "ssh" && str(d, "process.parent.name") == "scp"
+	})
+}
+
+func TestSSHDStartedWithHook(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	srv := startSSHD(t, "LD_PRELOAD="+hook)
+	mainPID := float64(srv.cmd.Process.Pid)
+
+	s.waitFor("loader variable alert for sshd", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == mainPID
+	})
+	s.waitFor("unexpected library alert for sshd", func(d map[string]any) bool {
+		return isAlert(d, "unexpected-library") && get(d, "process.pid") == mainPID && hasLibrary(d, hook)
+	})
+	srv.ssh(t, nil, "true")
+	// The per-connection sshd (re-exec'd with the same environment) is caught too.
+	child := s.waitFor("alert for an sshd session child", func(d map[string]any) bool {
+		return str(d, "event.kind") == "alert" && str(d, "process.name") == "sshd" &&
+			get(d, "process.pid") != mainPID && hasLibrary(d, hook)
+	})
+	if get(child, "process.parent.pid") != mainPID {
+		t.Errorf("session child's parent = %v, want the listening sshd %v", get(child, "process.parent.pid"), mainPID)
+	}
+}
+
+// A normal login loads PAM, NSS and the rest: all expected, so no alert.
+func TestNormalLoginRaisesNoAlert(t *testing.T) {
+	srv := startSSHD(t)
+	s := startSensor(t, "-telemetry", "all", "-no-sweep")
+	srv.ssh(t, nil, "id")
+	// Wait until the session's libraries are visible, then a little more.
+	s.waitFor("libraries of the sshd session", func(d map[string]any) bool {
+		return str(d, "event.action") == "library-loaded" && str(d, "process.name") == "sshd" &&
+			strings.Contains(str(d, "dll.path"), "/security/pam_")
+	})
+	time.Sleep(time.Second)
+	expected := 0
+	for _, d := range s.docs() {
+		if str(d, "event.kind") == "alert" {
+			t.Errorf("alert on a normal login: %s", str(d, "message"))
+		}
+		if str(d, "event.action") == "library-loaded" {
+			if str(d, "labels.expected") != "true" {
+				t.Errorf("unexpected library on a normal login: %s in %s", str(d, "dll.path"), str(d, "process.name"))
+			}
+			expected++
+		}
+	}
+	if expected < 10 {
+		t.Errorf("only %d library loads seen: the sensor did not watch the login", expected)
+	}
+}
+
+func TestStartupSweepFindsEarlierHook(t *testing.T) {
+	hook := compileHook(t)
+	srv := startSSHD(t, "LD_PRELOAD="+hook) // planted before the sensor runs
+	pid := float64(srv.cmd.Process.Pid)
+	waitMapped(t, srv.cmd.Process.Pid, hook)
+	// sshd rewrites its argv and environment area (setproctitle), so its
+	// LD_PRELOAD is no longer readable; a plain process keeps it.
+	sleeper := exec.Command("sleep", "60")
+	sleeper.Env = append(os.Environ(), "LD_PRELOAD="+hook)
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	waitMapped(t, sleeper.Process.Pid, hook)
+
+	s := startSensor(t)
+	a := s.waitFor("sweep alert for the running sshd", func(d map[string]any) bool {
+		return isAlert(d, "unexpected-library") && get(d, "process.pid") == pid && hasLibrary(d, hook)
+	})
+	if !strings.Contains(str(a, "event.reason"), "sshd is a credential program") {
+		t.Errorf("reason: %s", str(a, "event.reason"))
+	}
+	s.waitFor("sweep loader-variable alert for the sleeper", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(sleeper.Process.Pid) && hasLibrary(d, hook)
+	})
+	// The sweep also marked it watched in the kernel: a new connection's
+	// session process is reported from kernel events.
+	srv.ssh(t, nil, "true")
+	s.waitFor("alert for a session child after the sweep", func(d map[string]any) bool {
+		return str(d, "event.kind") == "alert" && str(d, "process.name") == "sshd" && get(d, "process.pid") != pid
+	})
+}
+
+// waitMapped waits until a library shows in a process's maps.
+func waitMapped(t *testing.T, pid int, lib string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "maps"))
+		if strings.Contains(string(b), lib) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never mapped into %d", lib, pid)
+}
+
+func TestLoaderRunDirectly(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	ldso, err := filepath.EvalSymlinks("/lib64/ld-linux-x86-64.so.2")
+	if err != nil {
+		t.Fatalf("no x86-64 loader: %v", err)
+	}
+	sshPath, _ := exec.LookPath("ssh")
+	cmd := exec.Command("/lib64/ld-linux-x86-64.so.2", "--preload", hook, sshPath, "-V")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	a := s.waitFor("alert for ld.so --preload", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+	})
+	if !hasLibrary(a, hook) || str(a, "labels.target") != sshPath || str(a, "labels.severity_level") != "critical" {
+		t.Errorf("dll %q target %q level %q (loader %s)", str(a, "dll.path"), str(a, "labels.target"), str(a, "labels.severity_level"), ldso)
+	}
+}
+
+// Hostile environments: a loader variable behind more padding than the
+// kernel scans, values with newlines and bytes that are not UTF-8.
+func TestHostileEnvironment(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	// One string may be at most 128 KiB (MAX_ARG_STRLEN): pad with many.
+	var env []string
+	for i := 0; i < 3000; i++ {
+		env = append(env, fmt.Sprintf("PAD%04d=%s", i, strings.Repeat("x", 100)))
+	}
+	cmd := exec.Command("sleep", "2")
+	cmd.Env = append(env, "LD_PRELOAD="+hook)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("alert for a preload hidden past the in-kernel scan", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid) && hasLibrary(d, hook)
+	})
+
+	odd := "LD_PRELOAD=" + hook + "\n/tmp/\xff\xfe evil\"].so"
+	cmd = exec.Command("/bin/true")
+	cmd.Env = []string{"A=\xff", odd}
+	cmd.Run()
+	a := s.waitFor("alert with odd bytes", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+	})
+	vars, _ := get(a, "process.env_vars").([]any)
+	if len(vars) != 1 || !strings.Contains(vars[0].(string), `\xff\xfe`) || !strings.Contains(vars[0].(string), "\n") {
+		t.Errorf("env_vars %q: odd bytes must be escaped, not lost", vars)
+	}
+}

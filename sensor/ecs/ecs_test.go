@@ -1,0 +1,73 @@
+package ecs
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/detect"
+	"github.com/hookwatch/hookwatch/sensor/ecs/ecstest"
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/ldso"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+)
+
+type names struct{}
+
+func (names) User(uid uint32) (string, bool)  { return "root", uid == 0 }
+func (names) Group(gid uint32) (string, bool) { return "", false }
+
+func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
+	rs, err := rules.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := New(Host{Name: "h", ID: "id", Version: "test"}, names{}, rs)
+	hostile := "/tmp/a\nb\"c]d\\e|f=g\xff\xfe" + strings.Repeat("x", 64<<10)
+	p := &proctable.Process{
+		PID: 10, PPID: 1, EntityID: "e", Executable: hostile, Name: "ssh", Args: []string{"ssh", hostile},
+		UID: 1000, EUID: 0, LoaderEnv: []string{"LD_PRELOAD=" + hostile}, Credential: true, Start: time.Now(),
+	}
+	parent := &proctable.Process{PID: 1, EntityID: "p", Executable: "/sbin/init", Name: "init"}
+	now := time.Now()
+	a := detect.New(rs, ldso.NewResolver(nil)).Exec(p, &event.Exec{Proc: event.Proc{Time: now}})
+	if a == nil {
+		t.Fatal("no alert to encode")
+	}
+	docs := []Doc{
+		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
+		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted"),
+		enc.Alert(p, parent, a),
+	}
+	for _, d := range docs {
+		b, err := Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.ContainsAny(b, "\n\r") {
+			t.Errorf("document spans lines")
+		}
+		if err := ecstest.ValidateJSON(b); err != nil {
+			t.Errorf("invalid ECS: %v", err)
+		}
+		var back map[string]any
+		json.Unmarshal(b, &back)
+		exe, _ := back["process"].(map[string]any)["executable"].(string)
+		if !strings.Contains(exe, `\xff\xfe`) || !strings.Contains(exe, "\n") {
+			t.Errorf("executable lost its odd bytes: %q", exe[:40])
+		}
+	}
+	al := docs[2]
+	if al["event"].(Doc)["kind"] != "alert" || al["rule"].(Doc)["id"] != "hookwatch-0001" {
+		t.Errorf("alert doc: %v", al["event"])
+	}
+	if sev := al["event"].(Doc)["severity"]; sev != int64(99) {
+		t.Errorf("severity %v for a critical alert", sev)
+	}
+	if u := al["process"].(Doc)["user"].(Doc)["name"]; u != "root" {
+		t.Errorf("effective user %v, want root (euid 0)", u)
+	}
+}

@@ -1,0 +1,353 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/hookwatch/hookwatch/sensor/event"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("must be root to load BPF programs (the test suite runs as root in CI)")
+	}
+}
+
+// recorder keeps every record; tests filter by pid because other test
+// packages run processes at the same time.
+type recorder struct {
+	mu     sync.Mutex
+	execs  []*event.Exec
+	images []*event.ImageLoad
+}
+
+func (r *recorder) Exec(e *event.Exec) {
+	r.mu.Lock()
+	r.execs = append(r.execs, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) ImageLoad(e *event.ImageLoad) {
+	r.mu.Lock()
+	r.images = append(r.images, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) snapshot() ([]*event.Exec, []*event.ImageLoad) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*event.Exec(nil), r.execs...), append([]*event.ImageLoad(nil), r.images...)
+}
+
+func startProbe(t *testing.T, cfg Config) (*Probe, *recorder) {
+	t.Helper()
+	requireRoot(t)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	p, err := Load(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, rec) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p, rec
+}
+
+var testVars = []string{"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH"}
+
+// settle waits for records already in the ring buffer to be read.
+func settle() { time.Sleep(300 * time.Millisecond) }
+
+func TestKernelFiltersUnwatchedExecs(t *testing.T) {
+	p, rec := startProbe(t, Config{CredentialPrograms: []string{"ssh"}, LoaderVars: testVars})
+	before, _, _ := p.Stats()
+
+	var quiet []int
+	for i := 0; i < 50; i++ {
+		c := exec.Command("/bin/true")
+		c.Env = []string{"PATH=/bin", "LD_NOT_A_LOADER_VAR=1", "XLD_PRELOAD=/tmp/x.so"}
+		if err := c.Run(); err != nil {
+			t.Fatal(err)
+		}
+		quiet = append(quiet, c.Process.Pid)
+	}
+	libm := "/lib/x86_64-linux-gnu/libm.so.6"
+	loud := exec.Command("/bin/true", "loud")
+	loud.Env = []string{"A=1", "LD_AUDIT=", "LD_PRELOAD=" + libm, "Z=2"}
+	if err := loud.Run(); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+
+	execs, images := rec.snapshot()
+	isQuiet := map[uint32]bool{}
+	for _, pid := range quiet {
+		isQuiet[uint32(pid)] = true
+	}
+	var got *event.Exec
+	for _, e := range execs {
+		if isQuiet[e.PID] {
+			t.Errorf("unwatched exec of pid %d reached userspace: %+v", e.PID, e)
+		}
+		if e.PID == uint32(loud.Process.Pid) {
+			got = e
+		}
+	}
+	for _, il := range images {
+		if isQuiet[il.PID] {
+			t.Errorf("mapping in unwatched pid %d reached userspace: %s", il.PID, il.Path)
+		}
+	}
+	if got == nil {
+		t.Fatal("the exec with LD_PRELOAD was not delivered")
+	}
+	// Only the loader variables, in order, never the rest of the environment.
+	if want := []string{"LD_AUDIT=", "LD_PRELOAD=" + libm}; fmt.Sprint(got.LoaderEnv) != fmt.Sprint(want) {
+		t.Errorf("LoaderEnv = %q, want %q", got.LoaderEnv, want)
+	}
+	if got.Executable != "/usr/bin/true" || fmt.Sprint(got.Args) != "[/bin/true loud]" || got.Watch&event.WatchLoaderEnv == 0 {
+		t.Errorf("exec record: %+v", got)
+	}
+	after, _, _ := p.Stats()
+	if after.Execs-before.Execs < 51 {
+		t.Errorf("kernel counted %d execs, want at least 51", after.Execs-before.Execs)
+	}
+	if after.Lost() != 0 {
+		t.Errorf("kernel lost %d records", after.Lost())
+	}
+}
+
+// TestLoaderVariableAcrossChunkBoundaries puts LD_PRELOAD at every offset
+// around the in-kernel scan's 4 KiB chunk boundaries.
+func TestLoaderVariableAcrossChunkBoundaries(t *testing.T) {
+	_, rec := startProbe(t, Config{LoaderVars: testVars})
+	want := map[uint32]int{}
+	for pad := 4070; pad < 4110; pad++ {
+		c := exec.Command("/bin/true")
+		c.Env = []string{"P=" + strings.Repeat("x", pad-3), "LD_PRELOAD=/x/y.so"}
+		if err := c.Run(); err != nil {
+			t.Fatal(err)
+		}
+		want[uint32(c.Process.Pid)] = pad
+	}
+	settle()
+	execs, _ := rec.snapshot()
+	for _, e := range execs {
+		if pad, ok := want[e.PID]; ok {
+			if len(e.LoaderEnv) != 1 || e.LoaderEnv[0] != "LD_PRELOAD=/x/y.so" {
+				t.Errorf("padding %d: LoaderEnv %q", pad, e.LoaderEnv)
+			}
+			delete(want, e.PID)
+		}
+	}
+	for pid, pad := range want {
+		t.Errorf("padding %d (pid %d): LD_PRELOAD not found", pad, pid)
+	}
+}
+
+func TestEnvironmentBeyondScanIsFlagged(t *testing.T) {
+	_, rec := startProbe(t, Config{LoaderVars: testVars})
+	var env []string
+	for i := 0; i < 3000; i++ { // 300 KiB: more than the kernel scans
+		env = append(env, fmt.Sprintf("PAD%04d=%s", i, strings.Repeat("x", 100)))
+	}
+	c := exec.Command("/bin/true")
+	c.Env = env
+	if err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	execs, _ := rec.snapshot()
+	for _, e := range execs {
+		if e.PID == uint32(c.Process.Pid) {
+			if !e.EnvTruncated {
+				t.Errorf("EnvTruncated not set: %+v", e)
+			}
+			return
+		}
+	}
+	t.Error("an environment too large to scan was not handed to userspace")
+}
+
+func TestMappingKinds(t *testing.T) {
+	fx := buildFixture(t)
+	forkLib, delLib, protLib, oddLib := fx.forkLib, fx.delLib(), fx.protLib, fx.oddLib
+	fixture := fx.bin
+
+	_, rec := startProbe(t, Config{CredentialPrograms: []string{"hwfixture"}, LoaderVars: testVars})
+	cmd := exec.Command(fixture, forkLib, delLib, protLib, oddLib)
+	cmd.Env = []string{}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	pids := map[string]uint32{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), " "); ok {
+			n, _ := strconv.Atoi(v)
+			pids[k] = uint32(n)
+		}
+	}
+	settle()
+	main := uint32(cmd.Process.Pid)
+	execs, images := rec.snapshot()
+
+	var sawMainExec bool
+	for _, e := range execs {
+		if e.PID == pids["true"] {
+			t.Errorf("the unwatched grandchild's exec reached userspace: %+v", e)
+		}
+		if e.PID == main && e.Watch&event.WatchCredential != 0 {
+			sawMainExec = true
+		}
+	}
+	if !sawMainExec {
+		t.Error("the watched program's exec was not delivered")
+	}
+	find := func(desc string, match func(*event.ImageLoad) bool) *event.ImageLoad {
+		for _, il := range images {
+			if match(il) {
+				return il
+			}
+		}
+		var seen []string
+		for _, il := range images {
+			if il.PID == main || il.PID == pids["child"] {
+				seen = append(seen, fmt.Sprintf("%d %q del=%v memfd=%v mprot=%v", il.PID, il.Path, il.Deleted, il.Memfd, il.Mprotect))
+			}
+		}
+		t.Errorf("no mapping: %s; saw:\n%s", desc, strings.Join(seen, "\n"))
+		return nil
+	}
+	if il := find("forked child loads a library", func(il *event.ImageLoad) bool {
+		return il.PID == pids["child"] && il.Path == forkLib
+	}); il != nil && il.Watch&event.WatchInherited == 0 {
+		t.Errorf("child mapping not marked inherited: %+v", il)
+	}
+	find("memfd", func(il *event.ImageLoad) bool { return il.PID == main && il.Memfd && il.Path == "/memfd:hwtest" })
+	find("deleted", func(il *event.ImageLoad) bool { return il.PID == main && il.Deleted && il.Path == delLib })
+	find("mprotect", func(il *event.ImageLoad) bool { return il.PID == main && il.Mprotect && il.Path == protLib })
+	if il := find("odd path", func(il *event.ImageLoad) bool { return il.PID == main && il.Path == oddLib }); il != nil {
+		fi, _ := os.Stat(oddLib)
+		if il.Size != fi.Size() || il.Ino == 0 {
+			t.Errorf("odd path size %d ino %d, want size %d", il.Size, il.Ino, fi.Size())
+		}
+	}
+	for _, il := range images {
+		if il.PID == pids["true"] {
+			t.Errorf("mapping in the unwatched grandchild reached userspace: %s", il.Path)
+		}
+	}
+}
+
+func TestUserspaceWatch(t *testing.T) {
+	fx := buildFixture(t)
+	p, rec := startProbe(t, Config{CredentialPrograms: []string{"hwfixture"}, LoaderVars: testVars})
+	run := func(watch bool) uint32 {
+		// Same program under a name nothing watches.
+		cmd := exec.Command(fx.unwatched, "-wait", fx.forkLib, fx.delLib(), fx.protLib, fx.oddLib)
+		stdin, _ := cmd.StdinPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if watch {
+			if err := p.Watch(uint32(cmd.Process.Pid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintln(stdin, "go")
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+		return uint32(cmd.Process.Pid)
+	}
+	quiet, marked := run(false), run(true)
+	settle()
+	_, images := rec.snapshot()
+	var n int
+	for _, il := range images {
+		if il.PID == quiet {
+			t.Errorf("mapping in an unwatched process reached userspace: %s", il.Path)
+		}
+		if il.PID == marked {
+			n++
+			if il.Watch&event.WatchUserspace == 0 {
+				t.Errorf("mapping not marked as watched from userspace: %+v", il)
+			}
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d mappings from the process marked watched, want at least 4", n)
+	}
+}
+
+type fixture struct {
+	dir, bin, unwatched string
+	forkLib, protLib    string
+	oddLib              string
+	src                 string
+	n                   int
+	t                   *testing.T
+}
+
+// buildFixture compiles testdata/fixture.c (as "hwfixture", and a copy
+// under a name no rule watches) and the libraries it loads.
+func buildFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{dir: dir, t: t, src: filepath.Join(dir, "lib.c")}
+	os.WriteFile(f.src, []byte("int hw_fixture_lib(void) { return 42; }\n"), 0o644)
+	f.forkLib, f.protLib = f.lib("fork.so"), f.lib("prot.so")
+	oddDir := filepath.Join(dir, "odd dir\n\xff")
+	os.Mkdir(oddDir, 0o755)
+	f.oddLib = filepath.Join(oddDir, "o dd.so")
+	os.Rename(f.lib("odd.so"), f.oddLib)
+	f.bin = filepath.Join(dir, "hwfixture")
+	if out, err := exec.Command("gcc", "-o", f.bin, "testdata/fixture.c", "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("gcc fixture: %v\n%s", err, out)
+	}
+	f.unwatched = filepath.Join(dir, "plainprog")
+	if out, err := exec.Command("cp", f.bin, f.unwatched).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	return f
+}
+
+func (f *fixture) lib(name string) string {
+	p := filepath.Join(f.dir, name)
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", p, f.src).CombinedOutput(); err != nil {
+		f.t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return p
+}
+
+// delLib makes a fresh library for the fixture to unlink.
+func (f *fixture) delLib() string {
+	f.n++
+	return f.lib(fmt.Sprintf("del%d.so", f.n))
+}
