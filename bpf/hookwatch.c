@@ -402,23 +402,30 @@ __noinline int env_check(struct env_scan *s, u64 v, u32 q)
 
 #define HAS_ZERO(w) (((w) - 0x0101010101010101ULL) & ~(w) & 0x8080808080808080ULL)
 
-/* One bpf_loop step: one word (8 bytes) of the chunk buffer. */
-static long env_scan_word(u32 i, void *ctx)
+/*
+ * One bpf_loop step: four words (32 bytes) of the chunk buffer. Most words
+ * hold no NUL and cost a load and three ALU operations; fewer, larger steps
+ * keep the per-step call overhead down.
+ */
+static long env_scan_block(u32 i, void *ctx)
 {
 	struct env_scan *s = ctx;
 	u32 zero = 0;
 	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
 	if (!eb)
 		return 1;
-	u32 wp = (i * 8) & ENV_MASK;
-	u64 word = *(u64 *)&eb->b[wp];
-	if (!HAS_ZERO(word))
-		return 0;
-	for (int j = 0; j < 8; j++) {
-		if (((word >> (8 * j)) & 0xff) != 0)
+	u32 base = (i * 32) & ENV_MASK;
+	for (int w = 0; w < 4; w++) {
+		u32 wp = base + w * 8;
+		u64 word = *(u64 *)&eb->b[wp];
+		if (!HAS_ZERO(word))
 			continue;
-		u32 q = (wp + j) & ENV_MASK;
-		env_check(s, *(u64 *)&eb->b[q + 1], q);
+		for (int j = 0; j < 8; j++) {
+			if (((word >> (8 * j)) & 0xff) != 0)
+				continue;
+			u32 q = wp + j;
+			env_check(s, *(u64 *)&eb->b[q + 1], q);
+		}
 	}
 	return 0;
 }
@@ -455,7 +462,7 @@ static long env_scan_chunk(u32 i, void *ctx)
 	s->base = base;
 	s->len = len;
 	s->last = base + len >= s->end;
-	bpf_loop((8 + len + 7) / 8, env_scan_word, s, 0);
+	bpf_loop((8 + len + 31) / 32, env_scan_block, s, 0);
 	if (!s->last && i == ENV_CHUNKS - 1)
 		s->flags |= EXEC_ENV_TRUNC;
 	return s->last ? 1 : 0;
