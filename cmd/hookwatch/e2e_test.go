@@ -260,3 +260,46 @@ func TestHostileEnvironment(t *testing.T) {
 		t.Errorf("env_vars %q: odd bytes must be escaped, not lost", vars)
 	}
 }
+
+// /etc/ld.so.preload reaches every process without any variable: the
+// library is still caught when a credential program maps it.
+func TestPreloadFileIsCaughtAtMapping(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	const preload = "/etc/ld.so.preload"
+	old, err := os.ReadFile(preload)
+	existed := err == nil
+	t.Cleanup(func() {
+		if existed {
+			os.WriteFile(preload, old, 0o644)
+		} else {
+			os.Remove(preload)
+		}
+	})
+	if err := os.WriteFile(preload, []byte(hook+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ssh", "-V")
+	out, err := cmd.CombinedOutput()
+	// Restore at once: every process on the host loads the hook meanwhile.
+	if existed {
+		os.WriteFile(preload, old, 0o644)
+	} else {
+		os.Remove(preload)
+	}
+	if err != nil {
+		t.Fatalf("ssh -V: %v\n%s", err, out)
+	}
+	pid := float64(cmd.Process.Pid)
+	a := s.waitFor("unexpected library via /etc/ld.so.preload", func(d map[string]any) bool {
+		return isAlert(d, "unexpected-library") && get(d, "process.pid") == pid && hasLibrary(d, hook)
+	})
+	if get(a, "process.env_vars") != nil {
+		t.Errorf("env_vars %v: nothing came through the environment", get(a, "process.env_vars"))
+	}
+	for _, d := range s.docs() {
+		if isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid {
+			t.Errorf("loader variable alert without a loader variable: %s", str(d, "message"))
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,4 +351,41 @@ func (f *fixture) lib(name string) string {
 func (f *fixture) delLib() string {
 	f.n++
 	return f.lib(fmt.Sprintf("del%d.so", f.n))
+}
+
+func TestCloseReleasesEverything(t *testing.T) {
+	requireRoot(t)
+	countFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	fds, goroutines := countFDs(), runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		p, err := Load(Config{CredentialPrograms: []string{"ssh"}, LoaderVars: testVars}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, &recorder{}) }()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := countFDs(); n != fds {
+		t.Errorf("%d file descriptors open after Close, %d before", n, fds)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after Close, %d before", n, goroutines)
+	}
 }
