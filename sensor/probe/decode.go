@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/procfs"
 )
 
 var (
@@ -77,8 +78,8 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 		Executable:         string(path),
 		ExeDev:             userDev(h.ExeDev),
 		ExeIno:             h.ExeIno,
-		Args:               splitNUL(argv),
-		LoaderEnv:          splitNUL(env),
+		Args:               procfs.ParseNUL(argv),
+		LoaderEnv:          procfs.ParseNUL(env),
 		ArgsTruncated:      f&hookwatchExecFlagEXEC_ARGV_TRUNC != 0,
 		EnvTruncated:       f&hookwatchExecFlagEXEC_ENV_TRUNC != 0,
 		LoaderEnvTruncated: f&hookwatchExecFlagEXEC_ENVVAR_TRUNC != 0,
@@ -138,22 +139,6 @@ func cut(b []byte, n int) (head, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return b[:n], b[n:], true
-}
-
-// splitNUL splits NUL-terminated strings; a last string cut short by the
-// kernel's bound is kept.
-func splitNUL(b []byte) []string {
-	var out []string
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, 0)
-		if i < 0 {
-			out = append(out, string(b))
-			break
-		}
-		out = append(out, string(b[:i]))
-		b = b[i+1:]
-	}
-	return out
 }
 
 // userDev converts the kernel's internal dev_t (major<<20 | minor) into the

@@ -84,7 +84,9 @@ func (fs FS) Exe(pid uint32) (string, error) {
 	return p, nil
 }
 
-// ParseNUL splits a NUL-separated block (environ, cmdline).
+// ParseNUL splits NUL-terminated strings (environ, cmdline, the kernel's
+// argv copy). Empty strings are kept: `prog ""` has an empty argument. A
+// last string cut short (no NUL) is kept too.
 func ParseNUL(b []byte) []string {
 	var out []string
 	for len(b) > 0 {
@@ -93,9 +95,7 @@ func ParseNUL(b []byte) []string {
 			out = append(out, string(b))
 			break
 		}
-		if i > 0 {
-			out = append(out, string(b[:i]))
-		}
+		out = append(out, string(b[:i]))
 		b = b[i+1:]
 	}
 	return out

@@ -52,8 +52,8 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParseNUL(t *testing.T) {
-	got := ParseNUL([]byte("A=1\x00LD_PRELOAD=/tmp/x.so\x00\xff\xfe=\n\x00tail"))
-	want := []string{"A=1", "LD_PRELOAD=/tmp/x.so", "\xff\xfe=\n", "tail"}
+	got := ParseNUL([]byte("A=1\x00LD_PRELOAD=/tmp/x.so\x00\x00\xff\xfe=\n\x00tail"))
+	want := []string{"A=1", "LD_PRELOAD=/tmp/x.so", "", "\xff\xfe=\n", "tail"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
