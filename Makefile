@@ -30,6 +30,9 @@ fuzz: ## run each fuzz target for a short while
 	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseMaps -fuzztime 20s
 	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseStat -fuzztime 20s
 	go test ./sensor/ldso -run '^$$' -fuzz FuzzParseCache -fuzztime 20s
+	go test ./sensor/judge -run '^$$' -fuzz FuzzReadELF -fuzztime 20s
+	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseMD5Sums -fuzztime 20s
+	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseDiversions -fuzztime 20s
 
 clean: ## remove build outputs
 	rm -rf bin dist

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -31,12 +32,46 @@ type Set struct {
 	// Detections by key (loader_variable_at_exec, unexpected_library).
 	Detections map[string]*Detection `yaml:"detections"`
 	Techniques map[string]*Technique `yaml:"techniques"`
+	Judgement  Judgement             `yaml:"judgement"`
+}
+
+// Judgement configures library judgement.
+type Judgement struct {
+	InterposedSymbols []string       `yaml:"interposed_symbols"`
+	HidingSymbols     []string       `yaml:"hiding_symbols"`
+	HidingStrings     []string       `yaml:"hiding_strings"`
+	MaxHashBytes      int64          `yaml:"max_hash_bytes"`
+	HashTimeout       time.Duration  `yaml:"hash_timeout"`
+	Weights           map[string]int `yaml:"weights"`
+}
+
+// Judgement finding keys, the weights' names.
+const (
+	FindingPackageModified     = "package_modified"
+	FindingSymlinkRetargeted   = "symlink_retargeted"
+	FindingUnownedInSystemDir  = "unowned_in_system_dir"
+	FindingHidesFromInspection = "hides_from_inspection"
+	FindingInterposes          = "interposes_credential_functions"
+	FindingOverridesImports    = "overrides_target_imports"
+	FindingNonRootWritable     = "non_root_writable"
+	FindingPackageIntact       = "package_intact"
+)
+
+// SymbolMatch reports whether name matches one of the globs.
+func SymbolMatch(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Detection keys the agent raises.
 const (
 	LoaderVariableAtExec = "loader_variable_at_exec"
 	UnexpectedLibrary    = "unexpected_library"
+	TamperedLibrary      = "tampered_library"
 )
 
 // Detection is one detection's metadata.
@@ -143,7 +178,16 @@ func (s *Set) check() error {
 			errs = append(errs, fmt.Errorf("scoring.levels.%s is missing", k))
 		}
 	}
-	for _, key := range []string{LoaderVariableAtExec, UnexpectedLibrary} {
+	for _, k := range []string{FindingPackageModified, FindingSymlinkRetargeted, FindingUnownedInSystemDir,
+		FindingHidesFromInspection, FindingInterposes, FindingOverridesImports, FindingNonRootWritable, FindingPackageIntact} {
+		if _, ok := s.Judgement.Weights[k]; !ok {
+			errs = append(errs, fmt.Errorf("judgement.weights.%s is missing", k))
+		}
+	}
+	if s.Judgement.MaxHashBytes <= 0 || s.Judgement.HashTimeout <= 0 {
+		errs = append(errs, errors.New("judgement.max_hash_bytes and judgement.hash_timeout must be positive"))
+	}
+	for _, key := range []string{LoaderVariableAtExec, UnexpectedLibrary, TamperedLibrary} {
 		d := s.Detections[key]
 		if d == nil {
 			errs = append(errs, fmt.Errorf("detections.%s is missing", key))

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,6 +99,12 @@ func TestSSHClientAndSCPWithHook(t *testing.T) {
 		subs, _ := get(a, "threat.technique.subtechnique.id").([]any)
 		if len(subs) != 2 {
 			t.Errorf("%s: subtechniques %v, want T1056.004 and T1574.006", action, subs)
+		}
+		// The library's judgement travels with the alert.
+		if str(a, "dll.hash.sha256") != sha256File(t, hook) || str(a, "labels.interposed_symbols") != "pam_authenticate read" ||
+			str(a, "labels.overrides") != "read" || str(a, "labels.package_owned") != "false" {
+			t.Errorf("%s: judgement sha256 %q interposed %q overrides %q owned %q", action, str(a, "dll.hash.sha256"),
+				str(a, "labels.interposed_symbols"), str(a, "labels.overrides"), str(a, "labels.package_owned"))
 		}
 	}
 
@@ -301,5 +310,45 @@ func TestPreloadFileIsCaughtAtMapping(t *testing.T) {
 		if isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid {
 			t.Errorf("loader variable alert without a loader variable: %s", str(d, "message"))
 		}
+	}
+}
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestExplain(t *testing.T) {
+	hook := compileHook(t)
+	out, err := exec.Command(binPath, "explain", "-json", hook).Output()
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	var j map[string]any
+	if err := json.Unmarshal(out, &j); err != nil {
+		t.Fatalf("explain -json is not JSON: %v\n%s", err, out)
+	}
+	if j["Location"] != "temporary" || j["SHA256"] != sha256File(t, hook) || j["Package"] != "" {
+		t.Errorf("hook judgement: %s", out)
+	}
+	// A packaged library, named by its soname symlink, as a person would.
+	out, err = exec.Command(binPath, "explain", "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1").Output()
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	for _, want := range []string{"libkeyutils.so.1.10", "via          /usr/lib/x86_64-linux-gnu/libkeyutils.so.1", "libkeyutils1:amd64 (dpkg), bytes match"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := exec.Command(binPath, "explain").Run(); err == nil {
+		t.Error("explain without a path succeeded")
+	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("explain without a path: %v, want exit code 2", err)
 	}
 }

@@ -36,6 +36,16 @@ func realMain(args []string) int {
 		fmt.Printf("hookwatch %s\n", version)
 		return exitOK
 	case "run":
+	case "explain":
+		if err := explain(args, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "hookwatch: %v\n", err)
+			var ue usageError
+			if errors.As(err, &ue) {
+				return exitUsage
+			}
+			return exitFailure
+		}
+		return exitOK
 	case "help":
 		usage(os.Stdout)
 		return exitOK
@@ -70,6 +80,8 @@ func isFlag(s string) bool { return len(s) > 0 && s[0] == '-' }
 
 func usage(w *os.File) {
 	fmt.Fprint(w, `usage: hookwatch [run] [flags]   run the sensor in the foreground
+       hookwatch explain [-pid PID] [-json] PATH
+                                   judge one library: hashes, package, symbols
        hookwatch version           print the version
        hookwatch run -h            list the flags
 

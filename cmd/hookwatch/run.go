@@ -15,8 +15,10 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/agent"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
+	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/output"
+	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/probe"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/users"
@@ -137,7 +139,8 @@ func run(ctx context.Context, o runOptions) error {
 	}
 	defer pr.Close()
 
-	engine := detect.New(rs, ldso.NewResolver(cache))
+	jd := judge.New(rs, pkgdb.New(), "/", 4096)
+	engine := detect.New(rs, ldso.NewResolver(cache), jd)
 	enc := ecs.New(host, users.New("/etc/passwd", "/etc/group"), rs)
 	ag := agent.New(agent.Config{
 		Rules: rs, Host: host, Telemetry: o.telemetry, QueueSize: o.queue,

@@ -18,6 +18,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/output"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
@@ -202,17 +203,44 @@ func (a *Agent) loaderEnv(e *event.Exec) []string {
 
 func (a *Agent) handleImage(il *event.ImageLoad) {
 	p := a.processFor(il)
-	alert, expected, repeat := a.engine.ImageLoad(p, il)
+	var start, end uint64
+	if il.Deleted || il.Memfd {
+		// The name leads nowhere: find the live mapping to read it through.
+		start, end = a.mappingOf(il)
+	}
+	alerts, j, expected, repeat := a.engine.ImageLoad(p, il, start, end)
 	if repeat {
 		return
 	}
 	if a.cfg.Telemetry == TelemetryAll || (a.cfg.Telemetry == TelemetryLoader && !expected) {
+		if j == nil {
+			j = a.engine.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
+		}
 		loc := a.cfg.Rules.LocationClass(il.Path, il.Deleted, il.Memfd)
-		a.write(a.enc.ImageLoad(p, a.parent(p), il, expected, loc))
+		a.write(a.enc.ImageLoad(p, a.parent(p), il, expected, loc, j))
 	}
-	if alert != nil {
-		a.writeAlert(p, alert)
+	for _, al := range alerts {
+		a.writeAlert(p, al)
 	}
+}
+
+// mappingOf finds the bounds of the process's mapping of a file by inode.
+func (a *Agent) mappingOf(il *event.ImageLoad) (uint64, uint64) {
+	maps, err := a.cfg.Proc.Maps(il.PID)
+	if err != nil {
+		return 0, 0
+	}
+	for _, m := range maps {
+		if m.Inode == il.Ino && (il.Addr == 0 || m.Start == il.Addr || (il.Addr >= m.Start && il.Addr < m.End)) {
+			return m.Start, m.End
+		}
+	}
+	for _, m := range maps {
+		if m.Inode == il.Ino {
+			return m.Start, m.End
+		}
+	}
+	return 0, 0
 }
 
 // processFor finds the context of the process that mapped a library: the

@@ -6,6 +6,7 @@
 package detect
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -33,6 +35,11 @@ type Library struct {
 	Memfd    bool
 	Dev, Ino uint64
 	Size     int64
+	// Judgement is the library's verdict (nil for search directories and
+	// names the judge could not reach).
+	Judgement *judge.Judgement
+	// Overrides lists the target's imported functions the library defines.
+	Overrides []string
 }
 
 // Alert is a detection with its evidence.
@@ -53,6 +60,8 @@ type Alert struct {
 type Engine struct {
 	rules    *rules.Set
 	resolver *ldso.Resolver
+	judge    *judge.Judge
+	imports  *judge.Imports
 
 	mu       sync.Mutex
 	closures map[closureKey]*closureResult
@@ -68,9 +77,10 @@ type closureResult struct {
 	err error
 }
 
-// New returns an engine for rules, resolving expected sets with resolver.
-func New(r *rules.Set, resolver *ldso.Resolver) *Engine {
-	return &Engine{rules: r, resolver: resolver, closures: map[closureKey]*closureResult{}}
+// New returns an engine for rules, resolving expected sets with resolver
+// and judging libraries with jd (nil: no judgement).
+func New(r *rules.Set, resolver *ldso.Resolver, jd *judge.Judge) *Engine {
+	return &Engine{rules: r, resolver: resolver, judge: jd, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}}
 }
 
 // Rules returns the rule set in force.
@@ -108,12 +118,40 @@ func (e *Engine) Exec(p *proctable.Process, ex *event.Exec) *Alert {
 		if it.Kind == ldso.SearchDir {
 			w = max(0, w-e.rules.Scoring.SearchPathDiscount)
 		}
+		a.Reasons = append(a.Reasons, fmt.Sprintf("%s names %s %s (%s)", it.Source, kindNoun(it.Kind), it.Value, lib.Location))
+		if it.Kind != ldso.SearchDir && strings.HasPrefix(it.Path, "/") {
+			w += e.judgeInto(&lib, judge.Input{Path: filepath.Clean(it.Path)}, target, a)
+		}
 		best = max(best, w)
 		a.Libraries = append(a.Libraries, lib)
-		a.Reasons = append(a.Reasons, fmt.Sprintf("%s names %s %s (%s)", it.Source, kindNoun(it.Kind), it.Value, lib.Location))
 	}
 	e.score(a, best)
 	return a
+}
+
+// judgeInto judges a library into lib, adds its findings to the alert's
+// reasons, and returns the weight they add.
+func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, a *Alert) int {
+	if e.judge == nil {
+		return 0
+	}
+	j := e.judge.Judge(context.Background(), in)
+	lib.Judgement = j
+	if !j.Exists {
+		return 0
+	}
+	if imports, err := e.imports.Of(target); err == nil {
+		lib.Overrides = judge.Overrides(j, imports)
+	}
+	w := j.Score()
+	for _, f := range j.Findings {
+		a.Reasons = append(a.Reasons, f.Text)
+	}
+	if len(lib.Overrides) > 0 {
+		w += e.rules.Judgement.Weights[rules.FindingOverridesImports]
+		a.Reasons = append(a.Reasons, fmt.Sprintf("would override %s imported by %s", strings.Join(lib.Overrides, ", "), filepath.Base(target)))
+	}
+	return w
 }
 
 // locationOf classes a variable's item. A bare name in LD_PRELOAD is looked
@@ -138,9 +176,11 @@ func kindNoun(k ldso.Kind) string {
 }
 
 // ImageLoad judges a file mapped executable into process p. It returns the
-// alert (nil when none) and whether the library was expected. A library
-// already judged in p is skipped (repeat true).
-func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad) (a *Alert, expected, repeat bool) {
+// alerts (none, an unexpected library, or a tampered one), the library's
+// judgement when one was made, and whether the library was expected. A
+// library already judged in p is skipped (repeat true). start and end bound
+// the live mapping, for reading deleted and memory-backed files.
+func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad, start, end uint64) (alerts []*Alert, j *judge.Judgement, expected, repeat bool) {
 	key := il.Path
 	if il.Deleted || il.Memfd {
 		key = fmt.Sprintf("%s\x00%d:%d", il.Path, il.Dev, il.Ino)
@@ -149,7 +189,7 @@ func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad) (a *Alert,
 		p.Judged = map[string]bool{}
 	}
 	if p.Judged[key] {
-		return nil, false, true
+		return nil, nil, false, true
 	}
 	p.Judged[key] = true
 
@@ -180,11 +220,10 @@ func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad) (a *Alert,
 			}
 		}
 	}
-	if expected || !p.Credential {
-		return nil, expected, false
+	if !p.Credential {
+		return nil, nil, expected, false
 	}
 
-	a = e.newAlert(rules.UnexpectedLibrary, il.Time, p.Executable, true)
 	lib := Library{
 		Path: il.Path, Kind: ldso.Preload, Source: "mmap", Deleted: il.Deleted, Memfd: il.Memfd,
 		Dev: il.Dev, Ino: il.Ino, Size: il.Size,
@@ -196,7 +235,22 @@ func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad) (a *Alert,
 		lib.Source = "/proc/PID/maps"
 	}
 	lib.Location = e.rules.LocationClass(il.Path, il.Deleted, il.Memfd)
-	a.Libraries = []Library{lib}
+	a := e.newAlert(rules.UnexpectedLibrary, il.Time, p.Executable, true)
+	in := judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end}
+	if expected {
+		// Expected by name: judged for what the name now leads to.
+		a = e.newAlert(rules.TamperedLibrary, il.Time, p.Executable, true)
+		w := e.judgeInto(&lib, in, p.Executable, a)
+		j = lib.Judgement
+		if j == nil || !(j.Has(rules.FindingPackageModified) || j.Has(rules.FindingSymlinkRetargeted) || j.Has(rules.FindingUnownedInSystemDir)) {
+			return nil, j, true, false
+		}
+		a.Libraries = []Library{lib}
+		a.Reasons = append([]string{fmt.Sprintf("%s, loaded by %s under its usual name, is not what its package shipped", il.Path, filepath.Base(p.Executable))}, a.Reasons...)
+		e.score(a, e.rules.Scoring.Location[lib.Location]+w)
+		return []*Alert{a}, j, true, false
+	}
+
 	a.Reasons = append(a.Reasons, fmt.Sprintf("%s mapped executable into %s, which its loader would not load (%s)", il.Path, filepath.Base(p.Executable), lib.Location))
 	if il.Deleted {
 		a.Reasons = append(a.Reasons, "the file was deleted")
@@ -205,8 +259,10 @@ func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad) (a *Alert,
 		a.Reasons = append(a.Reasons, "the file is memory-backed (memfd)")
 	}
 	a.Reasons = append(a.Reasons, reasons...)
-	e.score(a, e.rules.Scoring.Location[lib.Location])
-	return a, false, false
+	w := e.judgeInto(&lib, in, p.Executable, a)
+	a.Libraries = []Library{lib}
+	e.score(a, e.rules.Scoring.Location[lib.Location]+w)
+	return []*Alert{a}, lib.Judgement, false, false
 }
 
 func (e *Engine) newAlert(key string, t time.Time, target string, credential bool) *Alert {
@@ -225,8 +281,17 @@ func (e *Engine) score(a *Alert, locationWeight int) {
 		target = "credential"
 		a.Reasons = append([]string{filepath.Base(a.Target) + " is a credential program"}, a.Reasons...)
 	}
-	a.Score = min(100, e.rules.Scoring.Target[target]+locationWeight)
+	a.Score = max(0, min(100, e.rules.Scoring.Target[target]+locationWeight))
 	a.Level = e.rules.Level(a.Score)
+}
+
+// Judge judges one library (nil when the engine has no judge), for
+// telemetry that is not an alert.
+func (e *Engine) Judge(in judge.Input) *judge.Judgement {
+	if e.judge == nil {
+		return nil
+	}
+	return e.judge.Judge(context.Background(), in)
 }
 
 // closure returns the expected set of an executable, cached per file.

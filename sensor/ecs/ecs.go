@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
@@ -101,7 +103,7 @@ func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) Doc {
 }
 
 // ImageLoad encodes a library mapped executable into a watched process.
-func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string) Doc {
+func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string, j *judge.Judgement) Doc {
 	d := e.base(il.Time, "event", "hookwatch.library", "library-loaded", []string{"library"}, []string{"start"})
 	d["process"] = e.process(p, parent)
 	d["dll"] = dll(il.Path)
@@ -121,7 +123,91 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, e
 		labels["via"] = "startup-sweep"
 	}
 	d["labels"] = labels
+	e.judgement(d, j, nil)
 	return d
+}
+
+// judgement adds a library's verdict: hashes on dll and file, ownership on
+// file and package, and the facts ECS has no field for as labels.
+func (e *Encoder) judgement(d Doc, j *judge.Judgement, overrides []string) {
+	if j == nil {
+		return
+	}
+	labels, _ := d["labels"].(Doc)
+	if labels == nil {
+		labels = Doc{}
+		d["labels"] = labels
+	}
+	if j.Err != "" {
+		labels["judgement_error"] = clean(j.Err)
+	}
+	if !j.Exists {
+		return
+	}
+	if j.SHA256 != "" {
+		h := Doc{"sha256": j.SHA256, "sha1": j.SHA1, "md5": j.MD5}
+		if dll, ok := d["dll"].(Doc); ok {
+			dll["hash"] = h
+		}
+		f, _ := d["file"].(Doc)
+		if f == nil {
+			f = Doc{"path": clean(j.Path), "name": clean(filepath.Base(j.Path))}
+			d["file"] = f
+		}
+		f["hash"] = Doc{"sha256": j.SHA256, "sha1": j.SHA1, "md5": j.MD5}
+		f["uid"] = strconv.FormatUint(uint64(j.UID), 10)
+		f["gid"] = strconv.FormatUint(uint64(j.GID), 10)
+		if n, ok := e.names.User(j.UID); ok {
+			f["owner"] = n
+		}
+		if n, ok := e.names.Group(j.GID); ok {
+			f["group"] = n
+		}
+		f["mode"] = fmt.Sprintf("%04o", uint32(j.Mode.Perm())|modeBits(j.Mode))
+		f["size"] = j.Size
+		if j.HashTruncated {
+			labels["hash_truncated"] = "true"
+		}
+	}
+	if j.Package != "" {
+		typ := map[string]string{"dpkg": "deb", "rpm": "rpm"}[j.Manager]
+		d["package"] = Doc{"name": clean(j.Package), "type": typ}
+		if j.Intact != nil {
+			labels["package_intact"] = strconv.FormatBool(*j.Intact)
+		}
+	} else if j.Manager != "" {
+		labels["package_owned"] = "false"
+	}
+	if len(j.Interposed) > 0 {
+		labels["interposed_symbols"] = clean(strings.Join(j.Interposed, " "))
+	}
+	if len(overrides) > 0 {
+		labels["overrides"] = clean(strings.Join(overrides, " "))
+	}
+	if j.NonRootWritable != "" {
+		labels["non_root_writable"] = clean(j.NonRootWritable)
+	}
+	var keys []string
+	for _, f := range j.Findings {
+		keys = append(keys, f.Key)
+	}
+	if len(keys) > 0 {
+		labels["findings"] = strings.Join(keys, " ")
+	}
+}
+
+func modeBits(m os.FileMode) uint32 {
+	var b uint32
+	if m&os.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
 }
 
 // Alert encodes a detection.
@@ -144,11 +230,20 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	}
 	d["threat"] = e.threat(a.Techniques)
 	if len(a.Libraries) > 0 {
+		// The first library with a judgement is the one the alert shows
+		// in dll.* and file.*; labels.libraries names them all.
 		lib := a.Libraries[0]
+		for _, l := range a.Libraries {
+			if l.Judgement != nil && l.Judgement.Exists {
+				lib = l
+				break
+			}
+		}
 		d["dll"] = dll(lib.Path)
 		if lib.Ino != 0 {
 			d["file"] = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
 		}
+		defer e.judgement(d, lib.Judgement, lib.Overrides)
 	}
 	var libs, locs []string
 	for _, l := range a.Libraries {

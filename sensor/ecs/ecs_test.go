@@ -11,6 +11,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs/ecstest"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -33,13 +34,13 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	parent := &proctable.Process{PID: 1, EntityID: "p", Executable: "/sbin/init", Name: "init"}
 	now := time.Now()
-	a := detect.New(rs, ldso.NewResolver(nil)).Exec(p, &event.Exec{Proc: event.Proc{Time: now}})
+	a := detect.New(rs, ldso.NewResolver(nil), nil).Exec(p, &event.Exec{Proc: event.Proc{Time: now}})
 	if a == nil {
 		t.Fatal("no alert to encode")
 	}
 	docs := []Doc{
 		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
-		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted"),
+		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted", &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
 		enc.Alert(p, parent, a),
 	}
 	for _, d := range docs {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hookwatch/hookwatch/sensor/judge"
+	"github.com/hookwatch/hookwatch/sensor/pkgdb"
+	"github.com/hookwatch/hookwatch/sensor/procfs"
+)
+
+// explain prints the judgement of one library for a person, or as JSON.
+func explain(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("hookwatch explain", flag.ContinueOnError)
+	pid := fs.Uint("pid", 0, "judge the library as mapped into process `PID` (its executable's imports; deleted and memfd files are read through the mapping)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	rulesFile := fs.String("rules", "", "detection conditions `file` (default: the rules built in)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: hookwatch explain [-pid PID] [-json] PATH")
+		fs.PrintDefaults()
+	}
+	// Flags may follow the path, as people type them.
+	var paths []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(paths) != 1 {
+		fs.Usage()
+		return usageError{fmt.Errorf("explain takes one path, got %d", len(paths))}
+	}
+	rs, err := loadRules(*rulesFile)
+	if err != nil {
+		return usageError{err}
+	}
+	path := paths[0]
+	if !strings.HasPrefix(path, "/memfd:") {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+	}
+	via := ""
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		// The loader maps what the name leads to: judge that.
+		via, path = path, real
+	}
+	in := judge.Input{Path: path}
+	target := ""
+	if *pid != 0 {
+		in.PID = uint32(*pid)
+		proc := procfs.Default()
+		if exe, err := proc.Exe(in.PID); err == nil {
+			target = strings.TrimSuffix(exe, " (deleted)")
+		}
+		if maps, err := proc.Maps(in.PID); err == nil {
+			for _, m := range maps {
+				if m.Path == path {
+					in.Start, in.End, in.Deleted = m.Start, m.End, m.Deleted
+					in.Memfd = strings.HasPrefix(path, "/memfd:")
+					break
+				}
+			}
+		}
+	}
+	j := judge.New(rs, pkgdb.New(), "/", 1).Judge(context.Background(), in)
+	var overrides []string
+	if target != "" {
+		if imports, err := judge.NewImports().Of(target); err == nil {
+			overrides = judge.Overrides(j, imports)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*judge.Judgement
+			Mode      string   `json:"Mode"`
+			Via       string   `json:"Via,omitempty"`
+			Target    string   `json:"Target,omitempty"`
+			Overrides []string `json:"Overrides,omitempty"`
+			Score     int      `json:"Score"`
+		}{j, fmt.Sprintf("%04o", uint32(j.Mode.Perm())), via, target, overrides, j.Score()})
+	}
+	w := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(stdout, "  %-12s %s\n", k, v)
+		}
+	}
+	fmt.Fprintln(stdout, j.Path)
+	w("via", via)
+	w("location", j.Location)
+	if j.Err != "" {
+		w("note", j.Err)
+	}
+	if j.Exists {
+		w("file", fmt.Sprintf("uid %d gid %d mode %04o, %d bytes", j.UID, j.GID, uint32(j.Mode.Perm()), j.Size))
+		w("writable by", j.NonRootWritable)
+		w("sha256", j.SHA256)
+		w("sha1", j.SHA1)
+		w("md5", j.MD5)
+		switch {
+		case j.Package != "" && j.Intact != nil:
+			w("package", fmt.Sprintf("%s (%s), bytes %s", j.Package, j.Manager, map[bool]string{true: "match", false: "DIFFER"}[*j.Intact]))
+		case j.Package != "":
+			w("package", fmt.Sprintf("%s (%s), no digest recorded", j.Package, j.Manager))
+		case j.Manager != "":
+			w("package", "none ("+j.Manager+")")
+		}
+		w("diverted", j.DivertedFrom)
+		w("interposes", strings.Join(j.Interposed, " "))
+		if target != "" {
+			o := strings.Join(overrides, " ")
+			if o == "" {
+				o = "none"
+			}
+			w("overrides", o+" (of what "+target+" imports)")
+		}
+	}
+	for i, f := range j.Findings {
+		k := ""
+		if i == 0 {
+			k = "findings"
+		}
+		w(k, fmt.Sprintf("%+d %s: %s", f.Weight, f.Key, f.Text))
+	}
+	w("score", strconv.Itoa(j.Score()))
+	return nil
+}

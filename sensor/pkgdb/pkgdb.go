@@ -1,0 +1,265 @@
+// Package pkgdb answers which installed package owns a file and what digest
+// the package recorded for it: from dpkg's database (read directly) or, on
+// RPM systems, from the rpm command (run out of the hot path, with a
+// timeout). Lookups scan the database on demand instead of holding an index
+// of every packaged path in memory; callers cache answers per file.
+package pkgdb
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Ownership is what the package database says of one path.
+type Ownership struct {
+	Manager string // "dpkg" or "rpm"; "" when no database was found
+	Package string // "" when no package owns the path
+	// ListedAs is the name the package lists, which may differ from the
+	// path asked for on merged-/usr systems (/lib vs /usr/lib).
+	ListedAs string
+	// Digest is the recorded digest of the file ("" when none), and
+	// DigestAlgo its algorithm: "md5" (dpkg), "sha256" or "md5" (rpm).
+	Digest, DigestAlgo string
+	// DivertedFrom is set when dpkg-divert moved another package's file
+	// to this path.
+	DivertedFrom string
+}
+
+// DB is a package database rooted at Root ("/" on a live system; tests use
+// a made-up tree).
+type DB struct {
+	Root string
+	// RPMTimeout bounds each rpm command.
+	RPMTimeout time.Duration
+}
+
+// New returns the live system's database.
+func New() *DB { return &DB{Root: "/", RPMTimeout: 5 * time.Second} }
+
+func (db *DB) dpkgDir() string { return filepath.Join(db.Root, "var/lib/dpkg") }
+
+// Owner looks path up.
+func (db *DB) Owner(ctx context.Context, path string) (Ownership, error) {
+	if fi, err := os.Stat(filepath.Join(db.dpkgDir(), "info")); err == nil && fi.IsDir() {
+		return db.dpkgOwner(path)
+	}
+	if _, err := exec.LookPath("rpm"); err == nil {
+		if _, err := os.Stat(filepath.Join(db.Root, "var/lib/rpm")); err == nil {
+			return db.rpmOwner(ctx, path)
+		}
+	}
+	return Ownership{}, nil
+}
+
+// Aliases are the names a path may be listed under: on merged-/usr systems
+// /lib, /bin, /sbin, /lib64 and /lib32 are links into /usr, and packages
+// list either form.
+func Aliases(path string) []string {
+	out := []string{path}
+	for _, pair := range [][2]string{
+		{"/usr/lib/", "/lib/"}, {"/usr/lib64/", "/lib64/"}, {"/usr/lib32/", "/lib32/"},
+		{"/usr/bin/", "/bin/"}, {"/usr/sbin/", "/sbin/"},
+	} {
+		if rest, ok := strings.CutPrefix(path, pair[0]); ok {
+			out = append(out, pair[1]+rest)
+		} else if rest, ok := strings.CutPrefix(path, pair[1]); ok {
+			out = append(out, pair[0]+rest)
+		}
+	}
+	return out
+}
+
+func (db *DB) dpkgOwner(path string) (Ownership, error) {
+	o := Ownership{Manager: "dpkg"}
+	div, err := db.diversions()
+	if err != nil {
+		return o, err
+	}
+	// A diverted file lives under its new name but belongs to the package
+	// that shipped the original.
+	lookup := path
+	for _, a := range Aliases(path) {
+		if orig, ok := div[a]; ok {
+			o.DivertedFrom = orig
+			lookup = orig
+			break
+		}
+	}
+	info := filepath.Join(db.dpkgDir(), "info")
+	lists, err := filepath.Glob(filepath.Join(info, "*.list"))
+	if err != nil {
+		return o, fmt.Errorf("listing dpkg database: %w", err)
+	}
+	needles := Aliases(lookup)
+	for _, l := range lists {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue // a package being installed right now
+		}
+		for _, n := range needles {
+			if listContains(b, n) {
+				o.Package = strings.TrimSuffix(filepath.Base(l), ".list")
+				o.ListedAs = n
+				o.Digest, err = db.dpkgDigest(o.Package, n)
+				if o.Digest != "" {
+					o.DigestAlgo = "md5"
+				}
+				return o, err
+			}
+		}
+	}
+	return o, nil
+}
+
+// listContains reports whether a .list file has path as a whole line.
+func listContains(b []byte, path string) bool {
+	p := []byte(path)
+	for off := 0; ; {
+		i := bytes.Index(b[off:], p)
+		if i < 0 {
+			return false
+		}
+		start, end := off+i, off+i+len(p)
+		if (start == 0 || b[start-1] == '\n') && (end == len(b) || b[end] == '\n') {
+			return true
+		}
+		off = start + 1
+	}
+}
+
+func (db *DB) dpkgDigest(pkg, listed string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(db.dpkgDir(), "info", pkg+".md5sums"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil // packages without md5sums exist (and conffiles are elsewhere)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s.md5sums: %w", pkg, err)
+	}
+	sums, err := ParseMD5Sums(b)
+	if err != nil {
+		return "", fmt.Errorf("%s.md5sums: %w", pkg, err)
+	}
+	return sums[strings.TrimPrefix(listed, "/")], nil
+}
+
+// ParseMD5Sums parses a dpkg .md5sums file: "HEX  path" per line, paths
+// without the leading slash.
+func ParseMD5Sums(b []byte) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		sum, path, ok := strings.Cut(line, "  ")
+		if !ok || len(sum) != 32 || !isHex(sum) || path == "" {
+			return nil, fmt.Errorf("line %d: not \"md5  path\"", n)
+		}
+		out[path] = sum
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", n+1, err)
+	}
+	return out, nil
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// diversions maps each diverted-to path to the original path.
+func (db *DB) diversions() (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(db.dpkgDir(), "diversions"))
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading dpkg diversions: %w", err)
+	}
+	return ParseDiversions(b)
+}
+
+// ParseDiversions parses dpkg's diversions file: triples of lines
+// (original, diverted-to, package).
+func ParseDiversions(b []byte) (map[string]string, error) {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return map[string]string{}, nil
+	}
+	if len(lines)%3 != 0 {
+		return nil, fmt.Errorf("diversions: %d lines, not triples", len(lines))
+	}
+	out := make(map[string]string, len(lines)/3)
+	for i := 0; i+2 < len(lines); i += 3 {
+		out[lines[i+1]] = lines[i]
+	}
+	return out, nil
+}
+
+func (db *DB) rpmOwner(ctx context.Context, path string) (Ownership, error) {
+	o := Ownership{Manager: "rpm"}
+	ctx, cancel := context.WithTimeout(ctx, db.RPMTimeout)
+	defer cancel()
+	args := []string{"-q", "--qf", "%{NAME}\\t%{FILEDIGESTALGO}\\n[%{FILENAMES}\\t%{FILEDIGESTS}\\n]", "-f", path}
+	if db.Root != "/" && db.Root != "" {
+		args = append([]string{"--root", db.Root}, args...)
+	}
+	out, err := exec.CommandContext(ctx, "rpm", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ctx.Err() == nil {
+			return o, nil // not owned by any package
+		}
+		return o, fmt.Errorf("rpm -qf %s: %w", path, err)
+	}
+	return parseRPM(o, out, Aliases(path)), nil
+}
+
+func parseRPM(o Ownership, out []byte, names []string) Ownership {
+	lines := strings.Split(string(out), "\n")
+	if len(lines) == 0 {
+		return o
+	}
+	name, algo, _ := strings.Cut(lines[0], "\t")
+	o.Package = name
+	// RPM's digest algorithm numbers (PGPHASHALGO_*): 1 md5, 8 sha256.
+	switch n, _ := strconv.Atoi(algo); n {
+	case 0, 1:
+		o.DigestAlgo = "md5"
+	case 8:
+		o.DigestAlgo = "sha256"
+	case 2:
+		o.DigestAlgo = "sha1"
+	}
+	for _, l := range lines[1:] {
+		f, d, ok := strings.Cut(l, "\t")
+		if !ok {
+			continue
+		}
+		for _, n := range names {
+			if f == n {
+				o.ListedAs, o.Digest = f, d
+				return o
+			}
+		}
+	}
+	return o
+}

@@ -1,0 +1,87 @@
+package pkgdb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestLiveLibkeyutils(t *testing.T) {
+	o, err := New().Owner(context.Background(), "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Manager != "dpkg" || o.Package != "libkeyutils1:amd64" || o.DigestAlgo != "md5" || len(o.Digest) != 32 {
+		t.Errorf("got %+v", o)
+	}
+	if o.ListedAs != "/lib/x86_64-linux-gnu/libkeyutils.so.1.10" && o.ListedAs != "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10" {
+		t.Errorf("listed as %q", o.ListedAs)
+	}
+	none, err := New().Owner(context.Background(), "/tmp/not-packaged.so")
+	if err != nil || none.Package != "" || none.Manager != "dpkg" {
+		t.Errorf("unowned: %+v %v", none, err)
+	}
+}
+
+func TestDiversion(t *testing.T) {
+	root := t.TempDir()
+	info := filepath.Join(root, "var/lib/dpkg/info")
+	os.MkdirAll(info, 0o755)
+	os.WriteFile(filepath.Join(info, "libfoo:amd64.list"), []byte("/.\n/usr/lib/libfoo.so.1\n"), 0o644)
+	os.WriteFile(filepath.Join(info, "libfoo:amd64.md5sums"), []byte("0123456789abcdef0123456789abcdef  usr/lib/libfoo.so.1\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/diversions"), []byte("/usr/lib/libfoo.so.1\n/usr/lib/libfoo.so.1.real\nwrapper\n"), 0o644)
+	o, err := (&DB{Root: root}).Owner(context.Background(), "/usr/lib/libfoo.so.1.real")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Package != "libfoo:amd64" || o.DivertedFrom != "/usr/lib/libfoo.so.1" || o.Digest != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("got %+v", o)
+	}
+}
+
+func TestListContainsWholeLines(t *testing.T) {
+	b := []byte("/usr/lib/libx.so.1.2\n/usr/lib/libx.so.1\n")
+	if !listContains(b, "/usr/lib/libx.so.1") || listContains(b, "/usr/lib/libx.so") || listContains(b, "/usr/lib/libx.so.1.") {
+		t.Error("listContains matched a prefix or missed a line")
+	}
+}
+
+func TestAliases(t *testing.T) {
+	if got := Aliases("/usr/lib/x86_64-linux-gnu/a.so"); !reflect.DeepEqual(got, []string{"/usr/lib/x86_64-linux-gnu/a.so", "/lib/x86_64-linux-gnu/a.so"}) {
+		t.Errorf("got %q", got)
+	}
+	if got := Aliases("/opt/a.so"); len(got) != 1 {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestParseRPM(t *testing.T) {
+	out := []byte("keyutils-libs\t8\n/usr/lib64/libkeyutils.so.1\t\n/usr/lib64/libkeyutils.so.1.10\tabc123\n")
+	o := parseRPM(Ownership{Manager: "rpm"}, out, Aliases("/usr/lib64/libkeyutils.so.1.10"))
+	if o.Package != "keyutils-libs" || o.DigestAlgo != "sha256" || o.Digest != "abc123" {
+		t.Errorf("got %+v", o)
+	}
+}
+
+func FuzzParseMD5Sums(f *testing.F) {
+	f.Add([]byte("3246af5ec57195e9fde5767a9c62c5d8  lib/x86_64-linux-gnu/libkeyutils.so.1.10\n"))
+	f.Add([]byte("zz  x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMD5Sums(b)
+		if err != nil && m != nil {
+			t.Fatal("both a value and an error")
+		}
+	})
+}
+
+func FuzzParseDiversions(f *testing.F) {
+	f.Add([]byte("/a\n/b\npkg\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseDiversions(b)
+		if err != nil && m != nil {
+			t.Fatal("both a value and an error")
+		}
+	})
+}
