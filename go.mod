@@ -10,4 +10,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
+require github.com/fsnotify/fsnotify v1.10.1 // indirect
+
 tool github.com/cilium/ebpf/cmd/bpf2go

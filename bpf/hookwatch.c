@@ -39,6 +39,18 @@ char LICENSE[] SEC("license") = "GPL";
 #define ENV_MASK (ENV_BUF - 1)
 #define MAX_PREFIXES 8
 
+#define MAX_FILE_PREFIXES 16
+#define PREFIX_WORDS 8 /* a watched path prefix is at most 64 bytes */
+#define ANCESTORS 4
+#define AT_FDCWD -100
+#define AT_PHDR 3
+#define AT_BASE 7
+#define AUXV_WORDS 56
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_TRUNC 01000
+
 #define PROT_EXEC 0x4
 #define MAP_ANONYMOUS 0x20
 #define VM_EXEC 0x4
@@ -47,6 +59,17 @@ char LICENSE[] SEC("license") = "GPL";
 enum kind {
 	KIND_EXEC = 1,
 	KIND_MAP = 2,
+	KIND_FILE = 3,
+};
+
+/* What a process did to a loader configuration file. */
+enum file_op {
+	FOP_OPEN_WRITE = 1, /* opened for writing, creating or truncating */
+	FOP_RENAME,         /* path is the old name, path2 the new */
+	FOP_UNLINK,
+	FOP_LINK,           /* path is the existing name, path2 the new link */
+	FOP_SYMLINK,        /* path is the target text, path2 the new link */
+	FOP_TRUNCATE,
 };
 
 /* Why a process is watched (the value of the `watched` map). */
@@ -64,6 +87,8 @@ enum exec_flag {
 	EXEC_ENVVAR_TRUNC = 1 << 2, /* a match cut at ENVVAR_BUF, or more than MAX_ENVVARS */
 	EXEC_PATH_TRUNC = 1 << 3,   /* executable path cut */
 	EXEC_ENV_FAULT = 1 << 4,    /* the environment could not be read */
+	EXEC_ODD_INTERP = 1 << 5,   /* its ELF interpreter is not a system loader */
+	EXEC_LOADERLIKE = 1 << 6,   /* no interpreter and position-independent: static-pie, or a copy of ld.so */
 };
 
 enum map_flag {
@@ -81,6 +106,8 @@ enum stat_index {
 	STAT_LOST_MAP,           /* mapping records the ring buffer could not take */
 	STAT_WATCH_FULL,         /* processes that could not be marked watched */
 	STAT_ENV_TRUNC,          /* environments too large to scan in the kernel */
+	STAT_FILE_EVENTS,        /* loader configuration file operations delivered */
+	STAT_LOST_FILE,          /* file records the ring buffer could not take */
 	STAT_MAX,
 };
 
@@ -107,12 +134,14 @@ struct exec_hdr {
 	u16 argv_len;
 	u16 env_len;
 	u16 nenv;
+	u16 interp_len;
+	u16 pad;
 	u32 exe_dev;
 	u64 exe_ino;
 	struct proc_info proc;
 };
 
-#define EXEC_DATA (PATH_BUF + ARGV_BUF + MAX_ENVVARS * ENVVAR_BUF)
+#define EXEC_DATA (PATH_BUF + ARGV_BUF + MAX_ENVVARS * ENVVAR_BUF + PATH_BUF)
 
 struct exec_event {
 	struct exec_hdr h;
@@ -140,6 +169,32 @@ struct map_event {
 	u8 data[PATH_BUF];
 };
 
+/* The fixed part of a file record; path, then path2, follow. */
+struct file_hdr {
+	u8 kind;
+	u8 op; /* enum file_op */
+	u16 path_len;
+	u16 path2_len;
+	u16 pad;
+	u32 dev;
+	u32 open_flags;
+	u64 ino;
+	struct proc_info proc;
+	u8 ancestors[ANCESTORS][16]; /* comm of parent, grandparent, ... */
+};
+
+struct file_event {
+	struct file_hdr h;
+	u8 data[PATH_BUF * 2];
+};
+
+/* A file by device (kernel encoding) and inode. */
+struct file_key {
+	u32 dev;
+	u32 pad;
+	u64 ino;
+};
+
 /* Scratch space too large for the 512-byte BPF stack. */
 struct path_buf {
 	u8 b[PATH_BUF * 2];
@@ -154,9 +209,24 @@ volatile const u64 env_prefix[MAX_PREFIXES];
 volatile const u64 env_mask[MAX_PREFIXES];
 volatile const u32 n_env_prefixes;
 
+/*
+ * Absolute path prefixes of the loader configuration (/etc/ld.so.preload,
+ * /etc/systemd/system/, ...), as little-endian words with masks, for the
+ * syscalls that name files by path (rename, unlink, link, symlink,
+ * truncate). Opens are matched exactly by inode instead.
+ */
+volatile const u64 file_prefix[MAX_FILE_PREFIXES][PREFIX_WORDS];
+volatile const u64 file_prefix_mask[MAX_FILE_PREFIXES][PREFIX_WORDS];
+volatile const u32 file_prefix_words[MAX_FILE_PREFIXES];
+volatile const u32 n_file_prefixes;
+/* Set when userspace filled system_interps. */
+volatile const u32 check_interp;
+
 /* Force the types into BTF so bpf2go can emit Go for them. */
 const struct exec_hdr *unused_exec_hdr __attribute__((unused));
 const struct map_hdr *unused_map_hdr __attribute__((unused));
+const struct file_hdr *unused_file_hdr __attribute__((unused));
+const enum file_op *unused_file_op __attribute__((unused));
 const enum kind *unused_kind __attribute__((unused));
 const enum watch_reason *unused_watch_reason __attribute__((unused));
 const enum exec_flag *unused_exec_flag __attribute__((unused));
@@ -183,6 +253,50 @@ struct {
 	__type(key, char[16]);
 	__type(value, u8);
 } watched_names SEC(".maps");
+
+/* The system's dynamic loaders, by file: a process whose interpreter is
+ * another file is reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct file_key);
+	__type(value, u8);
+} system_interps SEC(".maps");
+
+/* Loader configuration files that exist now, by file: an open for writing
+ * through any name (a symlink, a hard link) is reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct file_key);
+	__type(value, u8);
+} watched_inodes SEC(".maps");
+
+/* Directories whose files are loader configuration (/etc is one, for the
+ * files that do not exist yet): a file opened for writing in one of them is
+ * reported, and userspace keeps what it watches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct file_key);
+	__type(value, u8);
+} watched_dirs SEC(".maps");
+
+/* Open flags from sys_enter_open* to sys_exit_open*, by thread, for opens
+ * with write intent only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, u32);
+} open_intent SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct file_event);
+} file_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -468,6 +582,77 @@ static long env_scan_chunk(u32 i, void *ctx)
 	return s->last ? 1 : 0;
 }
 
+/* ---- interpreter check ------------------------------------------------ */
+
+struct vma_file {
+	struct file *file;
+};
+
+static long interp_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_file *out = data;
+	out->file = BPF_CORE_READ(vma, vm_file);
+	return 0;
+}
+
+/*
+ * The kernel saved the auxiliary vector at exec: AT_BASE is where it mapped
+ * the ELF interpreter. An interpreter that is not one of the system's
+ * loaders is how OrBit-style malware preloads without any variable. With no
+ * interpreter at all, a position-independent executable is static-pie or the
+ * loader itself run under another name: userspace tells which.
+ */
+static __always_inline u16 interp_check(struct task_struct *task, struct mm_struct *mm, struct file **interp)
+{
+	/* The environment scan is done: its buffer holds the vector now. */
+	u32 zero = 0;
+	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
+	if (!eb)
+		return 0;
+	u64 *auxv = (u64 *)eb->b;
+	if (bpf_probe_read_kernel(auxv, AUXV_WORDS * 8, __builtin_preserve_access_index(&mm->saved_auxv)))
+		return 0;
+	u64 base = 0, phdr = 0;
+	for (int i = 0; i + 1 < AUXV_WORDS; i += 2) {
+		if (auxv[i] == 0)
+			break;
+		if (auxv[i] == AT_BASE)
+			base = auxv[i + 1];
+		else if (auxv[i] == AT_PHDR)
+			phdr = auxv[i + 1];
+	}
+	if (base) {
+		struct vma_file vf = {};
+		bpf_find_vma(bpf_get_current_task_btf(), base, interp_vma_cb, &vf, 0);
+		struct file *ifile = vf.file; /* a local: see path_step */
+		if (!ifile)
+			return 0;
+		struct file_key k = {};
+		k.dev = BPF_CORE_READ(ifile, f_inode, i_sb, s_dev);
+		k.ino = BPF_CORE_READ(ifile, f_inode, i_ino);
+		if (bpf_map_lookup_elem(&system_interps, &k))
+			return 0;
+		*interp = ifile;
+		return EXEC_ODD_INTERP;
+	}
+	/*
+	 * No interpreter. The ELF header itself is not readable here (the
+	 * kernel read it from the file; the page is not faulted in), but where
+	 * the kernel put the program headers tells the type: ET_EXEC programs
+	 * are linked at fixed low addresses (0x400000), while an ET_DYN without
+	 * interpreter is placed in the mmap region, far above 4 GiB.
+	 */
+	if (phdr > 0xffffffffULL) {
+		struct file *exe = BPF_CORE_READ(mm, exe_file);
+		struct file_key k = {};
+		k.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		k.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+		if (!bpf_map_lookup_elem(&system_interps, &k))
+			return EXEC_LOADERLIKE;
+	}
+	return 0;
+}
+
 /* ---- exec ------------------------------------------------------------- */
 
 SEC("tracepoint/sched/sched_process_exec")
@@ -494,6 +679,15 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 		watch |= WATCH_LOADER_ENV;
 	if (s.flags & EXEC_ENV_TRUNC)
 		count(STAT_ENV_TRUNC);
+
+	struct file *interp = NULL;
+	if (check_interp) {
+		u16 f = interp_check(task, mm, &interp);
+		if (f) {
+			s.flags |= f;
+			watch |= WATCH_LOADER;
+		}
+	}
 
 	if (!watch) {
 		/* A new image that is not ours to watch: forget any inherited mark. */
@@ -567,7 +761,20 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	ev->h.env_len = elen;
 	ev->h.nenv = s.n;
 
-	u64 size = sizeof(ev->h) + off + elen;
+	u64 ilen = 0;
+	ev->h.interp_len = 0;
+	if (interp) {
+		u64 ioff = off + elen;
+		if (ioff > PATH_BUF + ARGV_BUF + MAX_ENVVARS * ENVVAR_BUF)
+			ioff = PATH_BUF + ARGV_BUF + MAX_ENVVARS * ENVVAR_BUF;
+		bool itrunc = false;
+		ilen = copy_path(&interp->f_path, &ev->data[ioff], &itrunc);
+		if (ilen > PATH_BUF)
+			ilen = PATH_BUF;
+		ev->h.interp_len = ilen;
+	}
+
+	u64 size = sizeof(ev->h) + off + elen + ilen;
 	if (size > sizeof(*ev))
 		size = sizeof(*ev);
 	if (bpf_ringbuf_output(&events, ev, size, 0))
@@ -718,4 +925,359 @@ int handle_mprotect(struct syscall_enter_ctx *ctx)
 		return 0;
 	emit_map(found.file, *w, MAP_MPROTECT, ctx->args[0], prot);
 	return 0;
+}
+
+/* ---- loader configuration: who writes, renames, links, deletes -------- */
+
+static __always_inline void fill_ancestors(struct file_hdr *h, struct task_struct *task)
+{
+	struct task_struct *t = BPF_CORE_READ(task, real_parent);
+	for (int i = 0; i < ANCESTORS; i++) {
+		if (!t)
+			break;
+		bpf_probe_read_kernel_str(h->ancestors[i], 16, __builtin_preserve_access_index(&t->comm));
+		struct task_struct *up = BPF_CORE_READ(t, real_parent);
+		if (up == t)
+			break;
+		t = up;
+	}
+}
+
+static __always_inline bool intent_to_write(u64 flags)
+{
+	return (flags & (O_WRONLY | O_RDWR)) || (flags & (O_CREAT | O_TRUNC));
+}
+
+static __always_inline void stash_open(u64 flags)
+{
+	if (!intent_to_write(flags))
+		return;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u32 f = flags;
+	bpf_map_update_elem(&open_intent, &tid, &f, BPF_ANY);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int handle_enter_openat(struct syscall_enter_ctx *ctx)
+{
+	stash_open(ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int handle_enter_openat2(struct syscall_enter_ctx *ctx)
+{
+	struct open_how how = {};
+	if (bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]))
+		return 0;
+	stash_open(how.flags);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int handle_enter_open(struct syscall_enter_ctx *ctx)
+{
+	stash_open(ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int handle_enter_creat(struct syscall_enter_ctx *ctx)
+{
+	stash_open(O_CREAT | O_WRONLY | O_TRUNC);
+	return 0;
+}
+
+static __always_inline void emit_file(struct file_event *ev, u16 len1, u16 len2)
+{
+	u64 size = sizeof(ev->h) + (len1 & (PATH_BUF - 1)) + (len2 & (PATH_BUF - 1));
+	if (size > sizeof(*ev))
+		size = sizeof(*ev);
+	if (bpf_ringbuf_output(&events, ev, size, 0))
+		count(STAT_LOST_FILE);
+	else
+		count(STAT_FILE_EVENTS);
+}
+
+static __always_inline struct file_event *new_file_event(u8 op, struct task_struct *task)
+{
+	u32 zero = 0;
+	struct file_event *ev = bpf_map_lookup_elem(&file_scratch, &zero);
+	if (!ev)
+		return NULL;
+	__builtin_memset(&ev->h, 0, sizeof(ev->h));
+	ev->h.kind = KIND_FILE;
+	ev->h.op = op;
+	fill_proc(&ev->h.proc, task);
+	fill_ancestors(&ev->h, task);
+	return ev;
+}
+
+/*
+ * After an open with write intent succeeds, the fd names a file: report it
+ * if it is a loader configuration file (by inode: any name leads here) or
+ * lies in a watched directory. Both are a hash lookup; nothing else runs.
+ */
+static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u32 *flags = bpf_map_lookup_elem(&open_intent, &tid);
+	if (!flags)
+		return 0;
+	u32 oflags = *flags;
+	bpf_map_delete_elem(&open_intent, &tid);
+	long fd = ctx->ret;
+	if (fd < 0)
+		return 0;
+
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if ((u64)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return 0;
+	struct file_key k = {};
+	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	k.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	if (!bpf_map_lookup_elem(&watched_inodes, &k)) {
+		/*
+		 * The parent directory, or its parent: a drop-in directory made
+		 * and written in one breath is not in watched_dirs yet when the
+		 * file is written.
+		 */
+		struct file_key dk = {};
+		struct dentry *parent = BPF_CORE_READ(f, f_path.dentry, d_parent);
+		dk.dev = BPF_CORE_READ(parent, d_inode, i_sb, s_dev);
+		dk.ino = BPF_CORE_READ(parent, d_inode, i_ino);
+		if (!bpf_map_lookup_elem(&watched_dirs, &dk)) {
+			struct dentry *gp = BPF_CORE_READ(parent, d_parent);
+			dk.ino = BPF_CORE_READ(gp, d_inode, i_ino);
+			if (gp == parent || !bpf_map_lookup_elem(&watched_dirs, &dk))
+				return 0;
+		}
+	}
+
+	struct file_event *ev = new_file_event(FOP_OPEN_WRITE, task);
+	if (!ev)
+		return 0;
+	ev->h.dev = k.dev;
+	ev->h.ino = k.ino;
+	ev->h.open_flags = oflags;
+	bool trunc = false;
+	u32 len = copy_path(&f->f_path, ev->data, &trunc);
+	ev->h.path_len = len;
+	emit_file(ev, len, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int handle_exit_openat(struct syscall_exit_ctx *ctx) { return open_exit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int handle_exit_openat2(struct syscall_exit_ctx *ctx) { return open_exit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int handle_exit_open(struct syscall_exit_ctx *ctx) { return open_exit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int handle_exit_creat(struct syscall_exit_ctx *ctx) { return open_exit(ctx); }
+
+/* Join a directory name ending at b[PATH_BUF] and the string after it. */
+static __always_inline u32 join_name(struct path_buf *pb, u32 off, u32 slen, u32 *len)
+{
+	pb->b[PATH_BUF] = '/';
+	if (off >= PATH_BUF - 1)
+		off = PATH_BUF; /* the root directory: just "/" + name */
+	*len = (PATH_BUF + 1 + slen - off) & (PATH_BUF - 1);
+	return off;
+}
+
+/*
+ * Build the absolute name of a path argument in the path scratch buffer: an
+ * absolute string as it is, a relative one after the name of dfd's directory
+ * (or the working directory). The string is read to b[PATH_BUF + 1]; a
+ * directory name is resolved to end at b[PATH_BUF], where the slash goes.
+ * Returns where the name starts (at most PATH_BUF + 1) and its length through
+ * *len; the name is not normalised (. and .. stay).
+ */
+static __always_inline u32 abs_name(struct task_struct *task, int dfd, const char *upath, u32 *len)
+{
+	u32 zero = 0;
+	*len = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb)
+		return 0;
+	long n = bpf_probe_read_user_str(&pb->b[PATH_BUF + 1], PATH_BUF - 2, upath);
+	if (n <= 1)
+		return 0;
+	u32 slen = (n - 1) & (PATH_BUF - 1);
+	if (pb->b[PATH_BUF + 1] == '/') {
+		*len = slen;
+		return PATH_BUF + 1;
+	}
+
+	struct file *f = NULL;
+	if (dfd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+		u32 off = resolve_path(__builtin_preserve_access_index(&fs->pwd), pb, &(bool){false});
+		return join_name(pb, off, slen, len);
+	}
+	if (dfd < 0)
+		return 0;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if ((u32)dfd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[dfd]);
+	if (!f)
+		return 0;
+	u32 off = resolve_path(__builtin_preserve_access_index(&f->f_path), pb, &(bool){false});
+	return join_name(pb, off, slen, len);
+}
+
+/* Does the name at b[off, off+len) start with a watched prefix? */
+static __always_inline bool watched_name(u32 off, u32 len)
+{
+	u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb || len == 0)
+		return false;
+	if (off > PATH_BUF + 1)
+		return false;
+	for (int p = 0; p < MAX_FILE_PREFIXES; p++) {
+		if (p >= n_file_prefixes)
+			return false;
+		bool match = true;
+		for (int w = 0; w < PREFIX_WORDS; w++) {
+			if (w >= file_prefix_words[p])
+				break;
+			u64 v = *(u64 *)&pb->b[off + w * 8];
+			if ((v & file_prefix_mask[p][w]) != file_prefix[p][w]) {
+				match = false;
+				break;
+			}
+		}
+		if (match)
+			return true;
+	}
+	return false;
+}
+
+/* Copy the name just built into the event at dst. */
+static __always_inline u32 take_name(u8 *dst, u32 off, u32 len)
+{
+	u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb || off > PATH_BUF + 1)
+		return 0;
+	len &= PATH_BUF - 1;
+	bpf_probe_read_kernel(dst, len, &pb->b[off]);
+	return len;
+}
+
+/*
+ * A syscall naming one or two paths: report it when either is a loader
+ * configuration name. path1 may be plain text (a symlink's target).
+ */
+/* dfd arguments are ints: the upper half of the register is not theirs. */
+static __always_inline int path_op(u8 op, int dfd1, const char *p1, bool p1_is_name, int dfd2, const char *p2)
+{
+	if (n_file_prefixes == 0)
+		return 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	u32 zero = 0;
+	struct file_event *ev = bpf_map_lookup_elem(&file_scratch, &zero);
+	if (!ev)
+		return 0;
+	u32 len1 = 0, len2 = 0, off;
+	bool hit = false;
+
+	if (p1) {
+		if (p1_is_name) {
+			off = abs_name(task, dfd1, p1, &len1);
+			hit = len1 && watched_name(off, len1);
+			len1 = take_name(ev->data, off, len1);
+		} else {
+			long n = bpf_probe_read_user_str(ev->data, PATH_BUF - 1, p1);
+			len1 = n > 1 ? (n - 1) & (PATH_BUF - 1) : 0;
+		}
+	}
+	if (p2) {
+		off = abs_name(task, dfd2, p2, &len2);
+		hit = hit || (len2 && watched_name(off, len2));
+		len2 = take_name(&ev->data[len1 & (PATH_BUF - 1)], off, len2);
+	}
+	if (!hit)
+		return 0;
+
+	/* new_file_event clears the header only: the names stay. */
+	if (!new_file_event(op, task))
+		return 0;
+	ev->h.path_len = len1;
+	ev->h.path2_len = len2;
+	emit_file(ev, len1, len2);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int handle_renameat2(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_RENAME, ctx->args[0], (void *)ctx->args[1], true, ctx->args[2], (void *)ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int handle_renameat(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_RENAME, ctx->args[0], (void *)ctx->args[1], true, ctx->args[2], (void *)ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_rename")
+int handle_rename(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_RENAME, AT_FDCWD, (void *)ctx->args[0], true, AT_FDCWD, (void *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int handle_unlinkat(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_UNLINK, ctx->args[0], (void *)ctx->args[1], true, 0, NULL);
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int handle_unlink(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_UNLINK, AT_FDCWD, (void *)ctx->args[0], true, 0, NULL);
+}
+
+SEC("tracepoint/syscalls/sys_enter_linkat")
+int handle_linkat(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_LINK, ctx->args[0], (void *)ctx->args[1], true, ctx->args[2], (void *)ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_link")
+int handle_link(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_LINK, AT_FDCWD, (void *)ctx->args[0], true, AT_FDCWD, (void *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_symlinkat")
+int handle_symlinkat(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_SYMLINK, 0, (void *)ctx->args[0], false, ctx->args[1], (void *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_symlink")
+int handle_symlink(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_SYMLINK, 0, (void *)ctx->args[0], false, AT_FDCWD, (void *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_truncate")
+int handle_truncate(struct syscall_enter_ctx *ctx)
+{
+	return path_op(FOP_TRUNCATE, AT_FDCWD, (void *)ctx->args[0], true, 0, NULL);
 }

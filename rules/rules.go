@@ -33,7 +33,29 @@ type Set struct {
 	Detections map[string]*Detection `yaml:"detections"`
 	Techniques map[string]*Technique `yaml:"techniques"`
 	Judgement  Judgement             `yaml:"judgement"`
+	LoaderConf LoaderConf            `yaml:"loader_config"`
 }
+
+// LoaderConf names the loader's configuration and who may change it.
+type LoaderConf struct {
+	Files              []ConfPath `yaml:"files"`
+	Directories        []ConfPath `yaml:"directories"`
+	KernelPrefixes     []string   `yaml:"kernel_prefixes"`
+	PackageManagers    []string   `yaml:"package_managers"`
+	CacheWriters       []string   `yaml:"cache_writers"`
+	MaxFileBytes       int64      `yaml:"max_file_bytes"`
+	SystemInterpreters []string   `yaml:"system_interpreters"`
+}
+
+// ConfPath is one watched file or directory and how to read it.
+type ConfPath struct {
+	Path      string `yaml:"path"`
+	Kind      string `yaml:"kind"` // preload, ldconf, cache, environment, unit
+	Recursive bool   `yaml:"recursive"`
+}
+
+// Kinds of loader configuration.
+var confKinds = map[string]bool{"preload": true, "ldconf": true, "cache": true, "environment": true, "unit": true}
 
 // Judgement configures library judgement.
 type Judgement struct {
@@ -69,9 +91,11 @@ func SymbolMatch(globs []string, name string) bool {
 
 // Detection keys the agent raises.
 const (
-	LoaderVariableAtExec = "loader_variable_at_exec"
-	UnexpectedLibrary    = "unexpected_library"
-	TamperedLibrary      = "tampered_library"
+	LoaderVariableAtExec  = "loader_variable_at_exec"
+	UnexpectedLibrary     = "unexpected_library"
+	TamperedLibrary       = "tampered_library"
+	LoaderConfigTampering = "loader_config_tampering"
+	AlternateLoader       = "alternate_loader"
 )
 
 // Detection is one detection's metadata.
@@ -187,7 +211,20 @@ func (s *Set) check() error {
 	if s.Judgement.MaxHashBytes <= 0 || s.Judgement.HashTimeout <= 0 {
 		errs = append(errs, errors.New("judgement.max_hash_bytes and judgement.hash_timeout must be positive"))
 	}
-	for _, key := range []string{LoaderVariableAtExec, UnexpectedLibrary, TamperedLibrary} {
+	for _, c := range append(append([]ConfPath{}, s.LoaderConf.Files...), s.LoaderConf.Directories...) {
+		if !strings.HasPrefix(c.Path, "/") || !confKinds[c.Kind] {
+			errs = append(errs, fmt.Errorf("loader_config: %q (kind %q) needs an absolute path and a kind of preload, ldconf, cache, environment or unit", c.Path, c.Kind))
+		}
+	}
+	if len(s.LoaderConf.KernelPrefixes) > 16 {
+		errs = append(errs, fmt.Errorf("loader_config.kernel_prefixes: %d, the kernel matches at most 16", len(s.LoaderConf.KernelPrefixes)))
+	}
+	for _, p := range s.LoaderConf.KernelPrefixes {
+		if !strings.HasPrefix(p, "/") || len(p) > 64 {
+			errs = append(errs, fmt.Errorf("loader_config.kernel_prefixes: %q must be absolute and at most 64 bytes", p))
+		}
+	}
+	for _, key := range []string{LoaderVariableAtExec, UnexpectedLibrary, TamperedLibrary, LoaderConfigTampering, AlternateLoader} {
 		d := s.Detections[key]
 		if d == nil {
 			errs = append(errs, fmt.Errorf("detections.%s is missing", key))
@@ -220,6 +257,25 @@ func (s *Set) IsCredentialProgram(name string) bool {
 func (s *Set) IsLoader(name string) bool {
 	for _, p := range s.LoaderNames {
 		if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// IsPackageManager reports whether a comm (15 bytes) is a package manager's.
+func (s *Set) IsPackageManager(comm string) bool {
+	return commIn(s.LoaderConf.PackageManagers, comm)
+}
+
+// IsCacheWriter reports whether a comm is ldconfig's.
+func (s *Set) IsCacheWriter(comm string) bool {
+	return commIn(s.LoaderConf.CacheWriters, comm)
+}
+
+func commIn(names []string, comm string) bool {
+	for _, n := range names {
+		if n == comm || (len(n) > 15 && n[:15] == comm) {
 			return true
 		}
 	}

@@ -49,6 +49,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
@@ -130,6 +131,7 @@ struct files_struct {
 } __attribute__((preserve_access_index));
 
 struct mm_struct {
+	unsigned long saved_auxv[56];
 	unsigned long start_stack;
 	unsigned long arg_start;
 	unsigned long arg_end;
@@ -144,6 +146,16 @@ struct vm_area_struct {
 	vm_flags_t vm_flags;
 	struct file *vm_file;
 } __attribute__((preserve_access_index));
+
+struct fs_struct {
+	struct path pwd;
+} __attribute__((preserve_access_index));
+
+struct open_how {
+	u64 flags;
+	u64 mode;
+	u64 resolve;
+};
 
 struct cred {
 	kuid_t uid;
@@ -160,6 +172,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	const struct cred *cred;
 	struct files_struct *files;
+	struct fs_struct *fs;
 	u64 start_time;
 	u64 start_boottime;
 	kuid_t loginuid;
@@ -207,6 +220,13 @@ struct syscall_enter_ctx {
 	struct trace_entry ent;
 	int nr;
 	unsigned long args[6];
+};
+
+/* syscalls/sys_exit_*: common header, the syscall number, the result. */
+struct syscall_exit_ctx {
+	struct trace_entry ent;
+	int nr;
+	long ret;
 };
 
 #endif /* __HOOKWATCH_VMLINUX_H__ */

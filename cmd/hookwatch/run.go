@@ -17,6 +17,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
+	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/output"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/probe"
@@ -133,6 +134,8 @@ func run(ctx context.Context, o runOptions) error {
 		LoaderNames:        rs.LoaderNames,
 		LoaderVars:         rs.LoaderVariables,
 		RingBufferBytes:    uint32(o.ringBuffer),
+		FilePrefixes:       rs.LoaderConf.KernelPrefixes,
+		SystemInterpreters: rs.LoaderConf.SystemInterpreters,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("starting the eBPF collector: %w", err)
@@ -145,9 +148,17 @@ func run(ctx context.Context, o runOptions) error {
 	ag := agent.New(agent.Config{
 		Rules: rs, Host: host, Telemetry: o.telemetry, QueueSize: o.queue,
 		Sweep: !o.noSweep, Proc: procfs.Default(),
+		Ready: func() {
+			log.WithFields(logrus.Fields{"version": version, "output": o.output, "credential_programs": len(rs.CredentialPrograms)}).Info("hookwatch running")
+		},
 	}, engine, enc, out, log)
 
-	log.WithFields(logrus.Fields{"version": version, "output": o.output, "credential_programs": len(rs.CredentialPrograms)}).Info("hookwatch running")
+	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
+	if err != nil {
+		return fmt.Errorf("watching the loader configuration: %w", err)
+	}
+	ag.WatchFiles(lc)
+
 	stopStats := logStats(ctx, log, pr, ag, o.statsEvery)
 	err = ag.Run(ctx, pr)
 	stopStats()
@@ -173,6 +184,7 @@ func logStats(ctx context.Context, log logrus.FieldLogger, pr *probe.Probe, ag *
 			"kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull, "kernel_env_truncated": ks.EnvTrunc,
 			"decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(), "written": st.Written.Load(),
 			"alerts": st.Alerts.Load(), "write_errors": st.WriteErrors.Load(), "swept": st.Swept.Load(),
+			"kernel_file_events": ks.FileEvents, "config_changes": st.Changes.Load(),
 		}).Info(msg)
 	}
 	done := make(chan struct{})

@@ -19,6 +19,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
+	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/output"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
@@ -51,11 +52,16 @@ type Config struct {
 	MaxProcesses int
 	Sweep        bool
 	Proc         procfs.FS
+	// Ready is called once everything is watched and the sweeps are done:
+	// from then on nothing is missed.
+	Ready func()
 }
 
 // Stats counts what the agent did, for logs and metrics.
 type Stats struct {
 	Execs, ImageLoads atomic.Uint64 // events taken from the collector
+	FileOps           atomic.Uint64
+	Changes           atomic.Uint64 // loader configuration changes
 	Dropped           atomic.Uint64 // events dropped: the queue was full
 	Written           atomic.Uint64 // documents written
 	Alerts            atomic.Uint64
@@ -64,8 +70,9 @@ type Stats struct {
 }
 
 type item struct {
-	exec  *event.Exec
-	image *event.ImageLoad
+	exec   *event.Exec
+	image  *event.ImageLoad
+	change *loaderconf.Change
 }
 
 // Agent processes events. Create it with New.
@@ -79,6 +86,20 @@ type Agent struct {
 	queue  chan item
 	stats  Stats
 	bootAt time.Time
+	files  FileWatcher
+}
+
+// WatchFiles hands the kernel's file reports to w (the loader
+// configuration watcher).
+func (a *Agent) WatchFiles(w FileWatcher) { a.files = w }
+
+// FileWatcher watches the loader's configuration (the loaderconf
+// package): it takes the kernel's reports of who touched the files, and
+// reports changes.
+type FileWatcher interface {
+	Attribute(*event.FileOp)
+	Sweep() []*loaderconf.Change
+	Run(ctx context.Context, emit func(*loaderconf.Change)) error
 }
 
 // New returns an agent writing to out.
@@ -115,6 +136,16 @@ func (a *Agent) ImageLoad(e *event.ImageLoad) {
 	a.enqueue(item{image: e})
 }
 
+// FileOp implements event.Handler; it never blocks. The report goes to the
+// watcher at once, not through the queue: a change it explains may be
+// settled while the queue is still busy with other work.
+func (a *Agent) FileOp(e *event.FileOp) {
+	a.stats.FileOps.Add(1)
+	if a.files != nil {
+		a.files.Attribute(e)
+	}
+}
+
 func (a *Agent) enqueue(it item) {
 	select {
 	case a.queue <- it:
@@ -138,10 +169,36 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- c.Run(ctx, a) }()
+	filesCtx, stopFiles := context.WithCancel(ctx)
+	defer stopFiles()
+	filesDone := make(chan struct{})
+	if a.files != nil {
+		// The watcher learns what the files say now either way; without
+		// the sweep it just does not report it.
+		for _, ch := range a.files.Sweep() {
+			if a.cfg.Sweep {
+				a.Change(ch)
+			}
+		}
+		go func() {
+			defer close(filesDone)
+			if err := a.files.Run(filesCtx, a.Change); err != nil {
+				a.log.WithError(err).Warn("loader configuration watch stopped")
+			}
+		}()
+	} else {
+		close(filesDone)
+	}
 	if a.cfg.Sweep {
 		a.sweep(ctx, c)
 	}
+	if a.cfg.Ready != nil {
+		a.cfg.Ready()
+	}
 	err := <-errc
+	// Nothing may be queued after the queue closes: stop the watcher first.
+	stopFiles()
+	<-filesDone
 	close(a.queue)
 	wg.Wait()
 	return err
@@ -153,6 +210,8 @@ func (a *Agent) process(it item) {
 		a.handleExec(it.exec)
 	case it.image != nil:
 		a.handleImage(it.image)
+	case it.change != nil:
+		a.handleChange(it.change)
 	}
 }
 
@@ -169,12 +228,15 @@ func (a *Agent) handleExec(e *event.Exec) {
 	a.table.Put(p)
 
 	alert := a.engine.Exec(p, e)
-	if alert != nil || a.cfg.Telemetry == TelemetryAll ||
-		(a.cfg.Telemetry == TelemetryLoader && (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0)) {
+	alt := a.engine.AlternateLoader(&detect.Exec{Process: p, Event: e})
+	if alert != nil || alt != nil || a.cfg.Telemetry == TelemetryAll ||
+		(a.cfg.Telemetry == TelemetryLoader && (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
 		a.write(a.enc.Exec(p, a.parent(p), e))
 	}
-	if alert != nil {
-		a.writeAlert(p, alert)
+	for _, al := range []*detect.Alert{alert, alt} {
+		if al != nil {
+			a.writeAlert(p, al)
+		}
 	}
 }
 
@@ -241,6 +303,49 @@ func (a *Agent) mappingOf(il *event.ImageLoad) (uint64, uint64) {
 		}
 	}
 	return 0, 0
+}
+
+// Change takes a loader configuration change from the watcher (its own
+// goroutine; it may wait for room in the queue).
+func (a *Agent) Change(c *loaderconf.Change) {
+	a.stats.Changes.Add(1)
+	a.enqueueWait(item{change: c})
+}
+
+func (a *Agent) handleChange(c *loaderconf.Change) {
+	var writer *proctable.Process
+	if c.Writer != nil {
+		writer = a.writerProcess(c.Writer)
+	}
+	var parent *proctable.Process
+	if writer != nil {
+		parent = a.parent(writer)
+	}
+	a.write(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)))
+	if al := a.engine.LoaderConfig(c); al != nil {
+		a.stats.Alerts.Add(1)
+		a.write(a.enc.Alert(writer, parent, al))
+	}
+}
+
+// writerProcess is the context of the process the kernel saw write: the
+// table, /proc, or the kernel record alone (it may have exited).
+func (a *Agent) writerProcess(op *event.FileOp) *proctable.Process {
+	ticks := op.StartTime / (1e9 / ticksPerSecond)
+	if p, ok := a.table.Get(op.PID); ok && p.StartTicks == ticks {
+		return p
+	}
+	if p, err := a.fromProc(op.PID); err == nil && p.StartTicks == ticks {
+		a.table.Put(p)
+		return p
+	}
+	p := &proctable.Process{
+		PID: op.PID, PPID: op.PPID, StartTicks: ticks, Name: op.Comm,
+		UID: op.UID, EUID: op.EUID, GID: op.GID, EGID: op.EGID,
+		Start: a.bootAt.Add(time.Duration(op.StartTime)),
+	}
+	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
+	return p
 }
 
 // processFor finds the context of the process that mapped a library: the

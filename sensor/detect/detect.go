@@ -56,6 +56,12 @@ type Alert struct {
 	Credential bool   // the target is a credential program
 }
 
+// Exec is a process start with its context, for detections that need both.
+type Exec struct {
+	Process *proctable.Process
+	Event   *event.Exec
+}
+
 // Engine evaluates events against one rule set.
 type Engine struct {
 	rules    *rules.Set
@@ -140,7 +146,9 @@ func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, a *Alert
 	if !j.Exists {
 		return 0
 	}
-	if imports, err := e.imports.Of(target); err == nil {
+	if target == "" {
+		// No one target (a preload list reaches every program).
+	} else if imports, err := e.imports.Of(target); err == nil {
 		lib.Overrides = judge.Overrides(j, imports)
 	}
 	w := j.Score()
@@ -171,6 +179,10 @@ func kindNoun(k ldso.Kind) string {
 		return "audit module"
 	case ldso.SearchDir:
 		return "search directory"
+	case "include":
+		return "include"
+	case "environmentfile":
+		return "environment file"
 	}
 	return "value"
 }

@@ -154,6 +154,9 @@ func (e *Encoder) judgement(d Doc, j *judge.Judgement, overrides []string) {
 			f = Doc{"path": clean(j.Path), "name": clean(filepath.Base(j.Path))}
 			d["file"] = f
 		}
+		if f["path"] != clean(j.Path) {
+			return // file.* is about another file (the configuration that named it)
+		}
 		f["hash"] = Doc{"sha256": j.SHA256, "sha1": j.SHA1, "md5": j.MD5}
 		f["uid"] = strconv.FormatUint(uint64(j.UID), 10)
 		f["gid"] = strconv.FormatUint(uint64(j.GID), 10)
@@ -216,6 +219,9 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	if a.Key == rules.UnexpectedLibrary {
 		category, typ = []string{"intrusion_detection", "library"}, []string{"info", "start"}
 	}
+	if a.Key == rules.LoaderConfigTampering {
+		category, typ = []string{"intrusion_detection", "file", "configuration"}, []string{"info", "change"}
+	}
 	d := e.base(a.Time, "alert", "hookwatch.alert", strings.ReplaceAll(a.Key, "_", "-"), category, typ)
 	ev := d["event"].(Doc)
 	ev["severity"] = severityNumber(a.Level)
@@ -223,7 +229,12 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	ev["risk_score_norm"] = float64(a.Score)
 	ev["reason"] = clean(strings.Join(a.Reasons, "; "))
 	ev["reference"] = a.Detection.Reference
-	d["process"] = e.process(p, parent)
+	if p != nil {
+		d["process"] = e.process(p, parent)
+	}
+	if a.Key == rules.LoaderConfigTampering {
+		d["file"] = Doc{"path": clean(a.Target), "name": clean(filepath.Base(a.Target)), "directory": clean(filepath.Dir(a.Target)), "type": "file"}
+	}
 	d["rule"] = Doc{
 		"id": a.Detection.ID, "name": a.Detection.Name, "description": a.Detection.Description,
 		"reference": a.Detection.Reference, "ruleset": "hookwatch", "category": "Credential API hooking",
@@ -240,7 +251,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 			}
 		}
 		d["dll"] = dll(lib.Path)
-		if lib.Ino != 0 {
+		if lib.Ino != 0 && d["file"] == nil {
 			d["file"] = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
 		}
 		defer e.judgement(d, lib.Judgement, lib.Overrides)

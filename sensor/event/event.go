@@ -54,6 +54,26 @@ type Exec struct {
 	PathTruncated      bool
 	EnvUnreadable      bool // the kernel could not read the environment
 	FromSweep          bool // found by the startup sweep, not seen at exec
+
+	// Interpreter is the ELF interpreter when it is not one of the system's
+	// loaders (OddInterpreter), as OrBit-style malware arranges.
+	Interpreter    string
+	OddInterpreter bool
+	// LoaderLike is set for a position-independent executable with no
+	// interpreter: static-pie, or a copy of the loader under another name.
+	LoaderLike bool
+}
+
+// FileOp is an operation on a loader configuration file, with the process
+// that did it.
+type FileOp struct {
+	Proc
+	Op        string // open-write, rename, unlink, link, symlink, truncate
+	Path      string // the file (rename, link: the old name; symlink: the target text)
+	Path2     string // rename, link, symlink: the new name
+	Dev, Ino  uint64 // open-write: the file opened
+	OpenFlags uint32
+	Ancestors []string // comm of the parent, grandparent, ...
 }
 
 // ImageLoad is a file mapped executable into a watched process.
@@ -82,14 +102,22 @@ type Stats struct {
 	LostMap    uint64 // mapping records the ring buffer could not take
 	WatchFull  uint64 // processes that could not be marked watched
 	EnvTrunc   uint64 // environments too large to scan in the kernel
+	FileEvents uint64 // loader configuration file operations delivered
+	LostFile   uint64 // file records the ring buffer could not take
 }
 
 // Lost is every record the kernel could not deliver.
-func (s Stats) Lost() uint64 { return s.LostExec + s.LostMap }
+func (s Stats) Lost() uint64 { return s.LostExec + s.LostMap + s.LostFile }
 
 // Handler receives events from a collector. Collectors call it from their
 // reader goroutine: it must not block for long.
 type Handler interface {
 	Exec(*Exec)
 	ImageLoad(*ImageLoad)
+	FileOp(*FileOp)
+}
+
+// FileID is a file by device (userspace encoding) and inode.
+type FileID struct {
+	Dev, Ino uint64
 }

@@ -1,6 +1,7 @@
 package ldso
 
 import (
+	"debug/elf"
 	"runtime"
 	"strings"
 )
@@ -128,4 +129,28 @@ func ExpandTokens(s, goarch string) string {
 	}
 	r := strings.NewReplacer("${LIB}", lib, "$LIB", lib, "${PLATFORM}", platform, "$PLATFORM", platform)
 	return r.Replace(s)
+}
+
+// IsLoader reports whether the ELF file at path is a dynamic loader: it
+// defines the loader's own entry points (_dl_catch_exception, _rtld_global)
+// or carries a loader's soname. A copy renamed anything still says so.
+func IsLoader(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if names, _ := f.DynString(elf.DT_SONAME); len(names) > 0 {
+		n := names[0]
+		if strings.HasPrefix(n, "ld-linux") || strings.HasPrefix(n, "ld-musl") || n == "ld.so.1" || strings.HasPrefix(n, "ld64.so") {
+			return true
+		}
+	}
+	syms, _ := f.DynamicSymbols()
+	for _, s := range syms {
+		if s.Section != elf.SHN_UNDEF && (s.Name == "_rtld_global" || s.Name == "_dl_catch_exception") {
+			return true
+		}
+	}
+	return false
 }

@@ -16,7 +16,17 @@ import (
 var (
 	execHdrSize = binary.Size(hookwatchExecHdr{})
 	mapHdrSize  = binary.Size(hookwatchMapHdr{})
+	fileHdrSize = binary.Size(hookwatchFileHdr{})
 )
+
+var fileOps = map[hookwatchFileOp]string{
+	hookwatchFileOpFOP_OPEN_WRITE: "open-write",
+	hookwatchFileOpFOP_RENAME:     "rename",
+	hookwatchFileOpFOP_UNLINK:     "unlink",
+	hookwatchFileOpFOP_LINK:       "link",
+	hookwatchFileOpFOP_SYMLINK:    "symlink",
+	hookwatchFileOpFOP_TRUNCATE:   "truncate",
+}
 
 // decoder turns raw ring buffer records into events.
 type decoder struct {
@@ -52,6 +62,13 @@ func (d *decoder) dispatch(raw []byte, h event.Handler) error {
 			return err
 		}
 		h.ImageLoad(ev)
+	case hookwatchKindKIND_FILE:
+		ev, err := d.fileOp(raw)
+		if err != nil {
+			d.errors.Add(1)
+			return err
+		}
+		h.FileOp(ev)
 	default:
 		d.errors.Add(1)
 		return fmt.Errorf("unknown record kind %d", raw[0])
@@ -67,8 +84,9 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 	data := raw[execHdrSize:]
 	path, rest, ok := cut(data, int(h.PathLen))
 	argv, rest2, ok2 := cut(rest, int(h.ArgvLen))
-	env, _, ok3 := cut(rest2, int(h.EnvLen))
-	if !ok || !ok2 || !ok3 {
+	env, rest3, ok3 := cut(rest2, int(h.EnvLen))
+	interp, _, ok4 := cut(rest3, int(h.InterpLen))
+	if !ok || !ok2 || !ok3 || !ok4 {
 		return nil, fmt.Errorf("exec record of %d bytes shorter than its lengths (%d+%d+%d)", len(data), h.PathLen, h.ArgvLen, h.EnvLen)
 	}
 	f := hookwatchExecFlag(h.Flags)
@@ -85,6 +103,9 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 		LoaderEnvTruncated: f&hookwatchExecFlagEXEC_ENVVAR_TRUNC != 0,
 		PathTruncated:      f&hookwatchExecFlagEXEC_PATH_TRUNC != 0,
 		EnvUnreadable:      f&hookwatchExecFlagEXEC_ENV_FAULT != 0,
+		Interpreter:        string(interp),
+		OddInterpreter:     f&hookwatchExecFlagEXEC_ODD_INTERP != 0,
+		LoaderLike:         f&hookwatchExecFlagEXEC_LOADERLIKE != 0,
 	}, nil
 }
 
@@ -111,6 +132,36 @@ func (d *decoder) imageLoad(raw []byte) (*event.ImageLoad, error) {
 		Memfd:         f&hookwatchMapFlagMAP_MEMFD != 0,
 		Mprotect:      f&hookwatchMapFlagMAP_MPROTECT != 0,
 		PathTruncated: f&hookwatchMapFlagMAP_PATH_TRUNC != 0,
+	}, nil
+}
+
+func (d *decoder) fileOp(raw []byte) (*event.FileOp, error) {
+	var h hookwatchFileHdr
+	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+		return nil, fmt.Errorf("decoding file header: %w", err)
+	}
+	p1, rest, ok := cut(raw[fileHdrSize:], int(h.PathLen))
+	p2, _, ok2 := cut(rest, int(h.Path2Len))
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("file record shorter than its lengths (%d+%d)", h.PathLen, h.Path2Len)
+	}
+	op, known := fileOps[hookwatchFileOp(h.Op)]
+	if !known {
+		return nil, fmt.Errorf("unknown file operation %d", h.Op)
+	}
+	var anc []string
+	for _, c := range h.Ancestors {
+		if n := bytes.IndexByte(c[:], 0); n > 0 {
+			anc = append(anc, string(c[:n]))
+		} else if n < 0 {
+			anc = append(anc, string(c[:]))
+		} else {
+			break
+		}
+	}
+	return &event.FileOp{
+		Proc: d.proc(&h.Proc), Op: op, Path: string(p1), Path2: string(p2),
+		Dev: userDev(h.Dev), Ino: h.Ino, OpenFlags: h.OpenFlags, Ancestors: anc,
 	}, nil
 }
 

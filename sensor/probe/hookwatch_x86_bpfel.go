@@ -21,7 +21,7 @@ type hookwatchEnvBuf struct {
 type hookwatchExecEvent struct {
 	_    structs.HostLayout
 	H    hookwatchExecHdr
-	Data [24576]uint8
+	Data [28672]uint8
 }
 
 type hookwatchExecFlag uint32
@@ -32,27 +32,71 @@ const (
 	hookwatchExecFlagEXEC_ENVVAR_TRUNC hookwatchExecFlag = 4
 	hookwatchExecFlagEXEC_PATH_TRUNC   hookwatchExecFlag = 8
 	hookwatchExecFlagEXEC_ENV_FAULT    hookwatchExecFlag = 16
+	hookwatchExecFlagEXEC_ODD_INTERP   hookwatchExecFlag = 32
+	hookwatchExecFlagEXEC_LOADERLIKE   hookwatchExecFlag = 64
 )
 
 type hookwatchExecHdr struct {
-	_       structs.HostLayout
-	Kind    uint8
-	Watch   uint8
-	Flags   uint16
-	PathLen uint16
-	ArgvLen uint16
-	EnvLen  uint16
-	Nenv    uint16
-	ExeDev  uint32
-	ExeIno  uint64
-	Proc    hookwatchProcInfo
+	_         structs.HostLayout
+	Kind      uint8
+	Watch     uint8
+	Flags     uint16
+	PathLen   uint16
+	ArgvLen   uint16
+	EnvLen    uint16
+	Nenv      uint16
+	InterpLen uint16
+	Pad       uint16
+	ExeDev    uint32
+	_         [4]byte
+	ExeIno    uint64
+	Proc      hookwatchProcInfo
 }
+
+type hookwatchFileEvent struct {
+	_    structs.HostLayout
+	H    hookwatchFileHdr
+	Data [8192]uint8
+}
+
+type hookwatchFileHdr struct {
+	_         structs.HostLayout
+	Kind      uint8
+	Op        uint8
+	PathLen   uint16
+	Path2Len  uint16
+	Pad       uint16
+	Dev       uint32
+	OpenFlags uint32
+	Ino       uint64
+	Proc      hookwatchProcInfo
+	Ancestors [4][16]uint8
+}
+
+type hookwatchFileKey struct {
+	_   structs.HostLayout
+	Dev uint32
+	Pad uint32
+	Ino uint64
+}
+
+type hookwatchFileOp uint32
+
+const (
+	hookwatchFileOpFOP_OPEN_WRITE hookwatchFileOp = 1
+	hookwatchFileOpFOP_RENAME     hookwatchFileOp = 2
+	hookwatchFileOpFOP_UNLINK     hookwatchFileOp = 3
+	hookwatchFileOpFOP_LINK       hookwatchFileOp = 4
+	hookwatchFileOpFOP_SYMLINK    hookwatchFileOp = 5
+	hookwatchFileOpFOP_TRUNCATE   hookwatchFileOp = 6
+)
 
 type hookwatchKind uint32
 
 const (
 	hookwatchKindKIND_EXEC hookwatchKind = 1
 	hookwatchKindKIND_MAP  hookwatchKind = 2
+	hookwatchKindKIND_FILE hookwatchKind = 3
 )
 
 type hookwatchMapEvent struct {
@@ -116,7 +160,9 @@ const (
 	hookwatchStatIndexSTAT_LOST_MAP    hookwatchStatIndex = 4
 	hookwatchStatIndexSTAT_WATCH_FULL  hookwatchStatIndex = 5
 	hookwatchStatIndexSTAT_ENV_TRUNC   hookwatchStatIndex = 6
-	hookwatchStatIndexSTAT_MAX         hookwatchStatIndex = 7
+	hookwatchStatIndexSTAT_FILE_EVENTS hookwatchStatIndex = 7
+	hookwatchStatIndexSTAT_LOST_FILE   hookwatchStatIndex = 8
+	hookwatchStatIndexSTAT_MAX         hookwatchStatIndex = 9
 )
 
 type hookwatchWatchReason uint32
@@ -133,30 +179,60 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	hookwatchMapEnvMatches        = "env_matches"
-	hookwatchMapEnvScratch        = "env_scratch"
-	hookwatchMapEvents            = "events"
-	hookwatchMapExecScratch       = "exec_scratch"
-	hookwatchMapMapScratch        = "map_scratch"
-	hookwatchMapPathScratch       = "path_scratch"
-	hookwatchMapStats             = "stats"
-	hookwatchMapWatched           = "watched"
-	hookwatchMapWatchedNames      = "watched_names"
-	hookwatchProgHandleExec       = "handle_exec"
-	hookwatchProgHandleExit       = "handle_exit"
-	hookwatchProgHandleFork       = "handle_fork"
-	hookwatchProgHandleMmap       = "handle_mmap"
-	hookwatchProgHandleMprotect   = "handle_mprotect"
-	hookwatchVarEnvMask           = "env_mask"
-	hookwatchVarEnvPrefix         = "env_prefix"
-	hookwatchVarN_envPrefixes     = "n_env_prefixes"
-	hookwatchVarUnusedExecFlag    = "unused_exec_flag"
-	hookwatchVarUnusedExecHdr     = "unused_exec_hdr"
-	hookwatchVarUnusedKind        = "unused_kind"
-	hookwatchVarUnusedMapFlag     = "unused_map_flag"
-	hookwatchVarUnusedMapHdr      = "unused_map_hdr"
-	hookwatchVarUnusedStatIndex   = "unused_stat_index"
-	hookwatchVarUnusedWatchReason = "unused_watch_reason"
+	hookwatchMapEnvMatches          = "env_matches"
+	hookwatchMapEnvScratch          = "env_scratch"
+	hookwatchMapEvents              = "events"
+	hookwatchMapExecScratch         = "exec_scratch"
+	hookwatchMapFileScratch         = "file_scratch"
+	hookwatchMapMapScratch          = "map_scratch"
+	hookwatchMapOpenIntent          = "open_intent"
+	hookwatchMapPathScratch         = "path_scratch"
+	hookwatchMapStats               = "stats"
+	hookwatchMapSystemInterps       = "system_interps"
+	hookwatchMapWatched             = "watched"
+	hookwatchMapWatchedDirs         = "watched_dirs"
+	hookwatchMapWatchedInodes       = "watched_inodes"
+	hookwatchMapWatchedNames        = "watched_names"
+	hookwatchProgHandleEnterCreat   = "handle_enter_creat"
+	hookwatchProgHandleEnterOpen    = "handle_enter_open"
+	hookwatchProgHandleEnterOpenat  = "handle_enter_openat"
+	hookwatchProgHandleEnterOpenat2 = "handle_enter_openat2"
+	hookwatchProgHandleExec         = "handle_exec"
+	hookwatchProgHandleExit         = "handle_exit"
+	hookwatchProgHandleExitCreat    = "handle_exit_creat"
+	hookwatchProgHandleExitOpen     = "handle_exit_open"
+	hookwatchProgHandleExitOpenat   = "handle_exit_openat"
+	hookwatchProgHandleExitOpenat2  = "handle_exit_openat2"
+	hookwatchProgHandleFork         = "handle_fork"
+	hookwatchProgHandleLink         = "handle_link"
+	hookwatchProgHandleLinkat       = "handle_linkat"
+	hookwatchProgHandleMmap         = "handle_mmap"
+	hookwatchProgHandleMprotect     = "handle_mprotect"
+	hookwatchProgHandleRename       = "handle_rename"
+	hookwatchProgHandleRenameat     = "handle_renameat"
+	hookwatchProgHandleRenameat2    = "handle_renameat2"
+	hookwatchProgHandleSymlink      = "handle_symlink"
+	hookwatchProgHandleSymlinkat    = "handle_symlinkat"
+	hookwatchProgHandleTruncate     = "handle_truncate"
+	hookwatchProgHandleUnlink       = "handle_unlink"
+	hookwatchProgHandleUnlinkat     = "handle_unlinkat"
+	hookwatchVarCheckInterp         = "check_interp"
+	hookwatchVarEnvMask             = "env_mask"
+	hookwatchVarEnvPrefix           = "env_prefix"
+	hookwatchVarFilePrefix          = "file_prefix"
+	hookwatchVarFilePrefixMask      = "file_prefix_mask"
+	hookwatchVarFilePrefixWords     = "file_prefix_words"
+	hookwatchVarN_envPrefixes       = "n_env_prefixes"
+	hookwatchVarN_filePrefixes      = "n_file_prefixes"
+	hookwatchVarUnusedExecFlag      = "unused_exec_flag"
+	hookwatchVarUnusedExecHdr       = "unused_exec_hdr"
+	hookwatchVarUnusedFileHdr       = "unused_file_hdr"
+	hookwatchVarUnusedFileOp        = "unused_file_op"
+	hookwatchVarUnusedKind          = "unused_kind"
+	hookwatchVarUnusedMapFlag       = "unused_map_flag"
+	hookwatchVarUnusedMapHdr        = "unused_map_hdr"
+	hookwatchVarUnusedStatIndex     = "unused_stat_index"
+	hookwatchVarUnusedWatchReason   = "unused_watch_reason"
 )
 
 // loadHookwatch returns the embedded CollectionSpec for hookwatch.
@@ -201,37 +277,67 @@ type hookwatchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type hookwatchProgramSpecs struct {
-	HandleExec     *ebpf.ProgramSpec `ebpf:"handle_exec"`
-	HandleExit     *ebpf.ProgramSpec `ebpf:"handle_exit"`
-	HandleFork     *ebpf.ProgramSpec `ebpf:"handle_fork"`
-	HandleMmap     *ebpf.ProgramSpec `ebpf:"handle_mmap"`
-	HandleMprotect *ebpf.ProgramSpec `ebpf:"handle_mprotect"`
+	HandleEnterCreat   *ebpf.ProgramSpec `ebpf:"handle_enter_creat"`
+	HandleEnterOpen    *ebpf.ProgramSpec `ebpf:"handle_enter_open"`
+	HandleEnterOpenat  *ebpf.ProgramSpec `ebpf:"handle_enter_openat"`
+	HandleEnterOpenat2 *ebpf.ProgramSpec `ebpf:"handle_enter_openat2"`
+	HandleExec         *ebpf.ProgramSpec `ebpf:"handle_exec"`
+	HandleExit         *ebpf.ProgramSpec `ebpf:"handle_exit"`
+	HandleExitCreat    *ebpf.ProgramSpec `ebpf:"handle_exit_creat"`
+	HandleExitOpen     *ebpf.ProgramSpec `ebpf:"handle_exit_open"`
+	HandleExitOpenat   *ebpf.ProgramSpec `ebpf:"handle_exit_openat"`
+	HandleExitOpenat2  *ebpf.ProgramSpec `ebpf:"handle_exit_openat2"`
+	HandleFork         *ebpf.ProgramSpec `ebpf:"handle_fork"`
+	HandleLink         *ebpf.ProgramSpec `ebpf:"handle_link"`
+	HandleLinkat       *ebpf.ProgramSpec `ebpf:"handle_linkat"`
+	HandleMmap         *ebpf.ProgramSpec `ebpf:"handle_mmap"`
+	HandleMprotect     *ebpf.ProgramSpec `ebpf:"handle_mprotect"`
+	HandleRename       *ebpf.ProgramSpec `ebpf:"handle_rename"`
+	HandleRenameat     *ebpf.ProgramSpec `ebpf:"handle_renameat"`
+	HandleRenameat2    *ebpf.ProgramSpec `ebpf:"handle_renameat2"`
+	HandleSymlink      *ebpf.ProgramSpec `ebpf:"handle_symlink"`
+	HandleSymlinkat    *ebpf.ProgramSpec `ebpf:"handle_symlinkat"`
+	HandleTruncate     *ebpf.ProgramSpec `ebpf:"handle_truncate"`
+	HandleUnlink       *ebpf.ProgramSpec `ebpf:"handle_unlink"`
+	HandleUnlinkat     *ebpf.ProgramSpec `ebpf:"handle_unlinkat"`
 }
 
 // hookwatchMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type hookwatchMapSpecs struct {
-	EnvMatches   *ebpf.MapSpec `ebpf:"env_matches"`
-	EnvScratch   *ebpf.MapSpec `ebpf:"env_scratch"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	ExecScratch  *ebpf.MapSpec `ebpf:"exec_scratch"`
-	MapScratch   *ebpf.MapSpec `ebpf:"map_scratch"`
-	PathScratch  *ebpf.MapSpec `ebpf:"path_scratch"`
-	Stats        *ebpf.MapSpec `ebpf:"stats"`
-	Watched      *ebpf.MapSpec `ebpf:"watched"`
-	WatchedNames *ebpf.MapSpec `ebpf:"watched_names"`
+	EnvMatches    *ebpf.MapSpec `ebpf:"env_matches"`
+	EnvScratch    *ebpf.MapSpec `ebpf:"env_scratch"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	ExecScratch   *ebpf.MapSpec `ebpf:"exec_scratch"`
+	FileScratch   *ebpf.MapSpec `ebpf:"file_scratch"`
+	MapScratch    *ebpf.MapSpec `ebpf:"map_scratch"`
+	OpenIntent    *ebpf.MapSpec `ebpf:"open_intent"`
+	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
+	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	SystemInterps *ebpf.MapSpec `ebpf:"system_interps"`
+	Watched       *ebpf.MapSpec `ebpf:"watched"`
+	WatchedDirs   *ebpf.MapSpec `ebpf:"watched_dirs"`
+	WatchedInodes *ebpf.MapSpec `ebpf:"watched_inodes"`
+	WatchedNames  *ebpf.MapSpec `ebpf:"watched_names"`
 }
 
 // hookwatchVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type hookwatchVariableSpecs struct {
+	CheckInterp       *ebpf.VariableSpec `ebpf:"check_interp"`
 	EnvMask           *ebpf.VariableSpec `ebpf:"env_mask"`
 	EnvPrefix         *ebpf.VariableSpec `ebpf:"env_prefix"`
+	FilePrefix        *ebpf.VariableSpec `ebpf:"file_prefix"`
+	FilePrefixMask    *ebpf.VariableSpec `ebpf:"file_prefix_mask"`
+	FilePrefixWords   *ebpf.VariableSpec `ebpf:"file_prefix_words"`
 	N_envPrefixes     *ebpf.VariableSpec `ebpf:"n_env_prefixes"`
+	N_filePrefixes    *ebpf.VariableSpec `ebpf:"n_file_prefixes"`
 	UnusedExecFlag    *ebpf.VariableSpec `ebpf:"unused_exec_flag"`
 	UnusedExecHdr     *ebpf.VariableSpec `ebpf:"unused_exec_hdr"`
+	UnusedFileHdr     *ebpf.VariableSpec `ebpf:"unused_file_hdr"`
+	UnusedFileOp      *ebpf.VariableSpec `ebpf:"unused_file_op"`
 	UnusedKind        *ebpf.VariableSpec `ebpf:"unused_kind"`
 	UnusedMapFlag     *ebpf.VariableSpec `ebpf:"unused_map_flag"`
 	UnusedMapHdr      *ebpf.VariableSpec `ebpf:"unused_map_hdr"`
@@ -259,15 +365,20 @@ func (o *hookwatchObjects) Close() error {
 //
 // It can be passed to loadHookwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type hookwatchMaps struct {
-	EnvMatches   *ebpf.Map `ebpf:"env_matches"`
-	EnvScratch   *ebpf.Map `ebpf:"env_scratch"`
-	Events       *ebpf.Map `ebpf:"events"`
-	ExecScratch  *ebpf.Map `ebpf:"exec_scratch"`
-	MapScratch   *ebpf.Map `ebpf:"map_scratch"`
-	PathScratch  *ebpf.Map `ebpf:"path_scratch"`
-	Stats        *ebpf.Map `ebpf:"stats"`
-	Watched      *ebpf.Map `ebpf:"watched"`
-	WatchedNames *ebpf.Map `ebpf:"watched_names"`
+	EnvMatches    *ebpf.Map `ebpf:"env_matches"`
+	EnvScratch    *ebpf.Map `ebpf:"env_scratch"`
+	Events        *ebpf.Map `ebpf:"events"`
+	ExecScratch   *ebpf.Map `ebpf:"exec_scratch"`
+	FileScratch   *ebpf.Map `ebpf:"file_scratch"`
+	MapScratch    *ebpf.Map `ebpf:"map_scratch"`
+	OpenIntent    *ebpf.Map `ebpf:"open_intent"`
+	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
+	Stats         *ebpf.Map `ebpf:"stats"`
+	SystemInterps *ebpf.Map `ebpf:"system_interps"`
+	Watched       *ebpf.Map `ebpf:"watched"`
+	WatchedDirs   *ebpf.Map `ebpf:"watched_dirs"`
+	WatchedInodes *ebpf.Map `ebpf:"watched_inodes"`
+	WatchedNames  *ebpf.Map `ebpf:"watched_names"`
 }
 
 func (m *hookwatchMaps) Close() error {
@@ -276,10 +387,15 @@ func (m *hookwatchMaps) Close() error {
 		m.EnvScratch,
 		m.Events,
 		m.ExecScratch,
+		m.FileScratch,
 		m.MapScratch,
+		m.OpenIntent,
 		m.PathScratch,
 		m.Stats,
+		m.SystemInterps,
 		m.Watched,
+		m.WatchedDirs,
+		m.WatchedInodes,
 		m.WatchedNames,
 	)
 }
@@ -288,11 +404,18 @@ func (m *hookwatchMaps) Close() error {
 //
 // It can be passed to loadHookwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type hookwatchVariables struct {
+	CheckInterp       *ebpf.Variable `ebpf:"check_interp"`
 	EnvMask           *ebpf.Variable `ebpf:"env_mask"`
 	EnvPrefix         *ebpf.Variable `ebpf:"env_prefix"`
+	FilePrefix        *ebpf.Variable `ebpf:"file_prefix"`
+	FilePrefixMask    *ebpf.Variable `ebpf:"file_prefix_mask"`
+	FilePrefixWords   *ebpf.Variable `ebpf:"file_prefix_words"`
 	N_envPrefixes     *ebpf.Variable `ebpf:"n_env_prefixes"`
+	N_filePrefixes    *ebpf.Variable `ebpf:"n_file_prefixes"`
 	UnusedExecFlag    *ebpf.Variable `ebpf:"unused_exec_flag"`
 	UnusedExecHdr     *ebpf.Variable `ebpf:"unused_exec_hdr"`
+	UnusedFileHdr     *ebpf.Variable `ebpf:"unused_file_hdr"`
+	UnusedFileOp      *ebpf.Variable `ebpf:"unused_file_op"`
 	UnusedKind        *ebpf.Variable `ebpf:"unused_kind"`
 	UnusedMapFlag     *ebpf.Variable `ebpf:"unused_map_flag"`
 	UnusedMapHdr      *ebpf.Variable `ebpf:"unused_map_hdr"`
@@ -304,20 +427,56 @@ type hookwatchVariables struct {
 //
 // It can be passed to loadHookwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type hookwatchPrograms struct {
-	HandleExec     *ebpf.Program `ebpf:"handle_exec"`
-	HandleExit     *ebpf.Program `ebpf:"handle_exit"`
-	HandleFork     *ebpf.Program `ebpf:"handle_fork"`
-	HandleMmap     *ebpf.Program `ebpf:"handle_mmap"`
-	HandleMprotect *ebpf.Program `ebpf:"handle_mprotect"`
+	HandleEnterCreat   *ebpf.Program `ebpf:"handle_enter_creat"`
+	HandleEnterOpen    *ebpf.Program `ebpf:"handle_enter_open"`
+	HandleEnterOpenat  *ebpf.Program `ebpf:"handle_enter_openat"`
+	HandleEnterOpenat2 *ebpf.Program `ebpf:"handle_enter_openat2"`
+	HandleExec         *ebpf.Program `ebpf:"handle_exec"`
+	HandleExit         *ebpf.Program `ebpf:"handle_exit"`
+	HandleExitCreat    *ebpf.Program `ebpf:"handle_exit_creat"`
+	HandleExitOpen     *ebpf.Program `ebpf:"handle_exit_open"`
+	HandleExitOpenat   *ebpf.Program `ebpf:"handle_exit_openat"`
+	HandleExitOpenat2  *ebpf.Program `ebpf:"handle_exit_openat2"`
+	HandleFork         *ebpf.Program `ebpf:"handle_fork"`
+	HandleLink         *ebpf.Program `ebpf:"handle_link"`
+	HandleLinkat       *ebpf.Program `ebpf:"handle_linkat"`
+	HandleMmap         *ebpf.Program `ebpf:"handle_mmap"`
+	HandleMprotect     *ebpf.Program `ebpf:"handle_mprotect"`
+	HandleRename       *ebpf.Program `ebpf:"handle_rename"`
+	HandleRenameat     *ebpf.Program `ebpf:"handle_renameat"`
+	HandleRenameat2    *ebpf.Program `ebpf:"handle_renameat2"`
+	HandleSymlink      *ebpf.Program `ebpf:"handle_symlink"`
+	HandleSymlinkat    *ebpf.Program `ebpf:"handle_symlinkat"`
+	HandleTruncate     *ebpf.Program `ebpf:"handle_truncate"`
+	HandleUnlink       *ebpf.Program `ebpf:"handle_unlink"`
+	HandleUnlinkat     *ebpf.Program `ebpf:"handle_unlinkat"`
 }
 
 func (p *hookwatchPrograms) Close() error {
 	return _HookwatchClose(
+		p.HandleEnterCreat,
+		p.HandleEnterOpen,
+		p.HandleEnterOpenat,
+		p.HandleEnterOpenat2,
 		p.HandleExec,
 		p.HandleExit,
+		p.HandleExitCreat,
+		p.HandleExitOpen,
+		p.HandleExitOpenat,
+		p.HandleExitOpenat2,
 		p.HandleFork,
+		p.HandleLink,
+		p.HandleLinkat,
 		p.HandleMmap,
 		p.HandleMprotect,
+		p.HandleRename,
+		p.HandleRenameat,
+		p.HandleRenameat2,
+		p.HandleSymlink,
+		p.HandleSymlinkat,
+		p.HandleTruncate,
+		p.HandleUnlink,
+		p.HandleUnlinkat,
 	)
 }
 

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -13,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
 )
@@ -35,7 +38,20 @@ type Config struct {
 	LoaderVars []string
 	// RingBufferBytes sizes the ring buffer: a power of two, at least a page.
 	RingBufferBytes uint32
+	// FilePrefixes are absolute path prefixes of the loader configuration
+	// (at most MaxFilePrefixes, each at most 64 bytes): renames, unlinks,
+	// links, symlinks and truncates naming one are reported.
+	FilePrefixes []string
+	// SystemInterpreters are the system's dynamic loaders; an executable
+	// whose ELF interpreter is another file is reported. Empty: no check.
+	SystemInterpreters []string
 }
+
+// MaxFilePrefixes is how many path prefixes the kernel matches.
+const MaxFilePrefixes = 16
+
+// maxPrefixLen is the longest prefix the kernel compares (8 words).
+const maxPrefixLen = 64
 
 // Probe is the loaded and attached kernel side.
 type Probe struct {
@@ -75,6 +91,10 @@ func Load(cfg Config, log logrus.FieldLogger) (*Probe, error) {
 		p.Close()
 		return nil, err
 	}
+	if err := p.fillInterps(cfg.SystemInterpreters); err != nil {
+		p.Close()
+		return nil, err
+	}
 	if err := p.attach(); err != nil {
 		p.Close()
 		return nil, err
@@ -107,6 +127,86 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	}
 	if cfg.RingBufferBytes != 0 {
 		spec.Maps["events"].MaxEntries = cfg.RingBufferBytes
+	}
+	if len(cfg.FilePrefixes) > MaxFilePrefixes {
+		return fmt.Errorf("%d file prefixes configured, the kernel matches at most %d", len(cfg.FilePrefixes), MaxFilePrefixes)
+	}
+	var words, masks [MaxFilePrefixes][8]uint64
+	var nwords [MaxFilePrefixes]uint32
+	for i, pre := range cfg.FilePrefixes {
+		if !strings.HasPrefix(pre, "/") || len(pre) > maxPrefixLen {
+			return fmt.Errorf("file prefix %q: must be absolute and at most %d bytes", pre, maxPrefixLen)
+		}
+		for b := 0; b < len(pre); b++ {
+			words[i][b/8] |= uint64(pre[b]) << (8 * (b % 8))
+			masks[i][b/8] |= 0xff << (8 * (b % 8))
+		}
+		nwords[i] = uint32((len(pre) + 7) / 8)
+	}
+	check := uint32(0)
+	if len(cfg.SystemInterpreters) > 0 {
+		check = 1
+	}
+	for name, v := range map[string]any{
+		"file_prefix":       words,
+		"file_prefix_mask":  masks,
+		"file_prefix_words": nwords,
+		"n_file_prefixes":   uint32(len(cfg.FilePrefixes)),
+		"check_interp":      check,
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func kernelKey(id event.FileID) hookwatchFileKey {
+	// The kernel keeps dev_t as major<<20 | minor.
+	return hookwatchFileKey{Dev: unix.Major(id.Dev)<<20 | unix.Minor(id.Dev), Ino: id.Ino}
+}
+
+func (p *Probe) fillInterps(paths []string) error {
+	for _, path := range paths {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			continue // not every architecture's loader exists here
+		}
+		if err := p.objs.SystemInterps.Put(kernelKey(event.FileID{Dev: st.Dev, Ino: st.Ino}), uint8(1)); err != nil {
+			return fmt.Errorf("adding loader %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// SetWatchedFiles replaces the set of loader configuration files (by inode)
+// and directories whose writes the kernel reports.
+func (p *Probe) SetWatchedFiles(files, dirs []event.FileID) error {
+	for _, m := range []struct {
+		m   *ebpf.Map
+		ids []event.FileID
+	}{{p.objs.WatchedInodes, files}, {p.objs.WatchedDirs, dirs}} {
+		want := map[hookwatchFileKey]bool{}
+		for _, id := range m.ids {
+			want[kernelKey(id)] = true
+		}
+		var k hookwatchFileKey
+		var v uint8
+		var stale []hookwatchFileKey
+		it := m.m.Iterate()
+		for it.Next(&k, &v) {
+			if !want[k] {
+				stale = append(stale, k)
+			}
+		}
+		for _, k := range stale {
+			_ = m.m.Delete(k)
+		}
+		for k := range want {
+			if err := m.m.Put(k, uint8(1)); err != nil {
+				return fmt.Errorf("watching file %d:%d: %w", k.Dev, k.Ino, err)
+			}
+		}
 	}
 	return nil
 }
@@ -151,15 +251,38 @@ func (p *Probe) attach() error {
 	for _, tp := range []struct {
 		group, name string
 		prog        *ebpf.Program
+		optional    bool // the syscall does not exist on every architecture
 	}{
-		{"sched", "sched_process_exec", p.objs.HandleExec},
-		{"sched", "sched_process_fork", p.objs.HandleFork},
-		{"sched", "sched_process_exit", p.objs.HandleExit},
-		{"syscalls", "sys_enter_mmap", p.objs.HandleMmap},
-		{"syscalls", "sys_enter_mprotect", p.objs.HandleMprotect},
+		{"sched", "sched_process_exec", p.objs.HandleExec, false},
+		{"sched", "sched_process_fork", p.objs.HandleFork, false},
+		{"sched", "sched_process_exit", p.objs.HandleExit, false},
+		{"syscalls", "sys_enter_mmap", p.objs.HandleMmap, false},
+		{"syscalls", "sys_enter_mprotect", p.objs.HandleMprotect, false},
+		{"syscalls", "sys_enter_openat", p.objs.HandleEnterOpenat, false},
+		{"syscalls", "sys_exit_openat", p.objs.HandleExitOpenat, false},
+		{"syscalls", "sys_enter_openat2", p.objs.HandleEnterOpenat2, true},
+		{"syscalls", "sys_exit_openat2", p.objs.HandleExitOpenat2, true},
+		{"syscalls", "sys_enter_open", p.objs.HandleEnterOpen, true},
+		{"syscalls", "sys_exit_open", p.objs.HandleExitOpen, true},
+		{"syscalls", "sys_enter_creat", p.objs.HandleEnterCreat, true},
+		{"syscalls", "sys_exit_creat", p.objs.HandleExitCreat, true},
+		{"syscalls", "sys_enter_renameat2", p.objs.HandleRenameat2, false},
+		{"syscalls", "sys_enter_renameat", p.objs.HandleRenameat, true},
+		{"syscalls", "sys_enter_rename", p.objs.HandleRename, true},
+		{"syscalls", "sys_enter_unlinkat", p.objs.HandleUnlinkat, false},
+		{"syscalls", "sys_enter_unlink", p.objs.HandleUnlink, true},
+		{"syscalls", "sys_enter_linkat", p.objs.HandleLinkat, false},
+		{"syscalls", "sys_enter_link", p.objs.HandleLink, true},
+		{"syscalls", "sys_enter_symlinkat", p.objs.HandleSymlinkat, false},
+		{"syscalls", "sys_enter_symlink", p.objs.HandleSymlink, true},
+		{"syscalls", "sys_enter_truncate", p.objs.HandleTruncate, false},
 	} {
 		l, err := link.Tracepoint(tp.group, tp.name, tp.prog, nil)
 		if err != nil {
+			if tp.optional && (errors.Is(err, os.ErrNotExist) || errors.Is(err, ebpf.ErrNotSupported)) {
+				p.log.WithField("tracepoint", tp.name).Debug("not on this architecture")
+				continue
+			}
 			return fmt.Errorf("attaching tracepoint %s/%s: %w", tp.group, tp.name, err)
 		}
 		p.links = append(p.links, l)
@@ -207,6 +330,8 @@ func (p *Probe) Stats() (event.Stats, uint64, error) {
 		hookwatchStatIndexSTAT_LOST_MAP:    &s.LostMap,
 		hookwatchStatIndexSTAT_WATCH_FULL:  &s.WatchFull,
 		hookwatchStatIndexSTAT_ENV_TRUNC:   &s.EnvTrunc,
+		hookwatchStatIndexSTAT_FILE_EVENTS: &s.FileEvents,
+		hookwatchStatIndexSTAT_LOST_FILE:   &s.LostFile,
 	}
 	for idx, dst := range fields {
 		var perCPU []uint64
@@ -222,13 +347,14 @@ func (p *Probe) Stats() (event.Stats, uint64, error) {
 
 // Programs lists the loaded programs by name, for run-time statistics.
 func (p *Probe) Programs() map[string]*ebpf.Program {
-	return map[string]*ebpf.Program{
-		"handle_exec":     p.objs.HandleExec,
-		"handle_fork":     p.objs.HandleFork,
-		"handle_exit":     p.objs.HandleExit,
-		"handle_mmap":     p.objs.HandleMmap,
-		"handle_mprotect": p.objs.HandleMprotect,
+	out := map[string]*ebpf.Program{}
+	v := reflect.ValueOf(p.objs.hookwatchPrograms)
+	for i := 0; i < v.NumField(); i++ {
+		if prog, ok := v.Field(i).Interface().(*ebpf.Program); ok && prog != nil {
+			out[v.Type().Field(i).Tag.Get("ebpf")] = prog
+		}
 	}
+	return out
 }
 
 // Close detaches the programs and frees the kernel objects.

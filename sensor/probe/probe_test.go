@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
 )
@@ -33,6 +34,19 @@ type recorder struct {
 	mu     sync.Mutex
 	execs  []*event.Exec
 	images []*event.ImageLoad
+	files  []*event.FileOp
+}
+
+func (r *recorder) FileOp(e *event.FileOp) {
+	r.mu.Lock()
+	r.files = append(r.files, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) fileOps() []*event.FileOp {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*event.FileOp(nil), r.files...)
 }
 
 func (r *recorder) Exec(e *event.Exec) {
@@ -387,5 +401,137 @@ func TestCloseReleasesEverything(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > goroutines {
 		t.Errorf("%d goroutines after Close, %d before", n, goroutines)
+	}
+}
+
+func TestLoaderConfigurationFileOps(t *testing.T) {
+	// Short: the kernel compares prefixes of at most 64 bytes.
+	dir, err := os.MkdirTemp("/tmp", "hw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfgDir := filepath.Join(dir, "etc")
+	os.Mkdir(cfgDir, 0o755)
+	outside := filepath.Join(dir, "elsewhere")
+	os.Mkdir(outside, 0o755)
+	preload := filepath.Join(cfgDir, "ld.so.preload")
+	os.WriteFile(preload, []byte("old\n"), 0o644)
+
+	p, rec := startProbe(t, Config{LoaderVars: testVars, FilePrefixes: []string{preload}})
+	var st, dst unix.Stat_t
+	unix.Stat(preload, &st)
+	unix.Stat(cfgDir, &dst)
+	if err := p.SetWatchedFiles([]event.FileID{{Dev: st.Dev, Ino: st.Ino}}, []event.FileID{{Dev: dst.Dev, Ino: dst.Ino}}); err != nil {
+		t.Fatal(err)
+	}
+	hard := filepath.Join(outside, "hard")
+	sh := func(script string) int {
+		c := exec.Command("sh", "-c", script)
+		c.Dir = cfgDir
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return c.Process.Pid
+	}
+	writer := sh("echo /tmp/x.so > " + preload)                     // open for writing by name
+	ln := sh("ln " + preload + " " + hard)                          // a hard link elsewhere...
+	viaLink := sh("echo /tmp/y.so >> " + hard)                      // ...written through
+	away := sh("mv ld.so.preload ld.so.preload.hidden")             // relative rename away
+	back := sh("mv " + cfgDir + "/ld.so.preload.hidden " + preload) // and back, absolute
+	sym := sh("ln -s /tmp/evil " + preload + ".d")
+	if err := os.Truncate(preload, 0); err != nil { // truncate(2) itself: coreutils opens instead
+		t.Fatal(err)
+	}
+	trunc := os.Getpid()
+	rm := sh("rm " + preload)
+	quiet := sh("echo x > " + filepath.Join(outside, "other") + "; mv " + filepath.Join(outside, "other") + " " + filepath.Join(outside, "other2"))
+	settle()
+
+	ops := rec.fileOps()
+	find := func(desc string, pid int, match func(*event.FileOp) bool) {
+		t.Helper()
+		for _, f := range ops {
+			if (f.PPID == uint32(pid) || f.PID == uint32(pid)) && match(f) {
+				return
+			}
+		}
+		var seen []string
+		for _, f := range ops {
+			seen = append(seen, fmt.Sprintf("pid %d ppid %d %s %q %q", f.PID, f.PPID, f.Op, f.Path, f.Path2))
+		}
+		t.Errorf("no file op: %s; saw:\n%s", desc, strings.Join(seen, "\n"))
+	}
+	find("write by name", writer, func(f *event.FileOp) bool { return f.Op == "open-write" && f.Path == preload && f.Ino == st.Ino })
+	find("hard link created", ln, func(f *event.FileOp) bool { return f.Op == "link" && f.Path == preload && f.Path2 == hard })
+	find("write through the hard link", viaLink, func(f *event.FileOp) bool { return f.Op == "open-write" && f.Ino == st.Ino })
+	find("relative rename away", away, func(f *event.FileOp) bool {
+		return f.Op == "rename" && f.Path == preload && f.Path2 == preload+".hidden"
+	})
+	find("rename back", back, func(f *event.FileOp) bool { return f.Op == "rename" && f.Path2 == preload })
+	find("symlink", sym, func(f *event.FileOp) bool {
+		return f.Op == "symlink" && f.Path == "/tmp/evil" && f.Path2 == preload+".d"
+	})
+	find("truncate", trunc, func(f *event.FileOp) bool { return f.Op == "truncate" && f.Path == preload })
+	find("unlink", rm, func(f *event.FileOp) bool { return f.Op == "unlink" && f.Path == preload })
+	for _, f := range ops {
+		if f.PPID == uint32(quiet) || f.PID == uint32(quiet) {
+			t.Errorf("an unrelated file operation reached userspace: %+v", f)
+		}
+		if f.PID == uint32(writer) || f.PPID == uint32(writer) {
+			if len(f.Ancestors) == 0 {
+				t.Errorf("no ancestors: %+v", f)
+			}
+		}
+	}
+}
+
+func TestInterpreterChecks(t *testing.T) {
+	dir := t.TempDir()
+	ldso, err := filepath.EvalSymlinks("/lib64/ld-linux-x86-64.so.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	myld := filepath.Join(dir, "myld.so")
+	if out, err := exec.Command("cp", ldso, myld).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	src := filepath.Join(dir, "p.c")
+	os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644)
+	odd := filepath.Join(dir, "oddinterp")
+	if out, err := exec.Command("gcc", "-o", odd, src, "-Wl,--dynamic-linker="+myld).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	normal := filepath.Join(dir, "normal")
+	if out, err := exec.Command("gcc", "-o", normal, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	_, rec := startProbe(t, Config{LoaderVars: testVars, SystemInterpreters: []string{"/lib64/ld-linux-x86-64.so.2"}})
+	run := func(args ...string) uint32 {
+		c := exec.Command(args[0], args[1:]...)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return uint32(c.Process.Pid)
+	}
+	oddPID, copyPID, normalPID := run(odd), run(myld, "/bin/true"), run(normal)
+	settle()
+	execs, _ := rec.snapshot()
+	var sawOdd, sawCopy bool
+	for _, e := range execs {
+		switch e.PID {
+		case oddPID:
+			sawOdd = e.OddInterpreter && e.Interpreter == myld
+		case copyPID:
+			sawCopy = e.LoaderLike && e.Executable == myld
+		case normalPID:
+			t.Errorf("a program with the system loader was delivered: %+v", e)
+		}
+	}
+	if !sawOdd {
+		t.Error("a program whose interpreter is a copy of the loader was not reported with it")
+	}
+	if !sawCopy {
+		t.Error("a copy of the loader run directly was not reported")
 	}
 }
