@@ -282,12 +282,16 @@ struct {
 	__type(value, u8);
 } watched_dirs SEC(".maps");
 
-/* Open flags from sys_enter_open* to sys_exit_open*, by thread, for opens
- * with write intent only. */
+/*
+ * Open flags from sys_enter_open* to sys_exit_open*, for opens with write
+ * intent. Task-local storage, not a hash by thread id: every open in the
+ * system reaches the exit handler, and a task storage lookup is a pointer
+ * walk where a hash lookup costs a hash.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, u32);
 } open_intent SEC(".maps");
 
@@ -952,9 +956,9 @@ static __always_inline void stash_open(u64 flags)
 {
 	if (!intent_to_write(flags))
 		return;
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	u32 f = flags;
-	bpf_map_update_elem(&open_intent, &tid, &f, BPF_ANY);
+	u32 *f = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (f)
+		*f = flags | 0x80000000; /* never zero: zero means "no open pending" */
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
@@ -1020,12 +1024,11 @@ static __always_inline struct file_event *new_file_event(u8 op, struct task_stru
  */
 static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 {
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	u32 *flags = bpf_map_lookup_elem(&open_intent, &tid);
-	if (!flags)
+	u32 *flags = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, 0);
+	if (!flags || !*flags)
 		return 0;
-	u32 oflags = *flags;
-	bpf_map_delete_elem(&open_intent, &tid);
+	u32 oflags = *flags & 0x7fffffff;
+	*flags = 0;
 	long fd = ctx->ret;
 	if (fd < 0)
 		return 0;
