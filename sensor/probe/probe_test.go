@@ -434,9 +434,12 @@ func TestLoaderConfigurationFileOps(t *testing.T) {
 		}
 		return c.Process.Pid
 	}
-	writer := sh("echo /tmp/x.so > " + preload)                     // open for writing by name
-	ln := sh("ln " + preload + " " + hard)                          // a hard link elsewhere...
-	viaLink := sh("echo /tmp/y.so >> " + hard)                      // ...written through
+	writer := sh("echo /tmp/x.so > " + preload) // open for writing by name
+	ln := sh("ln " + preload + " " + hard)      // a hard link elsewhere...
+	viaLink := sh("echo /tmp/y.so >> " + hard)  // ...written through
+	soft := filepath.Join(outside, "soft")
+	os.Symlink(preload, soft)
+	viaSymlink := sh("echo /tmp/z.so >> " + soft)                   // and through a symlink
 	away := sh("mv ld.so.preload ld.so.preload.hidden")             // relative rename away
 	back := sh("mv " + cfgDir + "/ld.so.preload.hidden " + preload) // and back, absolute
 	sym := sh("ln -s /tmp/evil " + preload + ".d")
@@ -465,6 +468,9 @@ func TestLoaderConfigurationFileOps(t *testing.T) {
 	find("write by name", writer, func(f *event.FileOp) bool { return f.Op == "open-write" && f.Path == preload && f.Ino == st.Ino })
 	find("hard link created", ln, func(f *event.FileOp) bool { return f.Op == "link" && f.Path == preload && f.Path2 == hard })
 	find("write through the hard link", viaLink, func(f *event.FileOp) bool { return f.Op == "open-write" && f.Ino == st.Ino })
+	find("write through a symlink", viaSymlink, func(f *event.FileOp) bool {
+		return f.Op == "open-write" && f.Ino == st.Ino && f.Path == preload
+	})
 	find("relative rename away", away, func(f *event.FileOp) bool {
 		return f.Op == "rename" && f.Path == preload && f.Path2 == preload+".hidden"
 	})
