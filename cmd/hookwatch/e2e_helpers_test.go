@@ -51,6 +51,7 @@ type sensor struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	out    string
+	conf   string // its configuration file
 	stderr *syncBuffer
 	done   chan error
 }
@@ -79,7 +80,14 @@ func startSensor(t *testing.T, args ...string) *sensor {
 	t.Helper()
 	requireRoot(t)
 	s := &sensor{t: t, out: filepath.Join(t.TempDir(), "events.json"), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(binPath, append([]string{"run", "-output", s.out, "-log-format", "json", "-stats-interval", "0"}, args...)...)
+	// A configuration of the test's own: the host's /etc/hookwatch (a
+	// package test installs one) must not change what is tested.
+	conf := filepath.Join(t.TempDir(), "hookwatch.yaml")
+	if err := os.WriteFile(conf, []byte("log:\n  format: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.conf = conf
+	s.cmd = exec.Command(binPath, append([]string{"run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-metrics-listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting hookwatch: %v", err)
@@ -125,6 +133,17 @@ func (s *sensor) stop() {
 			t.Errorf("%s = %v at exit", k, v)
 		}
 	}
+}
+
+// logLine returns the first log entry with msg.
+func (s *sensor) logLine(msg string) map[string]any {
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			return m
+		}
+	}
+	return nil
 }
 
 func (s *sensor) finalCounters() map[string]any {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hookwatch/hookwatch/sensor/config"
+	"github.com/hookwatch/hookwatch/sensor/daemon"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
@@ -41,7 +43,7 @@ func explain(args []string, stdout io.Writer) error {
 		fs.Usage()
 		return usageError{fmt.Errorf("explain takes one path, got %d", len(paths))}
 	}
-	rs, err := loadRules(*rulesFile)
+	rs, err := daemon.LoadRules(config.Config{Rules: config.Rules{File: *rulesFile}})
 	if err != nil {
 		return usageError{err}
 	}

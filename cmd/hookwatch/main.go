@@ -1,90 +1,86 @@
 // Command hookwatch is a Linux sensor for credential API hooking through the
-// dynamic linker. See README.md.
+// dynamic linker. See README.md and `hookwatch help`.
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes.
+// Exit codes (also in the help text and the README).
 const (
 	exitOK      = 0
-	exitFailure = 1 // the sensor could not start or failed while running
+	exitFailure = 1 // the sensor could not start or failed while running; check: it cannot run here
 	exitUsage   = 2 // bad flags, configuration or rules
 )
 
+// usageError marks errors the operator can fix in flags, config or rules.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
 func main() {
-	os.Exit(realMain(os.Args[1:]))
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func realMain(args []string) int {
+func realMain(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
-	if len(args) > 0 && !isFlag(args[0]) {
+	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		cmd, args = args[0], args[1:]
 	}
+	var err error
 	switch cmd {
-	case "version":
-		fmt.Printf("hookwatch %s\n", version)
-		return exitOK
 	case "run":
+		err = runCommand(args, stderr)
+	case "check":
+		err = checkCommand(args, stdout)
+	case "config":
+		err = configCommand(args, stdout)
 	case "explain":
-		if err := explain(args, os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "hookwatch: %v\n", err)
-			var ue usageError
-			if errors.As(err, &ue) {
-				return exitUsage
-			}
-			return exitFailure
-		}
-		return exitOK
-	case "help":
-		usage(os.Stdout)
-		return exitOK
+		err = explain(args, stdout)
+	case "version":
+		fmt.Fprintf(stdout, "hookwatch %s\n", version)
+	case "help", "-h", "--help":
+		usage(stdout)
 	default:
-		fmt.Fprintf(os.Stderr, "hookwatch: unknown command %q\n", cmd)
-		usage(os.Stderr)
-		return exitUsage
+		usage(stderr)
+		err = usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
-
-	opts, err := parseRunFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
+	if err == nil {
 		return exitOK
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hookwatch: %v\n", err)
+	fmt.Fprintf(stderr, "hookwatch: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "hookwatch: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
-		return exitFailure
-	}
-	return exitOK
+	return exitFailure
 }
 
-func isFlag(s string) bool { return len(s) > 0 && s[0] == '-' }
+func usage(w io.Writer) {
+	fmt.Fprint(w, `hookwatch: a sensor for credential API hooking through the dynamic linker
 
-func usage(w *os.File) {
-	fmt.Fprint(w, `usage: hookwatch [run] [flags]   run the sensor in the foreground
-       hookwatch explain [-pid PID] [-json] PATH
-                                   judge one library: hashes, package, symbols
-       hookwatch version           print the version
-       hookwatch run -h            list the flags
+usage:
+  hookwatch [run] [flags]              run the sensor in the foreground (the daemon)
+  hookwatch check [-config FILE]       preflight: kernel features, privileges, which collector would run
+  hookwatch config check [FILE]        validate a configuration file and its drop-ins
+  hookwatch explain [-pid PID] [-json] PATH
+                                       judge one library: hashes, package, symbols
+  hookwatch version                    print the version
+  hookwatch help                       this text
 
-Exit codes: 0 ok, 1 the sensor failed, 2 bad flags, configuration or rules.
+  hookwatch run -h lists the run flags; they override the configuration file
+  (/etc/hookwatch/hookwatch.yaml, then /etc/hookwatch/conf.d/*.yaml in name order).
+  SIGHUP reloads the configuration and rules; SIGINT and SIGTERM stop.
+
+exit codes:
+  0  ok
+  1  the sensor failed (run), or cannot run on this host (check)
+  2  bad flags, configuration or rules
 `)
 }

@@ -2,225 +2,153 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"strings"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
 
-	"github.com/hookwatch/hookwatch/rules"
-	"github.com/hookwatch/hookwatch/sensor/agent"
-	"github.com/hookwatch/hookwatch/sensor/detect"
-	"github.com/hookwatch/hookwatch/sensor/ecs"
-	"github.com/hookwatch/hookwatch/sensor/judge"
-	"github.com/hookwatch/hookwatch/sensor/ldso"
-	"github.com/hookwatch/hookwatch/sensor/loaderconf"
-	"github.com/hookwatch/hookwatch/sensor/output"
-	"github.com/hookwatch/hookwatch/sensor/pkgdb"
-	"github.com/hookwatch/hookwatch/sensor/probe"
-	"github.com/hookwatch/hookwatch/sensor/procfs"
-	"github.com/hookwatch/hookwatch/sensor/users"
+	"github.com/hookwatch/hookwatch/sensor/config"
+	"github.com/hookwatch/hookwatch/sensor/daemon"
 )
 
-type runOptions struct {
-	rulesFile  string
-	output     string
-	telemetry  string
-	logLevel   string
-	logFormat  string
-	ringBuffer uint
-	queue      int
-	noSweep    bool
-	statsEvery time.Duration
+// runFlags are the configuration flags of run and check. Each one set on the
+// command line overrides the files, also after a reload.
+type runFlags struct {
+	fs        *flag.FlagSet
+	file, dir string
+	set       func(c *config.Config) // applies the flags that were given
 }
 
-// usageError marks errors the operator can fix in flags, config or rules.
-type usageError struct{ error }
-
-func (u usageError) Unwrap() error { return u.error }
-
-func parseRunFlags(args []string) (runOptions, error) {
-	var o runOptions
-	fs := flag.NewFlagSet("hookwatch run", flag.ContinueOnError)
-	fs.StringVar(&o.rulesFile, "rules", "", "detection conditions `file` (default: the rules built in)")
-	fs.StringVar(&o.output, "output", "-", "where events go: - for standard output, or a file `path`")
-	fs.StringVar(&o.telemetry, "telemetry", agent.TelemetryLoader, "non-alert events to write: none, loader (execs with loader variables, unexpected libraries), all")
-	fs.StringVar(&o.logLevel, "log-level", "info", "the agent's own log level: debug, info, warn, error")
-	fs.StringVar(&o.logFormat, "log-format", "auto", "the agent's own log format: text, json, auto (json unless standard error is a terminal)")
-	fs.UintVar(&o.ringBuffer, "ring-buffer-bytes", 8<<20, "kernel ring buffer size, a power of two")
-	fs.IntVar(&o.queue, "queue", 8192, "events queued between the kernel reader and the agent")
-	fs.BoolVar(&o.noSweep, "no-sweep", false, "skip the startup sweep of running processes")
-	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log counters (0: only at exit)")
-	if err := fs.Parse(args); err != nil {
-		return o, err
+func newRunFlags(name string) *runFlags {
+	r := &runFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs := r.fs
+	fs.StringVar(&r.file, "config", config.DefaultFile, "configuration `file` (missing: the defaults, unless named here)")
+	fs.StringVar(&r.dir, "config-dir", "", "drop-in `directory` merged in name order (default: conf.d beside the file)")
+	var (
+		rulesFile, out, telemetry, logLevel, logFormat, metricsListen string
+		ring                                                            uint
+		queue                                                           int
+		noSweep                                                         bool
+		stats                                                           time.Duration
+	)
+	fs.StringVar(&rulesFile, "rules", "", "detection conditions `file` (default: the rules built in)")
+	fs.StringVar(&out, "output", "stdout", "where events go: stdout, or an absolute file `path`")
+	fs.StringVar(&telemetry, "telemetry", "loader", "non-alert events: none, loader (execs with loader variables, unexpected libraries, configuration changes), all")
+	fs.StringVar(&logLevel, "log-level", "info", "the agent's own log level: debug, info, warn, error")
+	fs.StringVar(&logFormat, "log-format", "auto", "the agent's own log: text, json, auto (json unless standard error is a terminal)")
+	fs.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:9464", "host:port for /metrics and /healthz (\"\": off)")
+	fs.UintVar(&ring, "ring-buffer-bytes", 8<<20, "kernel ring buffer size, a power of two")
+	fs.IntVar(&queue, "queue", 8192, "events queued between the kernel reader and the agent")
+	fs.BoolVar(&noSweep, "no-sweep", false, "skip the startup sweep of running processes and loader configuration")
+	fs.DurationVar(&stats, "stats-interval", time.Minute, "how often to log counters (0: only at exit)")
+	r.set = func(c *config.Config) {
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "rules":
+				c.Rules.File = rulesFile
+			case "output":
+				c.Output.Destination = out
+			case "telemetry":
+				c.Output.Telemetry = telemetry
+			case "log-level":
+				c.Log.Level = logLevel
+			case "log-format":
+				c.Log.Format = logFormat
+			case "metrics-listen":
+				c.Metrics.Listen = metricsListen
+			case "ring-buffer-bytes":
+				c.Kernel.RingBufferBytes = uint32(ring)
+			case "queue":
+				c.Agent.Queue = queue
+			case "no-sweep":
+				c.Agent.StartupSweep = !noSweep
+			case "stats-interval":
+				c.Agent.StatsInterval = stats
+			}
+		})
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	switch o.telemetry {
-	case agent.TelemetryNone, agent.TelemetryLoader, agent.TelemetryAll:
-	default:
-		return o, fmt.Errorf("-telemetry: %q is not none, loader or all", o.telemetry)
-	}
-	if o.ringBuffer < 4096 || o.ringBuffer&(o.ringBuffer-1) != 0 || o.ringBuffer > 1<<30 {
-		return o, fmt.Errorf("-ring-buffer-bytes: %d is not a power of two between 4 KiB and 1 GiB", o.ringBuffer)
-	}
-	return o, nil
+	return r
 }
 
-func newLogger(o runOptions) (*logrus.Logger, error) {
-	log := logrus.New()
-	log.SetOutput(os.Stderr) // never the event stream
-	lvl, err := logrus.ParseLevel(o.logLevel)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("-log-level: %w", err)}
-	}
-	log.SetLevel(lvl)
-	switch o.logFormat {
-	case "json":
-		log.SetFormatter(&logrus.JSONFormatter{})
-	case "text":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-	case "auto":
-		if term.IsTerminal(int(os.Stderr.Fd())) {
-			log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-		} else {
-			log.SetFormatter(&logrus.JSONFormatter{})
+func (r *runFlags) parse(args []string) error {
+	if err := r.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
 		}
-	default:
-		return nil, usageError{fmt.Errorf("-log-format: %q is not text, json or auto", o.logFormat)}
-	}
-	return log, nil
-}
-
-func loadRules(file string) (*rules.Set, error) {
-	if file == "" {
-		return rules.Builtin()
-	}
-	return rules.Load(file)
-}
-
-func run(ctx context.Context, o runOptions) error {
-	log, err := newLogger(o)
-	if err != nil {
-		return err
-	}
-	rs, err := loadRules(o.rulesFile)
-	if err != nil {
 		return usageError{err}
 	}
-	if len(rs.LoaderVariables) > probe.MaxLoaderVars {
-		return usageError{fmt.Errorf("rules: %d loader variables, the kernel matches at most %d", len(rs.LoaderVariables), probe.MaxLoaderVars)}
+	if r.fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", r.fs.Arg(0))}
 	}
-
-	cache, err := ldso.ReadCache("/etc/ld.so.cache")
-	if err != nil {
-		log.WithError(err).Warn("no loader cache: expected sets use the default directories only")
-	}
-	hostName, _ := os.Hostname()
-	host := ecs.Host{Name: hostName, ID: machineID(), Version: version}
-
-	out, err := output.Open(o.output)
-	if err != nil {
-		return usageError{err}
-	}
-	defer out.Close()
-
-	pr, err := probe.Load(probe.Config{
-		CredentialPrograms: rs.CredentialPrograms,
-		LoaderNames:        rs.LoaderNames,
-		LoaderVars:         rs.LoaderVariables,
-		RingBufferBytes:    uint32(o.ringBuffer),
-		FilePrefixes:       rs.LoaderConf.KernelPrefixes,
-		SystemInterpreters: rs.LoaderConf.SystemInterpreters,
-	}, log)
-	if err != nil {
-		return fmt.Errorf("starting the eBPF collector: %w", err)
-	}
-	defer pr.Close()
-
-	jd := judge.New(rs, pkgdb.New(), "/", 4096)
-	engine := detect.New(rs, ldso.NewResolver(cache), jd)
-	enc := ecs.New(host, users.New("/etc/passwd", "/etc/group"), rs)
-	ag := agent.New(agent.Config{
-		Rules: rs, Host: host, Telemetry: o.telemetry, QueueSize: o.queue,
-		Sweep: !o.noSweep, Proc: procfs.Default(),
-		Ready: func() {
-			log.WithFields(logrus.Fields{"version": version, "output": o.output, "credential_programs": len(rs.CredentialPrograms)}).Info("hookwatch running")
-		},
-	}, engine, enc, out, log)
-
-	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
-	if err != nil {
-		return fmt.Errorf("watching the loader configuration: %w", err)
-	}
-	ag.WatchFiles(lc)
-
-	stopStats := logStats(ctx, log, pr, ag, o.statsEvery)
-	err = ag.Run(ctx, pr)
-	stopStats()
-	if err != nil {
-		return fmt.Errorf("running: %w", err)
-	}
-	log.Info("hookwatch stopped")
 	return nil
 }
 
-// logStats logs the kernel's and the agent's counters every interval and
-// once more when the returned function is called.
-func logStats(ctx context.Context, log logrus.FieldLogger, pr *probe.Probe, ag *agent.Agent, every time.Duration) func() {
-	emit := func(msg string) {
-		ks, decodeErrs, err := pr.Stats()
-		if err != nil {
-			log.WithError(err).Warn("reading kernel counters")
-			return
-		}
-		st := ag.Stats()
-		log.WithFields(logrus.Fields{
-			"kernel_execs": ks.Execs, "kernel_exec_events": ks.ExecEvents, "kernel_map_events": ks.MapEvents,
-			"kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull, "kernel_env_truncated": ks.EnvTrunc,
-			"decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(), "written": st.Written.Load(),
-			"alerts": st.Alerts.Load(), "write_errors": st.WriteErrors.Load(), "swept": st.Swept.Load(),
-			"kernel_file_events": ks.FileEvents, "config_changes": st.Changes.Load(),
-		}).Info(msg)
+// load reads the files and applies the flags.
+func (r *runFlags) load() (config.Config, error) {
+	named := false
+	r.fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
+	dir := r.dir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(r.file), "conf.d")
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		if every <= 0 {
-			<-done
-			return
-		}
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				emit("counters")
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		emit("final counters")
+	cfg, _, err := config.Load(r.file, dir, named)
+	if err != nil {
+		return cfg, err
 	}
+	r.set(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("flags: %w", err)
+	}
+	return cfg, nil
 }
 
-// machineID is the host's stable identity (/etc/machine-id), the ECS host.id.
-func machineID() string {
-	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
-		if b, err := os.ReadFile(p); err == nil {
-			if id := strings.TrimSpace(string(b)); id != "" {
-				return id
-			}
+func runCommand(args []string, stderr io.Writer) error {
+	rf := newRunFlags("hookwatch run")
+	if err := rf.parse(args); err != nil || helpAsked(args) {
+		return err
+	}
+	log := logrus.New()
+	log.SetOutput(stderr) // never the event stream
+	cfg, err := rf.load()
+	if err != nil {
+		return usageError{err}
+	}
+	if err := daemon.ApplyLog(log, cfg.Log, isTerminal(stderr)); err != nil {
+		return usageError{err}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	err = daemon.Run(ctx, daemon.Options{Load: rf.load, Version: version, Log: log, Reload: hup})
+	var ce daemon.ConfigError
+	if errors.As(err, &ce) {
+		return usageError{err}
+	}
+	return err
+}
+
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
 		}
 	}
-	return ""
+	return false
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

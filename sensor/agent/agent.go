@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,9 +53,6 @@ type Config struct {
 	MaxProcesses int
 	Sweep        bool
 	Proc         procfs.FS
-	// Ready is called once everything is watched and the sweeps are done:
-	// from then on nothing is missed.
-	Ready func()
 }
 
 // Stats counts what the agent did, for logs and metrics.
@@ -73,6 +71,19 @@ type item struct {
 	exec   *event.Exec
 	image  *event.ImageLoad
 	change *loaderconf.Change
+	reload *Reload
+	ping   chan struct{}
+}
+
+// Reload replaces the rules, the engine and the telemetry level. It takes
+// effect in queue order: nothing queued before it is judged by the new
+// rules, nothing after by the old.
+type Reload struct {
+	Rules     *rules.Set
+	Engine    *detect.Engine
+	Telemetry string
+	Sweep     bool
+	after     func()
 }
 
 // Agent processes events. Create it with New.
@@ -87,6 +98,63 @@ type Agent struct {
 	stats  Stats
 	bootAt time.Time
 	files  FileWatcher
+	ready  func()
+
+	alertsMu sync.Mutex
+	alerts   map[string]*RuleCount
+}
+
+// RuleCount is how many alerts one rule raised.
+type RuleCount struct {
+	ID, Name string
+	Count    uint64
+}
+
+// OnReady sets what to call once everything is watched and the sweeps are
+// done: from then on nothing is missed.
+func (a *Agent) OnReady(f func()) { a.ready = f }
+
+// Reload queues a change of rules; after runs in the worker once it is in
+// effect (to switch the output at the same point).
+func (a *Agent) Reload(r Reload, after func()) {
+	r.after = after
+	a.enqueueWait(item{reload: &r})
+}
+
+// Ping checks that the worker is processing its queue: it answers within
+// timeout, or the agent is stuck.
+func (a *Agent) Ping(timeout time.Duration) error {
+	done := make(chan struct{})
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case a.queue <- item{ping: done}:
+	case <-t.C:
+		return fmt.Errorf("queue full for %s", timeout)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("worker did not answer within %s", timeout)
+	}
+}
+
+// QueueDepth is the number of events waiting.
+func (a *Agent) QueueDepth() int { return len(a.queue) }
+
+// Processes is the number of processes in the context table.
+func (a *Agent) Processes() int { return a.table.Len() }
+
+// AlertsByRule counts alerts per rule.
+func (a *Agent) AlertsByRule() []RuleCount {
+	a.alertsMu.Lock()
+	defer a.alertsMu.Unlock()
+	out := make([]RuleCount, 0, len(a.alerts))
+	for _, r := range a.alerts {
+		out = append(out, *r)
+	}
+	return out
 }
 
 // WatchFiles hands the kernel's file reports to w (the loader
@@ -192,8 +260,8 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 	if a.cfg.Sweep {
 		a.sweep(ctx, c)
 	}
-	if a.cfg.Ready != nil {
-		a.cfg.Ready()
+	if a.ready != nil {
+		a.ready()
 	}
 	err := <-errc
 	// Nothing may be queued after the queue closes: stop the watcher first.
@@ -212,6 +280,14 @@ func (a *Agent) process(it item) {
 		a.handleImage(it.image)
 	case it.change != nil:
 		a.handleChange(it.change)
+	case it.reload != nil:
+		r := it.reload
+		a.cfg.Rules, a.engine, a.cfg.Telemetry, a.cfg.Sweep = r.Rules, r.Engine, r.Telemetry, r.Sweep
+		if r.after != nil {
+			r.after()
+		}
+	case it.ping != nil:
+		close(it.ping)
 	}
 }
 
@@ -323,7 +399,7 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 	}
 	a.write(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)))
 	if al := a.engine.LoaderConfig(c); al != nil {
-		a.stats.Alerts.Add(1)
+		a.countAlert(al)
 		a.write(a.enc.Alert(writer, parent, al))
 	}
 }
@@ -416,8 +492,27 @@ func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
 }
 
 func (a *Agent) writeAlert(p *proctable.Process, al *detect.Alert) {
+	a.countAlert(al)
+	var parent *proctable.Process
+	if p != nil {
+		parent = a.parent(p)
+	}
+	a.write(a.enc.Alert(p, parent, al))
+}
+
+func (a *Agent) countAlert(al *detect.Alert) {
 	a.stats.Alerts.Add(1)
-	a.write(a.enc.Alert(p, a.parent(p), al))
+	a.alertsMu.Lock()
+	defer a.alertsMu.Unlock()
+	if a.alerts == nil {
+		a.alerts = map[string]*RuleCount{}
+	}
+	r := a.alerts[al.Detection.ID]
+	if r == nil {
+		r = &RuleCount{ID: al.Detection.ID, Name: al.Detection.Name}
+		a.alerts[al.Detection.ID] = r
+	}
+	r.Count++
 }
 
 func (a *Agent) write(d ecs.Doc) {

@@ -232,12 +232,30 @@ func commKey(name string) [commLen]byte {
 }
 
 func (p *Probe) fillNames(cfg Config) error {
+	return p.SetNames(cfg.CredentialPrograms, cfg.LoaderNames)
+}
+
+// SetNames replaces the credential program and loader names the kernel
+// watches for at exec (a reload; the programs stay attached).
+func (p *Probe) SetNames(credential, loaders []string) error {
 	reasons := map[[commLen]byte]uint8{}
-	for _, n := range cfg.CredentialPrograms {
+	for _, n := range credential {
 		reasons[commKey(n)] |= uint8(hookwatchWatchReasonWATCH_CREDENTIAL)
 	}
-	for _, n := range cfg.LoaderNames {
+	for _, n := range loaders {
 		reasons[commKey(n)] |= uint8(hookwatchWatchReasonWATCH_LOADER)
+	}
+	var k [commLen]byte
+	var v uint8
+	var stale [][commLen]byte
+	it := p.objs.WatchedNames.Iterate()
+	for it.Next(&k, &v) {
+		if _, keep := reasons[k]; !keep {
+			stale = append(stale, k)
+		}
+	}
+	for _, k := range stale {
+		_ = p.objs.WatchedNames.Delete(k)
 	}
 	for k, v := range reasons {
 		if err := p.objs.WatchedNames.Put(k, v); err != nil {

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scrape reads /metrics into "name{labels}" -> value.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		v, err := strconv.ParseFloat(l[i+1:], 64)
+		if err == nil {
+			out[l[:i]] = v
+		}
+	}
+	return out
+}
+
+func TestMetricsMoveAndHealth(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t)
+	addr, _ := s.logLine("hookwatch running")["metrics"].(string)
+	if addr == "" {
+		t.Fatalf("no metrics address logged:\n%s", s.stderr.String())
+	}
+	before := scrape(t, addr)
+	cmd := exec.Command("cat", "/dev/null")
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
+	cmd.Run()
+	s.waitFor("the alert", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+	})
+	after := scrape(t, addr)
+	for _, m := range []string{`hookwatch_events_total{kind="exec"}`, `hookwatch_documents_written_total`, `hookwatch_kernel_execs_total`} {
+		if after[m] <= before[m] {
+			t.Errorf("%s did not move: %v -> %v", m, before[m], after[m])
+		}
+	}
+	rule := `hookwatch_detections_total{rule_id="hookwatch-0001",rule_name="Loader variable at exec"}`
+	if after[rule] < 1 {
+		t.Errorf("%s = %v", rule, after[rule])
+	}
+	if after[`hookwatch_bpf_program_runs_total{program="handle_exec"}`] == 0 {
+		t.Error("no BPF run counts: kernel statistics not enabled")
+	}
+	for _, m := range []string{`hookwatch_kernel_lost_records_total{kind="exec"}`, `hookwatch_dropped_events_total`, `hookwatch_queue_depth`} {
+		if _, ok := after[m]; !ok {
+			t.Errorf("%s missing", m)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok\n" {
+		t.Errorf("/healthz: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	hook := compileHook(t)
+	s := startSensor(t, "-no-sweep")
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	builtin, err := os.ReadFile("../../rules/hookwatch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// New rules: "true" becomes a credential program.
+	os.WriteFile(rulesFile, []byte(strings.Replace(string(builtin), "  - ssh\n", "  - ssh\n  - true\n", 1)), 0o600)
+
+	// A bad reload first: the running configuration stays.
+	os.WriteFile(s.conf, []byte("log:\n  format: json\nagent:\n  queue: [1\n"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, s, "reload failed: keeping the running configuration")
+
+	os.WriteFile(s.conf, []byte("log:\n  format: json\nrules:\n  file: "+rulesFile+"\n"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, s, "configuration reloaded")
+	cmd := exec.Command("/bin/true")
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
+	cmd.Run()
+	a := s.waitFor("alert under the reloaded rules", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+	})
+	if !strings.Contains(str(a, "event.reason"), "true is a credential program") {
+		t.Errorf("reloaded rules not in force: %s", str(a, "event.reason"))
+	}
+}
+
+func waitLog(t *testing.T, s *sensor, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.logLine(msg) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log %q:\n%s", msg, s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Bad configuration: exit code 2 with the file and line, and nothing left
+// running (no BPF program stays attached).
+func TestBadConfigurationExitsTwo(t *testing.T) {
+	requireRoot(t)
+	conf := filepath.Join(t.TempDir(), "hookwatch.yaml")
+	os.WriteFile(conf, []byte("output:\n  telemetry: all\n  colour: blue\n"), 0o600)
+	c := exec.Command(binPath, "run", "-config", conf)
+	out, err := c.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), conf+":3: field colour not found") {
+		t.Errorf("exit %v, output %q", err, out)
+	}
+	os.Chmod(conf, 0o666)
+	os.WriteFile(conf, []byte("output:\n  telemetry: all\n"), 0o666)
+	os.Chmod(conf, 0o666)
+	out, err = exec.Command(binPath, "config", "check", conf).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "world-writable") {
+		t.Errorf("world-writable: %v %q", err, out)
+	}
+	os.Chmod(conf, 0o600)
+	out, err = exec.Command(binPath, "config", "check", conf).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), conf+": ok") {
+		t.Errorf("good config: %v %q", err, out)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	requireRoot(t)
+	// A configuration named on the command line must exist.
+	out, err := exec.Command(binPath, "check", "-config", filepath.Join(t.TempDir(), "none.yaml")).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "none.yaml") {
+		t.Errorf("missing named configuration: %v\n%s", err, out)
+	}
+	conf := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(conf, []byte("log:\n  level: info\n"), 0o600)
+	out, err = exec.Command(binPath, "check", "-config", conf).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "collector          ebpf: every program loads") || !strings.Contains(string(out), "BTF                yes") {
+		t.Errorf("check: %v\n%s", err, out)
+	}
+}

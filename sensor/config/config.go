@@ -1,0 +1,342 @@
+// Package config reads hookwatch's configuration: one YAML file
+// (/etc/hookwatch/hookwatch.yaml) and drop-ins (conf.d/*.yaml) merged over
+// it in name order. Every error names the file and, where YAML knows it,
+// the line. With no file at all the defaults make a working sensor.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Default paths.
+const (
+	DefaultFile   = "/etc/hookwatch/hookwatch.yaml"
+	DefaultDropIn = "/etc/hookwatch/conf.d"
+)
+
+// Config is the whole configuration. Field comments are the documentation
+// of record; packaging/hookwatch.yaml repeats them for operators.
+type Config struct {
+	// Collector: auto (eBPF), or ebpf.
+	Collector string  `yaml:"collector"`
+	Rules     Rules   `yaml:"rules"`
+	Output    Output  `yaml:"output"`
+	Log       Log     `yaml:"log"`
+	Metrics   Metrics `yaml:"metrics"`
+	Kernel    Kernel  `yaml:"kernel"`
+	Agent     Agent   `yaml:"agent"`
+}
+
+// Rules says where detection conditions come from.
+type Rules struct {
+	// File replaces the built-in conditions; "" keeps them.
+	File string `yaml:"file"`
+}
+
+// Output says where events go.
+type Output struct {
+	// Destination: "stdout" or a file path.
+	Destination string `yaml:"destination"`
+	// Telemetry: none, loader or all.
+	Telemetry string `yaml:"telemetry"`
+}
+
+// Log configures the agent's own log (never mixed with events).
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json, auto
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is host:port for /metrics and /healthz; "" turns them off.
+	Listen string `yaml:"listen"`
+	// BPFStats turns on the kernel's BPF run-time statistics while
+	// hookwatch runs, for the per-program run time metric.
+	BPFStats bool `yaml:"bpf_stats"`
+}
+
+// Kernel configures the kernel side.
+type Kernel struct {
+	// RingBufferBytes: a power of two between 4 KiB and 1 GiB.
+	RingBufferBytes uint32 `yaml:"ring_buffer_bytes"`
+}
+
+// Agent configures userspace processing.
+type Agent struct {
+	Queue         int           `yaml:"queue"`
+	MaxProcesses  int           `yaml:"max_processes"`
+	StartupSweep  bool          `yaml:"startup_sweep"`
+	StatsInterval time.Duration `yaml:"stats_interval"`
+}
+
+// Default returns the configuration used when no file says otherwise.
+func Default() Config {
+	return Config{
+		Collector: "auto",
+		Output:    Output{Destination: "stdout", Telemetry: "loader"},
+		Log:       Log{Level: "info", Format: "auto"},
+		Metrics:   Metrics{Listen: "127.0.0.1:9464", BPFStats: true},
+		Kernel:    Kernel{RingBufferBytes: 8 << 20},
+		Agent:     Agent{Queue: 8192, MaxProcesses: 16384, StartupSweep: true, StatsInterval: time.Minute},
+	}
+}
+
+// Error is a configuration error with its place.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads file and the drop-ins in dropIn (*.yaml, in name order), over
+// the defaults, and returns the files it used. A missing file is the
+// defaults unless required (the operator named it); set file or dropIn to
+// "" to skip them.
+func Load(file, dropIn string, required bool) (Config, []string, error) {
+	cfg := Default()
+	var used []string
+	var files []string
+	if file != "" {
+		if _, err := os.Stat(file); err == nil || required {
+			files = append(files, file)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return cfg, nil, &Error{File: file, Msg: err.Error()}
+		}
+	}
+	var dropIns []string
+	if dropIn != "" {
+		if err := checkDir(dropIn); err != nil {
+			return cfg, nil, err
+		}
+		m, _ := filepath.Glob(filepath.Join(dropIn, "*.yaml"))
+		sort.Strings(m)
+		dropIns = m
+	}
+	set := map[string]leaf{} // key path -> where a drop-in set it
+	for _, f := range append(files, dropIns...) {
+		b, err := readChecked(f)
+		if err != nil {
+			return cfg, nil, err
+		}
+		if len(bytes.TrimSpace(stripComments(b))) == 0 {
+			// Most likely a write that went wrong; the defaults would
+			// silently replace what the operator meant.
+			return cfg, nil, &Error{File: f, Msg: "empty: set an option, or remove the file to use the defaults"}
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(b, &root); err != nil {
+			return cfg, nil, yamlError(f, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, nil, yamlError(f, err)
+		}
+		if f != file {
+			// Two drop-ins that set one option differently: which should
+			// win is a guess, so neither does.
+			for k, l := range leaves(&root, f) {
+				if prev, ok := set[k]; ok && prev.value != l.value {
+					return cfg, nil, &Error{File: f, Line: l.line, Msg: fmt.Sprintf("%s conflicts with %s:%d (%q vs %q)", k, prev.file, prev.line, l.value, prev.value)}
+				}
+				set[k] = l
+			}
+		}
+		used = append(used, f)
+	}
+	if err := cfg.Validate(); err != nil {
+		where := "configuration"
+		if len(used) > 0 {
+			where = strings.Join(used, ", ")
+		}
+		return cfg, used, &Error{File: where, Msg: err.Error()}
+	}
+	return cfg, used, nil
+}
+
+type leaf struct {
+	file, value string
+	line        int
+}
+
+func leaves(n *yaml.Node, file string) map[string]leaf {
+	out := map[string]leaf{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				if prefix != "" {
+					k = prefix + "." + k
+				}
+				walk(n.Content[i+1], k)
+			}
+		default:
+			var b strings.Builder
+			yaml.NewEncoder(&b).Encode(n)
+			out[prefix] = leaf{file: file, value: strings.TrimSpace(b.String()), line: n.Line}
+		}
+	}
+	walk(n, "")
+	return out
+}
+
+func stripComments(b []byte) []byte {
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			out = append(out, l)
+		}
+	}
+	return bytes.Join(out, []byte("\n"))
+}
+
+// yamlError turns a yaml.v3 error ("yaml: line 3: ...") into one that names
+// the file and line.
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			fmt.Sscanf(n, "%d", &line)
+			msg = after
+		}
+	} else if strings.Contains(msg, "unmarshal errors:") {
+		if i := strings.Index(msg, "line "); i >= 0 {
+			fmt.Sscanf(msg[i+5:], "%d", &line)
+			if j := strings.Index(msg[i:], ": "); j >= 0 {
+				msg = msg[i+j+2:]
+			}
+		}
+	}
+	return &Error{File: file, Line: line, Msg: msg}
+}
+
+// readChecked reads a configuration file, refusing one that anyone may
+// write: whoever can edit it can turn detection off.
+func readChecked(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &Error{File: path, Msg: "not a regular file"}
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("refusing a world-writable file (mode %04o): anyone could disable detection", fi.Mode().Perm())}
+	}
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	return b, nil
+}
+
+// checkDir refuses a directory anyone may write to (sticky or not: a
+// drop-in added there is read).
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &Error{File: dir, Msg: err.Error()}
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return &Error{File: dir, Msg: fmt.Sprintf("refusing a world-writable directory (mode %04o): anyone could add or replace configuration", fi.Mode().Perm())}
+	}
+	return nil
+}
+
+// CheckRulesPath applies the same rule to a rules file or directory.
+func CheckRulesPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := readChecked(path); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Validate checks values; errors name the option.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Collector {
+	case "auto", "ebpf":
+	case "audit":
+		errs = append(errs, errors.New("collector: audit is not available in this build (use auto or ebpf)"))
+	default:
+		errs = append(errs, fmt.Errorf("collector: %q is not auto or ebpf", c.Collector))
+	}
+	switch c.Output.Telemetry {
+	case "none", "loader", "all":
+	default:
+		errs = append(errs, fmt.Errorf("output.telemetry: %q is not none, loader or all", c.Output.Telemetry))
+	}
+	if c.Output.Destination == "" {
+		errs = append(errs, errors.New("output.destination is empty (stdout, or a file path)"))
+	} else if c.Output.Destination != "stdout" && c.Output.Destination != "-" && !filepath.IsAbs(c.Output.Destination) {
+		errs = append(errs, fmt.Errorf("output.destination: %q is not stdout or an absolute path", c.Output.Destination))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json", "auto":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text, json or auto", c.Log.Format))
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.listen: %q is not host:port", c.Metrics.Listen))
+		}
+	}
+	if r := c.Kernel.RingBufferBytes; r < 4096 || r&(r-1) != 0 || r > 1<<30 {
+		errs = append(errs, fmt.Errorf("kernel.ring_buffer_bytes: %d is not a power of two between 4096 and 1073741824", r))
+	}
+	if c.Agent.Queue < 1 || c.Agent.Queue > 1<<20 {
+		errs = append(errs, fmt.Errorf("agent.queue: %d is not between 1 and 1048576", c.Agent.Queue))
+	}
+	if c.Agent.MaxProcesses < 64 || c.Agent.MaxProcesses > 1<<22 {
+		errs = append(errs, fmt.Errorf("agent.max_processes: %d is not between 64 and 4194304", c.Agent.MaxProcesses))
+	}
+	if c.Agent.StatsInterval < 0 {
+		errs = append(errs, fmt.Errorf("agent.stats_interval: %s is negative", c.Agent.StatsInterval))
+	}
+	return errors.Join(errs...)
+}

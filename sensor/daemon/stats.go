@@ -1,0 +1,132 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/hookwatch/hookwatch/sensor/agent"
+	"github.com/hookwatch/hookwatch/sensor/metrics"
+	"github.com/hookwatch/hookwatch/sensor/probe"
+)
+
+// logStats logs the counters every interval (never when 0).
+func logStats(ctx context.Context, log logrus.FieldLogger, pr *probe.Probe, ag *agent.Agent, every time.Duration) {
+	if every <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			emitStats(log, pr, ag, "counters")
+		}
+	}
+}
+
+func emitStats(log logrus.FieldLogger, pr *probe.Probe, ag *agent.Agent, msg string) {
+	ks, decodeErrs, err := pr.Stats()
+	if err != nil {
+		log.WithError(err).Warn("reading kernel counters")
+		return
+	}
+	st := ag.Stats()
+	log.WithFields(logrus.Fields{
+		"kernel_execs": ks.Execs, "kernel_exec_events": ks.ExecEvents, "kernel_map_events": ks.MapEvents,
+		"kernel_file_events": ks.FileEvents, "kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull,
+		"kernel_env_truncated": ks.EnvTrunc, "decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(),
+		"written": st.Written.Load(), "alerts": st.Alerts.Load(), "write_errors": st.WriteErrors.Load(),
+		"swept": st.Swept.Load(), "config_changes": st.Changes.Load(),
+	}).Info(msg)
+}
+
+func counter(name, help string, read func() float64) metrics.Metric {
+	return metrics.Metric{Name: name, Help: help, Counter: true, Read: func() []metrics.Sample { return []metrics.Sample{{Value: read()}} }}
+}
+
+func gauge(name, help string, read func() float64) metrics.Metric {
+	return metrics.Metric{Name: name, Help: help, Read: func() []metrics.Sample { return []metrics.Sample{{Value: read()}} }}
+}
+
+// sensorMetrics lists what /metrics shows.
+func sensorMetrics(pr *probe.Probe, ag *agent.Agent) []metrics.Metric {
+	st := ag.Stats()
+	kernel := func(pick func(k kstats) float64) func() []metrics.Sample {
+		return func() []metrics.Sample {
+			ks, decodeErrs, err := pr.Stats()
+			if err != nil {
+				return nil
+			}
+			return []metrics.Sample{{Value: pick(kstats{ks.Execs, ks.ExecEvents, ks.MapEvents, ks.FileEvents, ks.LostExec, ks.LostMap, ks.LostFile, ks.WatchFull, ks.EnvTrunc, decodeErrs})}}
+		}
+	}
+	return []metrics.Metric{
+		{Name: "hookwatch_events_total", Help: "Events taken from the collector, by kind.", Labels: []string{"kind"}, Counter: true,
+			Read: func() []metrics.Sample {
+				return []metrics.Sample{
+					{Labels: []string{"exec"}, Value: float64(st.Execs.Load())},
+					{Labels: []string{"image_load"}, Value: float64(st.ImageLoads.Load())},
+					{Labels: []string{"file_op"}, Value: float64(st.FileOps.Load())},
+					{Labels: []string{"config_change"}, Value: float64(st.Changes.Load())},
+				}
+			}},
+		{Name: "hookwatch_detections_total", Help: "Alerts raised, by rule.", Labels: []string{"rule_id", "rule_name"}, Counter: true,
+			Read: func() []metrics.Sample {
+				var out []metrics.Sample
+				for _, r := range ag.AlertsByRule() {
+					out = append(out, metrics.Sample{Labels: []string{r.ID, r.Name}, Value: float64(r.Count)})
+				}
+				return out
+			}},
+		counter("hookwatch_documents_written_total", "Documents written to the output.", func() float64 { return float64(st.Written.Load()) }),
+		counter("hookwatch_sink_errors_total", "Documents the output could not take.", func() float64 { return float64(st.WriteErrors.Load()) }),
+		counter("hookwatch_dropped_events_total", "Events dropped in userspace: the agent's queue was full.", func() float64 { return float64(st.Dropped.Load()) }),
+		{Name: "hookwatch_kernel_lost_records_total", Help: "Records the kernel could not put in the ring buffer, by kind.", Labels: []string{"kind"}, Counter: true,
+			Read: func() []metrics.Sample {
+				ks, _, err := pr.Stats()
+				if err != nil {
+					return nil
+				}
+				return []metrics.Sample{
+					{Labels: []string{"exec"}, Value: float64(ks.LostExec)},
+					{Labels: []string{"map"}, Value: float64(ks.LostMap)},
+					{Labels: []string{"file"}, Value: float64(ks.LostFile)},
+				}
+			}},
+		{Name: "hookwatch_kernel_execs_total", Help: "Every exec the kernel side saw.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.execs) })},
+		{Name: "hookwatch_kernel_watch_full_total", Help: "Processes the kernel could not mark watched (map full).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.watchFull) })},
+		{Name: "hookwatch_kernel_env_truncated_total", Help: "Environments too large to scan in the kernel (read from /proc instead).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.envTrunc) })},
+		{Name: "hookwatch_decode_errors_total", Help: "Ring buffer records that could not be decoded.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.decodeErrs) })},
+		gauge("hookwatch_queue_depth", "Events waiting in the agent's queue.", func() float64 { return float64(ag.QueueDepth()) }),
+		gauge("hookwatch_processes_tracked", "Processes held in the agent's context table.", func() float64 { return float64(ag.Processes()) }),
+		{Name: "hookwatch_bpf_program_run_seconds_total", Help: "Time the kernel spent in each BPF program (metrics.bpf_stats).", Labels: []string{"program"}, Counter: true,
+			Read: func() []metrics.Sample { return programStats(pr, true) }},
+		{Name: "hookwatch_bpf_program_runs_total", Help: "Runs of each BPF program (metrics.bpf_stats).", Labels: []string{"program"}, Counter: true,
+			Read: func() []metrics.Sample { return programStats(pr, false) }},
+	}
+}
+
+type kstats struct {
+	execs, execEvents, mapEvents, fileEvents, lostExec, lostMap, lostFile, watchFull, envTrunc, decodeErrs uint64
+}
+
+func programStats(pr *probe.Probe, runtime bool) []metrics.Sample {
+	var out []metrics.Sample
+	for name, p := range pr.Programs() {
+		st, err := p.Stats()
+		if err != nil {
+			continue
+		}
+		if runtime {
+			out = append(out, metrics.Sample{Labels: []string{name}, Value: st.Runtime.Seconds()})
+		} else {
+			out = append(out, metrics.Sample{Labels: []string{name}, Value: float64(st.RunCount)})
+		}
+	}
+	return out
+}
