@@ -34,10 +34,10 @@ func newRunFlags(name string) *runFlags {
 	fs.StringVar(&r.dir, "config-dir", "", "drop-in `directory` merged in name order (default: conf.d beside the file)")
 	var (
 		rulesFile, out, telemetry, logLevel, logFormat, metricsListen string
-		ring                                                            uint
-		queue                                                           int
-		noSweep                                                         bool
-		stats                                                           time.Duration
+		ring                                                          uint
+		queue                                                         int
+		noSweep                                                       bool
+		stats                                                         time.Duration
 	)
 	fs.StringVar(&rulesFile, "rules", "", "detection conditions `file` (default: the rules built in)")
 	fs.StringVar(&out, "output", "stdout", "where events go: stdout, or an absolute file `path`")

@@ -330,4 +330,3 @@ func machineID() string {
 	}
 	return ""
 }
-
