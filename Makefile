@@ -3,8 +3,10 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/hookwatch
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# Package versions must start with a digit.
+PKGVERSION ?= $(if $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(VERSION)),$(VERSION),0.0.0~$(subst -,.,$(VERSION)))
 # Debian packages the tests and `make generate` need (.ci/run installs them).
-DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client gdb
+DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd
 
 .DEFAULT_GOAL := help
 
@@ -23,6 +25,15 @@ test: ## run every test (as root: BPF and end-to-end tests load real programs)
 generate: ## rebuild the BPF objects (bpf2go) from bpf/*.c; commit the result
 	go generate ./sensor/probe
 
+package: ## build .deb and .rpm packages for amd64 and arm64 into dist/
+	mkdir -p dist
+	set -e; for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o dist/bin/hookwatch ./cmd/hookwatch; \
+		for p in deb rpm; do \
+			ARCH=$$arch VERSION=$(PKGVERSION) go tool nfpm package --config packaging/nfpm.yaml --packager $$p --target dist/; \
+		done; \
+	done
+
 deps: ## install the Debian packages the tests need
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
 
@@ -37,4 +48,4 @@ fuzz: ## run each fuzz target for a short while
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help build run test generate deps fuzz clean
+.PHONY: help build run test generate package deps fuzz clean
