@@ -21,7 +21,6 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
-	"github.com/hookwatch/hookwatch/sensor/output"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -92,7 +91,7 @@ type Agent struct {
 	log    logrus.FieldLogger
 	engine *detect.Engine
 	enc    *ecs.Encoder
-	out    output.Sink
+	out    Publisher
 	table  *proctable.Table
 	queue  chan item
 	stats  Stats
@@ -170,8 +169,13 @@ type FileWatcher interface {
 	Run(ctx context.Context, emit func(*loaderconf.Change)) error
 }
 
+// Publisher delivers documents (the output package's).
+type Publisher interface {
+	Publish(doc map[string]any) error
+}
+
 // New returns an agent writing to out.
-func New(cfg Config, engine *detect.Engine, enc *ecs.Encoder, out output.Sink, log logrus.FieldLogger) *Agent {
+func New(cfg Config, engine *detect.Engine, enc *ecs.Encoder, out Publisher, log logrus.FieldLogger) *Agent {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 8192
 	}
@@ -516,11 +520,7 @@ func (a *Agent) countAlert(al *detect.Alert) {
 }
 
 func (a *Agent) write(d ecs.Doc) {
-	b, err := ecs.Marshal(d)
-	if err == nil {
-		err = a.out.Write(b)
-	}
-	if err != nil {
+	if err := a.out.Publish(d); err != nil {
 		a.stats.WriteErrors.Add(1)
 		a.log.WithError(err).Warn("event not written")
 		return

@@ -32,6 +32,7 @@ type Config struct {
 	Collector string  `yaml:"collector"`
 	Rules     Rules   `yaml:"rules"`
 	Output    Output  `yaml:"output"`
+	Syslog    Syslog  `yaml:"syslog"`
 	Log       Log     `yaml:"log"`
 	Metrics   Metrics `yaml:"metrics"`
 	Kernel    Kernel  `yaml:"kernel"`
@@ -44,12 +45,50 @@ type Rules struct {
 	File string `yaml:"file"`
 }
 
-// Output says where events go.
+// Output says where events go locally.
 type Output struct {
-	// Destination: "stdout" or a file path.
+	// Destination: "stdout", "none", or an absolute file path.
 	Destination string `yaml:"destination"`
+	// Format: ecs, defender or cef.
+	Format string `yaml:"format"`
 	// Telemetry: none, loader or all.
 	Telemetry string `yaml:"telemetry"`
+	// A file destination is rotated at FileMaxBytes (0: never), keeping
+	// FileMaxBackups old files.
+	FileMaxBytes   int64 `yaml:"file_max_bytes"`
+	FileMaxBackups int   `yaml:"file_max_backups"`
+}
+
+// Syslog configures delivery to a syslog collector (for Sentinel: rsyslog or
+// syslog-ng with the Azure Monitor Agent).
+type Syslog struct {
+	// Address: unix:///dev/log, udp://host:514, tcp://host:514 or
+	// tls://host:6514; "" turns syslog off.
+	Address string `yaml:"address"`
+	// Format of the message body: ecs, defender or cef.
+	Format string `yaml:"format"`
+	// Header: rfc5424 or rfc3164.
+	Header         string `yaml:"header"`
+	Facility       string `yaml:"facility"`
+	AppName        string `yaml:"app_name"`
+	StructuredData string `yaml:"structured_data"`
+	// MaxMessageBytes bounds a message, header included; larger events are
+	// shrunk with a visible marker.
+	MaxMessageBytes int       `yaml:"max_message_bytes"`
+	TLS             SyslogTLS `yaml:"tls"`
+	// The spool keeps every message until delivery is confirmed.
+	SpoolDir      string        `yaml:"spool_dir"`
+	SpoolMaxBytes int64         `yaml:"spool_max_bytes"`
+	ResendWindow  time.Duration `yaml:"resend_window"`
+}
+
+// SyslogTLS configures RFC 5425 TLS.
+type SyslogTLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // Log configures the agent's own log (never mixed with events).
@@ -85,7 +124,9 @@ type Agent struct {
 func Default() Config {
 	return Config{
 		Collector: "auto",
-		Output:    Output{Destination: "stdout", Telemetry: "loader"},
+		Output:    Output{Destination: "stdout", Format: "ecs", Telemetry: "loader", FileMaxBytes: 100 << 20, FileMaxBackups: 5},
+		Syslog: Syslog{Format: "ecs", Header: "rfc5424", Facility: "local0", AppName: "hookwatch", MaxMessageBytes: 8192,
+			SpoolDir: "/var/spool/hookwatch", SpoolMaxBytes: 256 << 20, ResendWindow: 5 * time.Second},
 		Log:       Log{Level: "info", Format: "auto"},
 		Metrics:   Metrics{Listen: "127.0.0.1:9464", BPFStats: true},
 		Kernel:    Kernel{RingBufferBytes: 8 << 20},
@@ -307,9 +348,35 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("output.telemetry: %q is not none, loader or all", c.Output.Telemetry))
 	}
 	if c.Output.Destination == "" {
-		errs = append(errs, errors.New("output.destination is empty (stdout, or a file path)"))
-	} else if c.Output.Destination != "stdout" && c.Output.Destination != "-" && !filepath.IsAbs(c.Output.Destination) {
-		errs = append(errs, fmt.Errorf("output.destination: %q is not stdout or an absolute path", c.Output.Destination))
+		errs = append(errs, errors.New("output.destination is empty (stdout, none, or a file path)"))
+	} else if c.Output.Destination != "stdout" && c.Output.Destination != "-" && c.Output.Destination != "none" && !filepath.IsAbs(c.Output.Destination) {
+		errs = append(errs, fmt.Errorf("output.destination: %q is not stdout, none or an absolute path", c.Output.Destination))
+	}
+	for k, f := range map[string]string{"output.format": c.Output.Format, "syslog.format": c.Syslog.Format} {
+		if f != "ecs" && f != "defender" && f != "cef" {
+			errs = append(errs, fmt.Errorf("%s: %q is not ecs, defender or cef", k, f))
+		}
+	}
+	if c.Output.FileMaxBytes < 0 || c.Output.FileMaxBackups < 0 {
+		errs = append(errs, errors.New("output.file_max_bytes and output.file_max_backups cannot be negative"))
+	}
+	if c.Syslog.Address != "" {
+		if !strings.HasPrefix(c.Syslog.Address, "unix://") && !strings.HasPrefix(c.Syslog.Address, "udp://") &&
+			!strings.HasPrefix(c.Syslog.Address, "tcp://") && !strings.HasPrefix(c.Syslog.Address, "tls://") {
+			errs = append(errs, fmt.Errorf("syslog.address: %q is not unix://PATH, udp://, tcp:// or tls://HOST:PORT", c.Syslog.Address))
+		}
+		if c.Syslog.Header != "rfc5424" && c.Syslog.Header != "rfc3164" {
+			errs = append(errs, fmt.Errorf("syslog.header: %q is not rfc5424 or rfc3164", c.Syslog.Header))
+		}
+		if c.Syslog.MaxMessageBytes < 480 {
+			errs = append(errs, fmt.Errorf("syslog.max_message_bytes: %d is below 480 (RFC 5424's floor)", c.Syslog.MaxMessageBytes))
+		}
+		if !filepath.IsAbs(c.Syslog.SpoolDir) || c.Syslog.SpoolMaxBytes < 1<<20 {
+			errs = append(errs, errors.New("syslog.spool_dir must be absolute and syslog.spool_max_bytes at least 1 MiB"))
+		}
+		if c.Syslog.StructuredData != "" && (!strings.HasPrefix(c.Syslog.StructuredData, "[") || !strings.HasSuffix(c.Syslog.StructuredData, "]")) {
+			errs = append(errs, fmt.Errorf("syslog.structured_data: %q is not RFC 5424 SD-ELEMENTs ([id key=\"value\"])", c.Syslog.StructuredData))
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "warning", "error":

@@ -62,7 +62,7 @@ func TestBadInput(t *testing.T) {
 		{name: "duplicate key", main: "log:\n  level: info\nlog:\n  level: debug\n", want: "hookwatch.yaml:3: mapping key \"log\" already defined at line 1"},
 		{name: "syntax", main: "log: [unclosed\n", want: "hookwatch.yaml:"},
 		{name: "bad value", main: "output:\n  telemetry: loud\n", want: "output.telemetry: \"loud\" is not none, loader or all"},
-		{name: "relative output", main: "output:\n  destination: events.json\n", want: "not stdout or an absolute path"},
+		{name: "relative output", main: "output:\n  destination: events.json\n", want: "not stdout, none or an absolute path"},
 		{name: "ring buffer", main: "kernel:\n  ring_buffer_bytes: 1000\n", want: "kernel.ring_buffer_bytes"},
 		{name: "audit collector", main: "collector: audit\n", want: "collector: audit is not available"},
 		{name: "empty", main: "# only a comment\n", want: "hookwatch.yaml: empty"},

@@ -90,11 +90,11 @@ func Run(ctx context.Context, o Options) error {
 	if len(rs.LoaderVariables) > probe.MaxLoaderVars {
 		return ConfigError{fmt.Errorf("rules: %d loader variables, the kernel matches at most %d", len(rs.LoaderVariables), probe.MaxLoaderVars)}
 	}
-	out, err := output.Open(cfg.Output.Destination)
+	pub, err := buildPublisher(cfg, o.Version, log)
 	if err != nil {
 		return ConfigError{err}
 	}
-	sink := &swapSink{s: out}
+	sink := &swapPublisher{p: pub}
 	defer sink.Close()
 
 	hostName, _ := os.Hostname()
@@ -142,7 +142,7 @@ func Run(ctx context.Context, o Options) error {
 	})
 
 	if cfg.Metrics.Listen != "" {
-		ms, err := metrics.New(cfg.Metrics.Listen, o.Version, sensorMetrics(pr, ag), func() error { return ag.Ping(time.Second) }, log)
+		ms, err := metrics.New(cfg.Metrics.Listen, o.Version, append(sensorMetrics(pr, ag), outputMetrics(sink)...), func() error { return ag.Ping(time.Second) }, log)
 		if err != nil {
 			return ConfigError{err}
 		}
@@ -232,7 +232,7 @@ func newEngine(rs *rules.Set, log logrus.FieldLogger) *detect.Engine {
 // reload applies a new configuration and rules without detaching the
 // probes. What only a restart can change (the kernel's loader variables, the
 // ring buffer, the metrics address) is said, and the rest applied.
-func reload(o Options, old config.Config, pr *probe.Probe, ag *agent.Agent, sink *swapSink, log *logrus.Logger) error {
+func reload(o Options, old config.Config, pr *probe.Probe, ag *agent.Agent, sink *swapPublisher, log *logrus.Logger) error {
 	cfg, err := o.Load()
 	if err != nil {
 		return err
@@ -249,9 +249,9 @@ func reload(o Options, old config.Config, pr *probe.Probe, ag *agent.Agent, sink
 	if cfg.Kernel.RingBufferBytes != old.Kernel.RingBufferBytes || cfg.Metrics.Listen != old.Metrics.Listen {
 		log.Warn("kernel.ring_buffer_bytes and metrics.listen apply at the next restart")
 	}
-	var newSink output.Sink
-	if cfg.Output.Destination != old.Output.Destination {
-		if newSink, err = output.Open(cfg.Output.Destination); err != nil {
+	var newSink *output.Publisher
+	if cfg.Output != old.Output || cfg.Syslog != old.Syslog {
+		if newSink, err = buildPublisher(cfg, o.Version, log); err != nil {
 			return err
 		}
 	}
@@ -268,7 +268,7 @@ func reload(o Options, old config.Config, pr *probe.Probe, ag *agent.Agent, sink
 	// judged by the old rules, events after by the new.
 	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, log), Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
 		if newSink != nil {
-			sink.Swap(newSink)
+			sink.swap(newSink)
 		}
 	})
 	return nil
@@ -291,32 +291,6 @@ func watchdog(ctx context.Context, every time.Duration, ag *agent.Agent, n *sdno
 			n.Notify("WATCHDOG=1")
 		}
 	}
-}
-
-// swapSink lets a reload change the output while events flow.
-type swapSink struct {
-	mu sync.Mutex
-	s  output.Sink
-}
-
-func (w *swapSink) Write(b []byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.s.Write(b)
-}
-
-func (w *swapSink) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.s.Close()
-}
-
-func (w *swapSink) Swap(n output.Sink) {
-	w.mu.Lock()
-	old := w.s
-	w.s = n
-	w.mu.Unlock()
-	old.Close()
 }
 
 // machineID is the host's stable identity (/etc/machine-id), the ECS host.id.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/sensor/agent"
 	"github.com/hookwatch/hookwatch/sensor/metrics"
+	"github.com/hookwatch/hookwatch/sensor/output"
 	"github.com/hookwatch/hookwatch/sensor/probe"
 )
 
@@ -129,4 +130,50 @@ func programStats(pr *probe.Probe, runtime bool) []metrics.Sample {
 		}
 	}
 	return out
+}
+
+// outputMetrics describe delivery: per route, what was sent, what failed,
+// the spool, and what the spool had to drop.
+func outputMetrics(pub *swapPublisher) []metrics.Metric {
+	perNet := func(read func(r output.Route) float64) func() []metrics.Sample {
+		return func() []metrics.Sample {
+			var out []metrics.Sample
+			for _, r := range pub.get().Routes() {
+				if r.Net != nil {
+					out = append(out, metrics.Sample{Labels: []string{r.Name}, Value: read(r)})
+				}
+			}
+			return out
+		}
+	}
+	sink := []string{"sink"}
+	return []metrics.Metric{
+		{Name: "hookwatch_syslog_sent_total", Help: "Messages written to the syslog collector (resends included).", Labels: sink, Counter: true,
+			Read: perNet(func(r output.Route) float64 { return float64(r.Net.Sent.Load()) })},
+		{Name: "hookwatch_syslog_errors_total", Help: "Connection and write failures to the syslog collector.", Labels: sink, Counter: true,
+			Read: perNet(func(r output.Route) float64 { return float64(r.Net.SendErrors.Load()) })},
+		{Name: "hookwatch_syslog_connected", Help: "1 while the syslog collector is connected.", Labels: sink,
+			Read: perNet(func(r output.Route) float64 {
+				if r.Net.Connected() {
+					return 1
+				}
+				return 0
+			})},
+		{Name: "hookwatch_spool_bytes", Help: "Bytes in the on-disk spool.", Labels: sink,
+			Read: perNet(func(r output.Route) float64 { return float64(r.Net.Spool().Bytes()) })},
+		{Name: "hookwatch_spool_dropped_total", Help: "Messages the full spool dropped, by priority (telemetry goes first).", Labels: []string{"sink", "priority"}, Counter: true,
+			Read: func() []metrics.Sample {
+				var out []metrics.Sample
+				for _, r := range pub.get().Routes() {
+					if r.Net != nil {
+						out = append(out,
+							metrics.Sample{Labels: []string{r.Name, "telemetry"}, Value: float64(r.Net.Spool().DroppedTelemetry.Load())},
+							metrics.Sample{Labels: []string{r.Name, "alert"}, Value: float64(r.Net.Spool().DroppedAlerts.Load())})
+					}
+				}
+				return out
+			}},
+		counter("hookwatch_output_errors_total", "Documents an output route could not take.", func() float64 { return float64(pub.get().Errors.Load()) }),
+		counter("hookwatch_output_truncated_total", "Documents shrunk to fit the message size.", func() float64 { return float64(pub.get().Truncated.Load()) }),
+	}
 }

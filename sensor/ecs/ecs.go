@@ -27,7 +27,8 @@ import (
 const Version = "9.4.0"
 
 // Doc is one ECS document: nested objects, as Elasticsearch stores them.
-type Doc map[string]any
+// An alias, so the output encoders walk plain maps.
+type Doc = map[string]any
 
 // Host identifies the machine and the sensor in every document.
 type Host struct {

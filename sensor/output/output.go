@@ -1,6 +1,7 @@
-// Package output writes encoded events, one per line, to where the operator
-// asked: standard output or a file. (Syslog sinks come with the Sentinel
-// output work.)
+// Package output delivers encoded events: to standard output, to a file
+// (rotated by size), or to a syslog collector (the local socket, UDP, TCP or
+// TLS) through an on-disk spool that loses nothing while the collector is
+// slow or down. A Publisher encodes each document for each destination.
 package output
 
 import (
@@ -10,48 +11,97 @@ import (
 	"sync"
 )
 
-// Sink takes one encoded event at a time.
-type Sink interface {
+// LineSink takes one encoded event at a time, as one line.
+type LineSink interface {
 	Write(line []byte) error
 	Close() error
 }
 
-// Open returns the sink for dest: "-" or "stdout" for standard output,
-// anything else is a file path, appended to and created 0600 (events name
+// FileConfig bounds a file destination: rotated at MaxBytes, keeping
+// MaxBackups old files (name.1 the newest). MaxBytes 0: no rotation.
+type FileConfig struct {
+	MaxBytes   int64
+	MaxBackups int
+}
+
+// Open returns the sink for dest: "stdout" or "-" for standard output,
+// anything else a file path, appended to and created 0600 (events name
 // users, commands and paths: not for everyone to read).
-func Open(dest string) (Sink, error) {
+func Open(dest string, fc FileConfig) (LineSink, error) {
 	if dest == "" || dest == "-" || dest == "stdout" {
 		return &lineWriter{w: os.Stdout}, nil
 	}
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening output %s: %w", dest, err)
+	l := &lineWriter{path: dest, fc: fc}
+	if err := l.open(); err != nil {
+		return nil, err
 	}
-	return &lineWriter{w: f, c: f}, nil
+	return l, nil
 }
 
 type lineWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	c   io.Closer
-	buf []byte
+	mu   sync.Mutex
+	w    io.Writer
+	f    *os.File
+	path string
+	fc   FileConfig
+	size int64
+	buf  []byte
 }
 
-// Write writes the line and its newline in one write(2), so concurrent
-// readers of the file never see half an event.
+func (l *lineWriter) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening output %s: %w", l.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("opening output %s: %w", l.path, err)
+	}
+	l.f, l.w, l.size = f, f, fi.Size()
+	return nil
+}
+
+// rotate shifts name.N-1 to name.N ... name to name.1 and starts afresh.
+func (l *lineWriter) rotate() error {
+	l.f.Close()
+	for i := l.fc.MaxBackups; i >= 1; i-- {
+		from := l.path
+		if i > 1 {
+			from = fmt.Sprintf("%s.%d", l.path, i-1)
+		}
+		os.Rename(from, fmt.Sprintf("%s.%d", l.path, i))
+	}
+	if l.fc.MaxBackups == 0 {
+		os.Remove(l.path)
+	}
+	return l.open()
+}
+
+// Write writes the line and its newline in one write(2), so a reader of
+// the file never sees half an event.
 func (l *lineWriter) Write(line []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.f != nil && l.fc.MaxBytes > 0 && l.size > 0 && l.size+int64(len(line))+1 > l.fc.MaxBytes {
+		if err := l.rotate(); err != nil {
+			return err
+		}
+	}
 	l.buf = append(append(l.buf[:0], line...), '\n')
-	if _, err := l.w.Write(l.buf); err != nil {
+	n, err := l.w.Write(l.buf)
+	l.size += int64(n)
+	if err != nil {
 		return fmt.Errorf("writing event: %w", err)
 	}
 	return nil
 }
 
 func (l *lineWriter) Close() error {
-	if l.c == nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
 		return nil
 	}
-	return l.c.Close()
+	return l.f.Close()
 }

@@ -1,0 +1,96 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/format"
+)
+
+// Route is one destination with its encoding.
+type Route struct {
+	Name    string
+	Encoder format.Encoder
+	// MaxBytes bounds one message (0: none); larger events are shrunk.
+	MaxBytes int
+	// Lines, or Net with Syslog framing: exactly one is set.
+	Lines  LineSink
+	Net    *NetSink
+	Syslog *format.Syslog
+}
+
+// Publisher sends each document to every route.
+type Publisher struct {
+	routes    []Route
+	Errors    atomic.Uint64 // documents a route could not take
+	Truncated atomic.Uint64 // documents shrunk to fit
+}
+
+// NewPublisher returns a publisher over routes.
+func NewPublisher(routes ...Route) *Publisher { return &Publisher{routes: routes} }
+
+// Routes lists the routes (for metrics).
+func (p *Publisher) Routes() []Route { return p.routes }
+
+// Publish encodes doc for every route and hands it over. An error from one
+// route does not stop the others.
+func (p *Publisher) Publish(doc map[string]any) error {
+	alert := false
+	if ev, ok := doc["event"].(map[string]any); ok {
+		alert = ev["kind"] == "alert"
+	}
+	var errs []error
+	for _, r := range p.routes {
+		if err := p.send(r, doc, alert); err != nil {
+			p.Errors.Add(1)
+			errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Publisher) send(r Route, doc map[string]any, alert bool) error {
+	max := r.MaxBytes
+	var head int
+	if r.Syslog != nil && max > 0 {
+		head = len(r.Syslog.Frame(nil, 0, "alert", time.Now())) + 8
+	}
+	b, shrunk, err := format.Fit(r.Encoder, doc, max-head)
+	if err != nil {
+		return err
+	}
+	if shrunk {
+		p.Truncated.Add(1)
+	}
+	if r.Lines != nil {
+		return r.Lines.Write(b)
+	}
+	msgid := "event"
+	prio := PrioTelemetry
+	if alert {
+		msgid, prio = "alert", PrioAlert
+	}
+	t := time.Now()
+	if ts, ok := doc["@timestamp"].(string); ok {
+		if pt, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			t = pt
+		}
+	}
+	return r.Net.Send(prio, r.Syslog.Frame(b, format.Severity(doc), msgid, t))
+}
+
+// Close closes every route.
+func (p *Publisher) Close() error {
+	var errs []error
+	for _, r := range p.routes {
+		if r.Lines != nil {
+			errs = append(errs, r.Lines.Close())
+		}
+		if r.Net != nil {
+			errs = append(errs, r.Net.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
