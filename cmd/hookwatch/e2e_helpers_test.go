@@ -48,12 +48,13 @@ func requireRoot(t *testing.T) {
 
 // sensor is a running hookwatch writing ECS lines to a file.
 type sensor struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	out    string
-	conf   string // its configuration file
-	stderr *syncBuffer
-	done   chan error
+	t       *testing.T
+	cmd     *exec.Cmd
+	out     string
+	conf    string // its configuration file
+	stopped bool
+	stderr  *syncBuffer
+	done    chan error
 }
 
 type syncBuffer struct {
@@ -86,6 +87,11 @@ func startSensor(t *testing.T, args ...string) *sensor {
 	if err := os.WriteFile(conf, []byte("log:\n  format: json\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	for i, a := range args {
+		if a == "-config" && i+1 < len(args) {
+			conf = args[i+1] // the test brings its own
+		}
+	}
 	s.conf = conf
 	s.cmd = exec.Command(binPath, append([]string{"run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-metrics-listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Stderr = s.stderr
@@ -111,6 +117,10 @@ func startSensor(t *testing.T, args ...string) *sensor {
 
 func (s *sensor) stop() {
 	t := s.t
+	if s.stopped {
+		return
+	}
+	s.stopped = true
 	if s.cmd.ProcessState == nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	}

@@ -12,13 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/format"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -418,25 +418,8 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// clean makes a string safe for a keyword field: bytes that are not UTF-8
-// are written as \xNN so nothing is silently replaced. JSON escapes control
-// characters (newlines) itself, so a document stays one line.
-func clean(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		} else {
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
+// clean makes a string safe for a keyword field (format.Clean).
+func clean(s string) string { return format.Clean(s) }
 
 func cleanAll(ss []string) []string {
 	out := make([]string, len(ss))

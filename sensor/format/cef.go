@@ -94,6 +94,7 @@ func baseName(p string) string {
 
 // header escapes a CEF header field.
 func header(s string) string {
+	s = Clean(s)
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
@@ -101,5 +102,6 @@ func header(s string) string {
 
 // extValue escapes a CEF extension value.
 func extValue(s string) string {
+	s = Clean(s)
 	return strings.NewReplacer(`\`, `\\`, "=", `\=`, "\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(s)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Encoder turns a document into the bytes of one message.
@@ -170,3 +171,23 @@ func num(d map[string]any, path string) (int64, bool) {
 	return 0, false
 }
 
+
+// Clean makes a string safe for a message: bytes that are not UTF-8 are
+// written as \xNN, so nothing is silently replaced. (JSON escapes control
+// characters itself; CEF escapes newlines.)
+func Clean(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}

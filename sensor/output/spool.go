@@ -165,18 +165,17 @@ func (s *Spool) rotate() error {
 }
 
 // enforce keeps the spool within its bound: delivered segments go first,
-// then the oldest segment loses its telemetry, then it goes whole.
+// then telemetry, oldest segment first, from every segment; only then whole
+// segments of alerts, oldest first.
 func (s *Spool) enforce() {
+	for s.total() > s.max && len(s.segs) > 1 && s.segs[0] < s.safe.Seg {
+		s.dropSegment(s.segs[0], false)
+	}
+	for i := 0; s.total() > s.max && i < len(s.segs); i++ {
+		s.dropTelemetry(s.segs[i])
+	}
 	for s.total() > s.max && len(s.segs) > 1 {
-		oldest := s.segs[0]
-		if oldest < s.safe.Seg {
-			s.dropSegment(oldest, false)
-			continue
-		}
-		if s.dropTelemetry(oldest) {
-			continue
-		}
-		s.dropSegment(oldest, true)
+		s.dropSegment(s.segs[0], true)
 	}
 }
 

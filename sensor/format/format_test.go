@@ -1,0 +1,246 @@
+package format
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// hostile holds every byte that breaks a naive encoder.
+const hostile = "a\nb]\"c\\d|e=f\xff\xfe g"
+
+// fixtures are ECS documents as the agent writes them, one per table, with
+// hostile values where values come from the outside.
+func fixtures() map[string]map[string]any {
+	process := func() map[string]any {
+		return map[string]any{
+			"pid": int64(4242), "name": "ssh", "executable": "/usr/bin/ssh", "entity_id": "ent1",
+			"args": []any{"ssh", hostile}, "command_line": "ssh " + hostile, "start": "2026-11-27T03:00:00.000000000Z",
+			"env_vars": []any{"LD_PRELOAD=/tmp/" + hostile + ".so"},
+			"user":     map[string]any{"id": "1000", "name": "alice"},
+			"parent":   map[string]any{"pid": int64(4100), "name": "bash", "executable": "/usr/bin/bash", "command_line": "-bash", "user": map[string]any{"id": "1000", "name": "alice"}},
+		}
+	}
+	base := func(kind, dataset, action string, cat, typ []any) map[string]any {
+		return map[string]any{
+			"@timestamp": "2026-11-27T03:41:16.783713058Z",
+			"ecs":        map[string]any{"version": "9.4.0"},
+			"event":      map[string]any{"kind": kind, "dataset": dataset, "action": action, "category": cat, "type": typ, "id": "id-" + action, "module": "hookwatch"},
+			"host":       map[string]any{"name": "web-1", "id": "machine-id"},
+			"message":    "message with " + hostile,
+		}
+	}
+	exec := base("event", "hookwatch.process", "exec", []any{"process"}, []any{"start"})
+	exec["process"] = process()
+	lib := base("event", "hookwatch.library", "library-loaded", []any{"library"}, []any{"start"})
+	lib["process"] = process()
+	lib["dll"] = map[string]any{"path": "/tmp/" + hostile + ".so", "name": hostile + ".so", "hash": map[string]any{"sha256": "aa", "sha1": "bb", "md5": "cc"}}
+	lib["file"] = map[string]any{"path": "/tmp/" + hostile + ".so", "size": int64(15448), "inode": "99"}
+	file := base("event", "hookwatch.file", "loader-config-renamed", []any{"file", "configuration"}, []any{"change"})
+	file["process"] = process()
+	file["file"] = map[string]any{"path": "/etc/ld.so.preload", "target_path": "/etc/ld.so.preload.hidden", "hash": map[string]any{"sha256": "dd"}}
+	file["labels"] = map[string]any{"content": "/tmp/" + hostile + ".so\n", "writer_op": "rename"}
+	alert := base("alert", "hookwatch.alert", "unexpected-library", []any{"intrusion_detection", "library"}, []any{"info", "start"})
+	alert["process"] = process()
+	alert["event"].(map[string]any)["risk_score"] = 90.0
+	alert["event"].(map[string]any)["severity"] = int64(99)
+	alert["event"].(map[string]any)["reason"] = "reason with " + hostile
+	alert["rule"] = map[string]any{"id": "hookwatch-0002", "name": "Unexpected library in a credential process"}
+	alert["threat"] = map[string]any{"technique": map[string]any{"subtechnique": map[string]any{"id": []any{"T1056.004", "T1574.006"}}}}
+	alert["dll"] = lib["dll"]
+	alert["labels"] = map[string]any{"severity_level": "critical", "target": "/usr/bin/ssh"}
+	return map[string]map[string]any{"exec": exec, "library": lib, "file": file, "alert": alert}
+}
+
+func encoders(t *testing.T) map[string]Encoder {
+	d, err := NewDefender("machine-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.report.Store(1000) // deterministic for the golden files
+	return map[string]Encoder{"ecs": ECS{}, "defender": d, "cef": CEF{Version: "1.2.3"}}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", "golden", name)
+	if *update {
+		os.WriteFile(p, got, 0o644)
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\n got %s\nwant %s", name, got, want)
+	}
+}
+
+func TestEncodersGoldenAndWellFormed(t *testing.T) {
+	fx := fixtures()
+	encs := encoders(t)
+	framer := &Syslog{Facility: 16, Hostname: "web-1", AppName: "hookwatch", pid: "77", StructuredData: `[hw@32473 env="t\]"]`}
+	framer3164 := &Syslog{RFC3164: true, Facility: 16, Hostname: "web-1", AppName: "hookwatch", pid: "77"}
+	when := time.Date(2026, 11, 27, 3, 41, 16, 0, time.UTC)
+	for _, ev := range []string{"exec", "library", "file", "alert"} {
+		for _, en := range []string{"ecs", "defender", "cef"} {
+			b, err := encs[en].Encode(fx[ev])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.ContainsAny(b, "\n\r") || !utf8.Valid(b) {
+				t.Errorf("%s/%s is not one line of UTF-8: %q", ev, en, b)
+			}
+			if en != "cef" && !json.Valid(b) {
+				t.Errorf("%s/%s is not JSON", ev, en)
+			}
+			golden(t, ev+"."+en, b)
+		}
+	}
+	b, _ := encs["ecs"].Encode(fx["alert"])
+	golden(t, "alert.rfc5424", framer.Frame(b, Severity(fx["alert"]), "alert", when))
+	golden(t, "alert.rfc3164", framer3164.Frame(b, Severity(fx["alert"]), "alert", when.Local()))
+}
+
+func TestDefenderRowsMatchTheTables(t *testing.T) {
+	var schema struct {
+		Tables map[string][]column `json:"tables"`
+	}
+	b, err := os.ReadFile("testdata/mde-tables.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &schema)
+	d := encoders(t)["defender"].(*Defender)
+	want := map[string]string{"exec": "DeviceProcessEvents", "library": "DeviceImageLoadEvents", "file": "DeviceFileEvents", "alert": "DeviceEvents"}
+	for ev, doc := range fixtures() {
+		b, err := d.Encode(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var row map[string]any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		dec.Decode(&row)
+		table, _ := row["Table"].(string)
+		if table != want[ev] {
+			t.Errorf("%s went to %s, want %s", ev, table, want[ev])
+		}
+		if err := ValidateRow(schema.Tables, row); err != nil {
+			t.Errorf("%s: %v", ev, err)
+		}
+	}
+	// The row's facts, spot-checked.
+	row, _ := d.Row(fixtures()["alert"])
+	if row["ActionType"] != "HookwatchUnexpectedLibraryInACredentialProcess" || row["FolderPath"] != "/tmp/"+hostile+".so" || row["InitiatingProcessFileName"] != "bash" {
+		t.Errorf("alert row: %v %v %v", row["ActionType"], row["FolderPath"], row["InitiatingProcessFileName"])
+	}
+	var extra map[string]any
+	json.Unmarshal([]byte(row["AdditionalFields"].(string)), &extra)
+	if extra["rule_id"] != "hookwatch-0002" || extra["env_vars"] == nil {
+		t.Errorf("AdditionalFields: %v", extra)
+	}
+	fr, _ := d.Row(fixtures()["file"])
+	if fr["ActionType"] != "FileRenamed" || fr["PreviousFileName"] != "ld.so.preload" || fr["FileName"] != "ld.so.preload.hidden" {
+		t.Errorf("rename row: %v %v %v", fr["ActionType"], fr["PreviousFileName"], fr["FileName"])
+	}
+	d2, _ := NewDefender("machine-id")
+	if d2.DeviceID() != d.DeviceID() {
+		t.Error("DeviceId changes across restarts")
+	}
+}
+
+// ValidateRow checks a row has exactly the table's columns plus Table, each
+// of its type (or empty).
+func ValidateRow(tables map[string][]column, row map[string]any) error {
+	table, _ := row["Table"].(string)
+	cols, ok := tables[table]
+	if !ok {
+		return fmt.Errorf("unknown table %q", table)
+	}
+	if len(row) != len(cols)+1 {
+		return fmt.Errorf("%d keys, want %d columns and Table", len(row), len(cols))
+	}
+	for _, c := range cols {
+		v, ok := row[c.Name]
+		if !ok {
+			return fmt.Errorf("column %s missing", c.Name)
+		}
+		if v == nil {
+			if c.Type == "string" {
+				return fmt.Errorf("%s: a string column must be \"\", not null", c.Name)
+			}
+			continue
+		}
+		switch c.Type {
+		case "string":
+			if _, ok := v.(string); !ok {
+				return fmt.Errorf("%s: want string, got %T", c.Name, v)
+			}
+		case "datetime":
+			s, ok := v.(string)
+			if _, err := time.Parse(time.RFC3339Nano, s); !ok || err != nil {
+				return fmt.Errorf("%s: want an ISO 8601 datetime, got %v", c.Name, v)
+			}
+		case "long", "int":
+			n, ok := v.(json.Number)
+			if _, err := n.Int64(); !ok || err != nil {
+				return fmt.Errorf("%s: want an integer, got %v", c.Name, v)
+			}
+		case "bool":
+			if _, ok := v.(bool); !ok {
+				return fmt.Errorf("%s: want a bool, got %T", c.Name, v)
+			}
+		}
+	}
+	return nil
+}
+
+func TestCEFEscaping(t *testing.T) {
+	doc := fixtures()["alert"]
+	doc["rule"].(map[string]any)["name"] = `pipe|back\slash`
+	b, _ := CEF{Version: "1"}.Encode(doc)
+	s := string(b)
+	if !strings.Contains(s, `|pipe\|back\\slash|`) {
+		t.Errorf("header not escaped: %s", s)
+	}
+	if !strings.Contains(s, `msg=message with a\nb]"c\\d|e\=f`) {
+		t.Errorf("extension not escaped: %s", s)
+	}
+	if !strings.HasPrefix(s, "CEF:0|hookwatch|hookwatch|1|hookwatch-0002|") || !strings.Contains(s, "|9|") {
+		t.Errorf("header: %s", s)
+	}
+}
+
+func TestFitShrinksToValidJSON(t *testing.T) {
+	doc := fixtures()["exec"]
+	big := strings.Repeat("x", 64<<10)
+	doc["process"].(map[string]any)["args"] = []any{"ssh", big}
+	doc["process"].(map[string]any)["command_line"] = "ssh " + big
+	doc["message"] = big
+	for name, enc := range encoders(t) {
+		b, shrunk, err := Fit(enc, doc, 8192)
+		if err != nil || !shrunk || len(b) > 8192 {
+			t.Fatalf("%s: %d bytes, shrunk %v, err %v", name, len(b), shrunk, err)
+		}
+		if name != "cef" && !json.Valid(b) {
+			t.Errorf("%s: shrunk message is not JSON", name)
+		}
+		if !strings.Contains(string(b), "[truncated ") {
+			t.Errorf("%s: no truncation marker", name)
+		}
+	}
+	if len(doc["process"].(map[string]any)["command_line"].(string)) != len(big)+4 {
+		t.Error("Fit changed the caller's document")
+	}
+}
