@@ -92,16 +92,14 @@ func baseName(p string) string {
 	return p
 }
 
+// The escapers are built once: they never change.
+var (
+	headerEscaper = strings.NewReplacer(`\`, `\\`, "|", `\|`, "\r\n", " ", "\n", " ", "\r", " ")
+	extEscaper    = strings.NewReplacer(`\`, `\\`, "=", `\=`, "\r\n", `\n`, "\n", `\n`, "\r", `\r`)
+)
+
 // header escapes a CEF header field.
-func header(s string) string {
-	s = Clean(s)
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-}
+func header(s string) string { return headerEscaper.Replace(Clean(s)) }
 
 // extValue escapes a CEF extension value.
-func extValue(s string) string {
-	s = Clean(s)
-	return strings.NewReplacer(`\`, `\\`, "=", `\=`, "\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(s)
-}
+func extValue(s string) string { return extEscaper.Replace(Clean(s)) }

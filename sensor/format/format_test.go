@@ -244,3 +244,18 @@ func TestFitShrinksToValidJSON(t *testing.T) {
 		t.Error("Fit changed the caller's document")
 	}
 }
+
+func BenchmarkEncoders(b *testing.B) {
+	doc := fixtures()["alert"]
+	d, _ := NewDefender("m")
+	for name, enc := range map[string]Encoder{"ecs": ECS{}, "defender": d, "cef": CEF{Version: "1"}} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := Fit(enc, doc, 8192); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

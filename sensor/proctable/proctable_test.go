@@ -28,3 +28,17 @@ func TestEntityIDDistinguishesReuse(t *testing.T) {
 		t.Error("entity ids do not separate processes")
 	}
 }
+
+func BenchmarkLookup(b *testing.B) {
+	tab := New(16384)
+	for i := uint32(0); i < 16384; i++ {
+		tab.Put(&Process{PID: i})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok := tab.Get(uint32(i) & 16383); !ok {
+			b.Fatal("missing")
+		}
+	}
+}
