@@ -22,8 +22,8 @@ run: build ## run the sensor in the foreground as root, printing ECS events
 test: ## run every test (as root: BPF and end-to-end tests load real programs)
 	go test -race -cover -count=1 -timeout 40m ./...
 
-generate: ## rebuild the BPF objects (bpf2go) from bpf/*.c; commit the result
-	go generate ./sensor/probe
+generate: ## rebuild the BPF objects (bpf2go) from bpf/*.c and bench/ref; commit the result
+	go generate ./sensor/probe ./bench/ref
 
 package: ## build .deb and .rpm packages for amd64 and arm64 into dist/
 	mkdir -p dist
@@ -33,6 +33,9 @@ package: ## build .deb and .rpm packages for amd64 and arm64 into dist/
 			ARCH=$$arch VERSION=$(PKGVERSION) go tool nfpm package --config packaging/nfpm.yaml --packager $$p --target dist/; \
 		done; \
 	done
+
+bench: ## benchmark against no sensor and auditd (root; writes bench-results.json)
+	go run ./bench -json bench-results.json $(ARGS)
 
 deps: ## install the Debian packages the tests need
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
@@ -48,4 +51,4 @@ fuzz: ## run each fuzz target for a short while
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help build run test generate package deps fuzz clean
+.PHONY: help build run test generate package bench deps fuzz clean

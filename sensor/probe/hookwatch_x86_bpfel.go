@@ -130,6 +130,14 @@ type hookwatchMapHdr struct {
 	Proc    hookwatchProcInfo
 }
 
+type hookwatchMappedKey struct {
+	_    structs.HostLayout
+	Mm   uint64
+	Tgid uint32
+	Dev  uint32
+	Ino  uint64
+}
+
 type hookwatchPathBuf struct {
 	_ structs.HostLayout
 	B [8192]uint8
@@ -185,6 +193,7 @@ const (
 	hookwatchMapExecScratch         = "exec_scratch"
 	hookwatchMapFileScratch         = "file_scratch"
 	hookwatchMapMapScratch          = "map_scratch"
+	hookwatchMapMapped              = "mapped"
 	hookwatchMapOpenIntent          = "open_intent"
 	hookwatchMapPathScratch         = "path_scratch"
 	hookwatchMapStats               = "stats"
@@ -224,6 +233,7 @@ const (
 	hookwatchVarFilePrefixWords     = "file_prefix_words"
 	hookwatchVarN_envPrefixes       = "n_env_prefixes"
 	hookwatchVarN_filePrefixes      = "n_file_prefixes"
+	hookwatchVarRingbufWakeBytes    = "ringbuf_wake_bytes"
 	hookwatchVarUnusedExecFlag      = "unused_exec_flag"
 	hookwatchVarUnusedExecHdr       = "unused_exec_hdr"
 	hookwatchVarUnusedFileHdr       = "unused_file_hdr"
@@ -312,6 +322,7 @@ type hookwatchMapSpecs struct {
 	ExecScratch   *ebpf.MapSpec `ebpf:"exec_scratch"`
 	FileScratch   *ebpf.MapSpec `ebpf:"file_scratch"`
 	MapScratch    *ebpf.MapSpec `ebpf:"map_scratch"`
+	Mapped        *ebpf.MapSpec `ebpf:"mapped"`
 	OpenIntent    *ebpf.MapSpec `ebpf:"open_intent"`
 	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
@@ -334,6 +345,7 @@ type hookwatchVariableSpecs struct {
 	FilePrefixWords   *ebpf.VariableSpec `ebpf:"file_prefix_words"`
 	N_envPrefixes     *ebpf.VariableSpec `ebpf:"n_env_prefixes"`
 	N_filePrefixes    *ebpf.VariableSpec `ebpf:"n_file_prefixes"`
+	RingbufWakeBytes  *ebpf.VariableSpec `ebpf:"ringbuf_wake_bytes"`
 	UnusedExecFlag    *ebpf.VariableSpec `ebpf:"unused_exec_flag"`
 	UnusedExecHdr     *ebpf.VariableSpec `ebpf:"unused_exec_hdr"`
 	UnusedFileHdr     *ebpf.VariableSpec `ebpf:"unused_file_hdr"`
@@ -371,6 +383,7 @@ type hookwatchMaps struct {
 	ExecScratch   *ebpf.Map `ebpf:"exec_scratch"`
 	FileScratch   *ebpf.Map `ebpf:"file_scratch"`
 	MapScratch    *ebpf.Map `ebpf:"map_scratch"`
+	Mapped        *ebpf.Map `ebpf:"mapped"`
 	OpenIntent    *ebpf.Map `ebpf:"open_intent"`
 	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
 	Stats         *ebpf.Map `ebpf:"stats"`
@@ -389,6 +402,7 @@ func (m *hookwatchMaps) Close() error {
 		m.ExecScratch,
 		m.FileScratch,
 		m.MapScratch,
+		m.Mapped,
 		m.OpenIntent,
 		m.PathScratch,
 		m.Stats,
@@ -412,6 +426,7 @@ type hookwatchVariables struct {
 	FilePrefixWords   *ebpf.Variable `ebpf:"file_prefix_words"`
 	N_envPrefixes     *ebpf.Variable `ebpf:"n_env_prefixes"`
 	N_filePrefixes    *ebpf.Variable `ebpf:"n_file_prefixes"`
+	RingbufWakeBytes  *ebpf.Variable `ebpf:"ringbuf_wake_bytes"`
 	UnusedExecFlag    *ebpf.Variable `ebpf:"unused_exec_flag"`
 	UnusedExecHdr     *ebpf.Variable `ebpf:"unused_exec_hdr"`
 	UnusedFileHdr     *ebpf.Variable `ebpf:"unused_file_hdr"`

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/hookwatch/hookwatch/sensor/event"
 )
+
+// pollInterval bounds how long a record that did not wake the reader waits.
+const pollInterval = time.Second
 
 // MaxLoaderVars is how many loader variable names the kernel can match.
 const MaxLoaderVars = 8
@@ -125,8 +129,13 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 			return fmt.Errorf("setting %s: %w", name, err)
 		}
 	}
+	ring := uint32(8 << 20)
 	if cfg.RingBufferBytes != 0 {
-		spec.Maps["events"].MaxEntries = cfg.RingBufferBytes
+		ring = cfg.RingBufferBytes
+		spec.Maps["events"].MaxEntries = ring
+	}
+	if err := spec.Variables["ringbuf_wake_bytes"].Set(uint64(ring / 4)); err != nil {
+		return fmt.Errorf("setting ringbuf_wake_bytes: %w", err)
 	}
 	if len(cfg.FilePrefixes) > MaxFilePrefixes {
 		return fmt.Errorf("%d file prefixes configured, the kernel matches at most %d", len(cfg.FilePrefixes), MaxFilePrefixes)
@@ -321,11 +330,26 @@ func (p *Probe) Watch(pid uint32) error {
 // Run reads records until ctx is done or the probe is closed, handing each to
 // h. Records it cannot decode are counted and logged, never fatal.
 func (p *Probe) Run(ctx context.Context, h event.Handler) error {
-	stop := context.AfterFunc(ctx, func() { p.rd.Close() })
+	// At the end, read what is still in the ring (records that did not
+	// wake the reader) before closing it: nothing is left behind unread.
+	stop := context.AfterFunc(ctx, func() { p.rd.Flush() })
 	defer stop()
 	var rec ringbuf.Record
 	for {
+		// Mapping records do not wake the reader (see emit_map): look at
+		// least every pollInterval.
+		p.rd.SetDeadline(time.Now().Add(pollInterval))
 		if err := p.rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if errors.Is(err, ringbuf.ErrFlushed) {
+				if ctx.Err() != nil {
+					p.rd.Close()
+					return nil
+				}
+				continue // a Flush asked for by a test
+			}
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return nil
 			}
@@ -336,6 +360,10 @@ func (p *Probe) Run(ctx context.Context, h event.Handler) error {
 		}
 	}
 }
+
+// Flush makes the reader hand over every record in the ring now, also
+// those that did not wake it.
+func (p *Probe) Flush() error { return p.rd.Flush() }
 
 // Stats sums the kernel's per-CPU counters, with the userspace decode errors.
 func (p *Probe) Stats() (event.Stats, uint64, error) {

@@ -95,7 +95,11 @@ func startProbe(t *testing.T, cfg Config) (*Probe, *recorder) {
 var testVars = []string{"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH"}
 
 // settle waits for records already in the ring buffer to be read.
-func settle() { time.Sleep(300 * time.Millisecond) }
+func settle(p *Probe) {
+	time.Sleep(100 * time.Millisecond)
+	p.Flush()
+	time.Sleep(200 * time.Millisecond)
+}
 
 func TestKernelFiltersUnwatchedExecs(t *testing.T) {
 	p, rec := startProbe(t, Config{CredentialPrograms: []string{"ssh"}, LoaderVars: testVars})
@@ -116,7 +120,7 @@ func TestKernelFiltersUnwatchedExecs(t *testing.T) {
 	if err := loud.Run(); err != nil {
 		t.Fatal(err)
 	}
-	settle()
+	settle(p)
 
 	execs, images := rec.snapshot()
 	isQuiet := map[uint32]bool{}
@@ -159,7 +163,7 @@ func TestKernelFiltersUnwatchedExecs(t *testing.T) {
 // TestLoaderVariableAcrossChunkBoundaries puts LD_PRELOAD at every offset
 // around the in-kernel scan's 4 KiB chunk boundaries.
 func TestLoaderVariableAcrossChunkBoundaries(t *testing.T) {
-	_, rec := startProbe(t, Config{LoaderVars: testVars})
+	p, rec := startProbe(t, Config{LoaderVars: testVars})
 	want := map[uint32]int{}
 	for pad := 4070; pad < 4110; pad++ {
 		c := exec.Command("/bin/true")
@@ -169,7 +173,7 @@ func TestLoaderVariableAcrossChunkBoundaries(t *testing.T) {
 		}
 		want[uint32(c.Process.Pid)] = pad
 	}
-	settle()
+	settle(p)
 	execs, _ := rec.snapshot()
 	for _, e := range execs {
 		if pad, ok := want[e.PID]; ok {
@@ -185,7 +189,7 @@ func TestLoaderVariableAcrossChunkBoundaries(t *testing.T) {
 }
 
 func TestEnvironmentBeyondScanIsFlagged(t *testing.T) {
-	_, rec := startProbe(t, Config{LoaderVars: testVars})
+	p, rec := startProbe(t, Config{LoaderVars: testVars})
 	var env []string
 	for i := 0; i < 3000; i++ { // 300 KiB: more than the kernel scans
 		env = append(env, fmt.Sprintf("PAD%04d=%s", i, strings.Repeat("x", 100)))
@@ -195,7 +199,7 @@ func TestEnvironmentBeyondScanIsFlagged(t *testing.T) {
 	if err := c.Run(); err != nil {
 		t.Fatal(err)
 	}
-	settle()
+	settle(p)
 	execs, _ := rec.snapshot()
 	for _, e := range execs {
 		if e.PID == uint32(c.Process.Pid) {
@@ -213,7 +217,7 @@ func TestMappingKinds(t *testing.T) {
 	forkLib, delLib, protLib, oddLib := fx.forkLib, fx.delLib(), fx.protLib, fx.oddLib
 	fixture := fx.bin
 
-	_, rec := startProbe(t, Config{CredentialPrograms: []string{"hwfixture"}, LoaderVars: testVars})
+	p, rec := startProbe(t, Config{CredentialPrograms: []string{"hwfixture"}, LoaderVars: testVars})
 	cmd := exec.Command(fixture, forkLib, delLib, protLib, oddLib)
 	cmd.Env = []string{}
 	out, err := cmd.Output()
@@ -228,7 +232,7 @@ func TestMappingKinds(t *testing.T) {
 			pids[k] = uint32(n)
 		}
 	}
-	settle()
+	settle(p)
 	main := uint32(cmd.Process.Pid)
 	execs, images := rec.snapshot()
 
@@ -302,7 +306,7 @@ func TestUserspaceWatch(t *testing.T) {
 		return uint32(cmd.Process.Pid)
 	}
 	quiet, marked := run(false), run(true)
-	settle()
+	settle(p)
 	_, images := rec.snapshot()
 	var n int
 	for _, il := range images {
@@ -449,7 +453,7 @@ func TestLoaderConfigurationFileOps(t *testing.T) {
 	trunc := os.Getpid()
 	rm := sh("rm " + preload)
 	quiet := sh("echo x > " + filepath.Join(outside, "other") + "; mv " + filepath.Join(outside, "other") + " " + filepath.Join(outside, "other2"))
-	settle()
+	settle(p)
 
 	ops := rec.fileOps()
 	find := func(desc string, pid int, match func(*event.FileOp) bool) {
@@ -512,7 +516,7 @@ func TestInterpreterChecks(t *testing.T) {
 	if out, err := exec.Command("gcc", "-o", normal, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
-	_, rec := startProbe(t, Config{LoaderVars: testVars, SystemInterpreters: []string{"/lib64/ld-linux-x86-64.so.2"}})
+	p, rec := startProbe(t, Config{LoaderVars: testVars, SystemInterpreters: []string{"/lib64/ld-linux-x86-64.so.2"}})
 	run := func(args ...string) uint32 {
 		c := exec.Command(args[0], args[1:]...)
 		if out, err := c.CombinedOutput(); err != nil {
@@ -521,7 +525,7 @@ func TestInterpreterChecks(t *testing.T) {
 		return uint32(c.Process.Pid)
 	}
 	oddPID, copyPID, normalPID := run(odd), run(myld, "/bin/true"), run(normal)
-	settle()
+	settle(p)
 	execs, _ := rec.snapshot()
 	var sawOdd, sawCopy bool
 	for _, e := range execs {

@@ -1,0 +1,514 @@
+// Command bench measures hookwatch side by side with no sensor and with
+// auditd, in rounds within one run, and the kernel-side cost of each BPF
+// program against two references. `make bench` runs it; it prints a table
+// and writes the figures as JSON (-json) so runs can be compared.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/hookwatch/hookwatch/bench/ref"
+)
+
+type options struct {
+	rounds  int
+	execs   int
+	dlopens int
+	idle    time.Duration
+	out     string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.rounds, "rounds", 5, "rounds per workload (conditions alternate within each)")
+	flag.IntVar(&o.execs, "execs", 3000, "execs per storm")
+	flag.IntVar(&o.dlopens, "dlopens", 20000, "dlopen/dlclose pairs in the mmap storm")
+	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle period measured")
+	flag.StringVar(&o.out, "json", "bench-results.json", "where to write the figures")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Results is what the JSON file holds.
+type Results struct {
+	Date       string                       `json:"date"`
+	Kernel     string                       `json:"kernel"`
+	Rounds     int                          `json:"rounds"`
+	Execs      int                          `json:"execs_per_storm"`
+	Ratios     map[string]map[string]Ratio  `json:"cpu_ratio_vs_none"` // workload -> condition -> ratio
+	Kernel_    map[string]map[string]KStats `json:"kernel_ns_per_run"` // condition -> program -> stats
+	Worst      Worst                        `json:"worst_case"`
+	IdleCPUPct float64                      `json:"agent_idle_cpu_percent"`
+	Notes      []string                     `json:"notes"`
+}
+
+// Ratio summarises per-round ratios.
+type Ratio struct{ Median, Min, Max float64 }
+
+// KStats is one program's kernel-side cost.
+type KStats struct {
+	Runs      uint64  `json:"runs"`
+	NsPerRun  float64 `json:"ns_per_run"`
+	TotalMsec float64 `json:"total_ms"`
+}
+
+// Worst is the worst-case storm under hookwatch.
+type Worst struct {
+	Execs            int     `json:"execs"`
+	ExecsPerSecond   float64 `json:"execs_per_second"`
+	Events           uint64  `json:"events_written"`
+	KernelLost       uint64  `json:"kernel_lost"`
+	UserspaceDropped uint64  `json:"userspace_dropped"`
+	LatencyP50ms     float64 `json:"latency_p50_ms"`
+	LatencyP99ms     float64 `json:"latency_p99_ms"`
+	AgentCPUPer1000  float64 `json:"agent_cpu_seconds_per_1000_events"`
+	PeakRSSMiB       float64 `json:"agent_peak_rss_mib"`
+}
+
+type env struct {
+	dir, hookwatch, storm, dlopen, hook, watched, dlWatched string
+	baseEnv                                                  []string
+}
+
+func run(o options) error {
+	if os.Geteuid() != 0 {
+		return errors.New("must be root")
+	}
+	e, err := setup()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(e.dir)
+	res := Results{Date: time.Now().UTC().Format(time.RFC3339), Kernel: uname(), Rounds: o.rounds, Execs: o.execs,
+		Ratios: map[string]map[string]Ratio{}, Kernel_: map[string]map[string]KStats{}}
+	conds := []string{"none", "hookwatch", "ref-empty"}
+	if _, err := exec.LookPath("auditd"); err == nil {
+		conds = append(conds, "auditd")
+	} else {
+		res.Notes = append(res.Notes, "auditd not installed: no auditd condition (apt-get install auditd)")
+	}
+
+	workloads := map[string][]string{
+		"unwatched-exec-storm": append([]string{e.storm, strconv.Itoa(o.execs), "/bin/true", "--"}, e.baseEnv...),
+		"preload-exec-storm":   append([]string{e.storm, strconv.Itoa(o.execs), e.watched, "--", "LD_PRELOAD=" + e.hook}, e.baseEnv...),
+		"dlopen-storm":         {e.dlWatched, strconv.Itoa(o.dlopens), e.hook},
+	}
+	for _, wname := range []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm"} {
+		per := map[string][]float64{}
+		for r := 0; r < o.rounds; r++ {
+			// Rotate the order so no condition always runs first.
+			order := append(append([]string{}, conds[r%len(conds):]...), conds[:r%len(conds)]...)
+			cpu := map[string]float64{}
+			for _, c := range order {
+				stop, err := start(c, e)
+				if err != nil {
+					return fmt.Errorf("%s: %w", c, err)
+				}
+				t, err := cpuOf(workloads[wname])
+				stop()
+				if err != nil {
+					return fmt.Errorf("%s under %s: %w", wname, c, err)
+				}
+				cpu[c] = t
+			}
+			for _, c := range conds[1:] {
+				per[c] = append(per[c], cpu[c]/cpu["none"])
+			}
+		}
+		res.Ratios[wname] = map[string]Ratio{}
+		for c, rs := range per {
+			res.Ratios[wname][c] = summarise(rs)
+		}
+	}
+
+	// Kernel-side cost per program, with the kernel's statistics on.
+	if err := os.WriteFile("/proc/sys/kernel/bpf_stats_enabled", []byte("1"), 0); err != nil {
+		return fmt.Errorf("enabling bpf_stats: %w", err)
+	}
+	defer os.WriteFile("/proc/sys/kernel/bpf_stats_enabled", []byte("0"), 0)
+	for _, m := range []struct{ cond, workload, label string }{
+		{"hookwatch", "unwatched-exec-storm", "hookwatch"},
+		{"hookwatch", "preload-exec-storm", "hookwatch-delivering"},
+		{"ref-empty", "unwatched-exec-storm", "ref-empty"},
+		{"ref-submit", "unwatched-exec-storm", "ref-submit"},
+	} {
+		stop, err := start(m.cond, e)
+		if err != nil {
+			return err
+		}
+		before := progStats()
+		if _, err := cpuOf(workloads[m.workload]); err != nil {
+			stop()
+			return err
+		}
+		after := progStats()
+		stop()
+		res.Kernel_[m.label] = diff(before, after)
+	}
+
+	if res.Worst, err = worstCase(e, o, workloads["preload-exec-storm"]); err != nil {
+		return err
+	}
+	if res.IdleCPUPct, err = idle(e, o.idle); err != nil {
+		return err
+	}
+	report(res)
+	b, _ := json.MarshalIndent(res, "", "  ")
+	return os.WriteFile(o.out, b, 0o644)
+}
+
+func setup() (*env, error) {
+	dir, err := os.MkdirTemp("", "hookwatch-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir}
+	e.hookwatch = filepath.Join(dir, "hookwatch")
+	build := exec.Command("go", "build", "-o", e.hookwatch, "./cmd/hookwatch")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building hookwatch: %v\n%s", err, out)
+	}
+	e.storm, e.dlopen = filepath.Join(dir, "storm"), filepath.Join(dir, "dlopen")
+	hookSrc := filepath.Join(dir, "hook.c")
+	os.WriteFile(hookSrc, []byte("#include <unistd.h>\nssize_t read(int fd, void *b, size_t n);\nint pam_authenticate(void *h, int f) { return 0; }\n"), 0o644)
+	e.hook = filepath.Join(dir, "hook.so")
+	for _, c := range [][]string{
+		{"gcc", "-O2", "-o", e.storm, "bench/drivers/storm.c"},
+		{"gcc", "-O2", "-o", e.dlopen, "bench/drivers/dlopen.c", "-ldl"},
+		{"gcc", "-shared", "-fPIC", "-o", e.hook, hookSrc},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%v: %v\n%s", c, err, out)
+		}
+	}
+	// Watched by name: a copy of true called ssh, the dlopen driver called ssh-add.
+	e.watched, e.dlWatched = filepath.Join(dir, "ssh"), filepath.Join(dir, "ssh-add")
+	for _, cp := range [][2]string{{"/bin/true", e.watched}, {e.dlopen, e.dlWatched}} {
+		if out, err := exec.Command("cp", cp[0], cp[1]).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("cp: %v %s", err, out)
+		}
+	}
+	// A realistic environment (about 2 KiB) for the in-kernel scan.
+	e.baseEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color", "USER=root", "SHELL=/bin/bash"}
+	for i := 0; len(strings.Join(e.baseEnv, " ")) < 2048; i++ {
+		e.baseEnv = append(e.baseEnv, fmt.Sprintf("APP_SETTING_%02d=%s", i, strings.Repeat("v", 40)))
+	}
+	return e, nil
+}
+
+// start brings a condition up and returns how to stop it.
+func start(cond string, e *env) (func(), error) {
+	switch cond {
+	case "none":
+		return func() {}, nil
+	case "hookwatch":
+		s, err := startSensor(e)
+		if err != nil {
+			return nil, err
+		}
+		return func() { s.stop() }, nil
+	case "ref-empty", "ref-submit":
+		a, err := ref.Attach(strings.TrimPrefix(cond, "ref-"))
+		if err != nil {
+			return nil, err
+		}
+		return func() { a.Close() }, nil
+	case "auditd":
+		return startAuditd()
+	}
+	return nil, fmt.Errorf("unknown condition %s", cond)
+}
+
+type sensor struct {
+	cmd    *exec.Cmd
+	out    string
+	stderr *strings.Builder
+}
+
+func startSensor(e *env) (*sensor, error) {
+	s := &sensor{out: filepath.Join(e.dir, fmt.Sprintf("events-%d.json", time.Now().UnixNano())), stderr: &strings.Builder{}}
+	conf := filepath.Join(e.dir, "hookwatch.yaml")
+	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\n"), 0o600)
+	s.cmd = exec.Command(e.hookwatch, "run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-no-sweep")
+	s.cmd.Stderr = &lockedWriter{b: s.stderr}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.cmd.Stderr.(*lockedWriter).String(), "hookwatch running") {
+		if time.Now().After(deadline) {
+			s.cmd.Process.Kill()
+			return nil, fmt.Errorf("hookwatch did not start: %s", s.cmd.Stderr.(*lockedWriter).String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s, nil
+}
+
+func (s *sensor) stop() map[string]any {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	for _, l := range strings.Split(s.cmd.Stderr.(*lockedWriter).String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "final counters" {
+			return m
+		}
+	}
+	return nil
+}
+
+func startAuditd() (func(), error) {
+	d := exec.Command("auditd", "-f", "-n")
+	if err := d.Start(); err != nil {
+		return nil, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, r := range [][]string{
+		{"-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "hwbench"},
+		{"-w", "/etc/ld.so.preload", "-p", "wa", "-k", "hwbench"},
+	} {
+		if out, err := exec.Command("auditctl", r...).CombinedOutput(); err != nil {
+			d.Process.Kill()
+			return nil, fmt.Errorf("auditctl %v: %v %s", r, err, out)
+		}
+	}
+	return func() {
+		exec.Command("auditctl", "-D", "-k", "hwbench").Run()
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	}, nil
+}
+
+// cpuOf runs a workload and returns the CPU seconds it and its children
+// used (user and system, from wait4): the kernel's work in their execs,
+// BPF programs included, counts; the sensor's own process does not.
+func cpuOf(argv []string) (float64, error) {
+	c := exec.Command(argv[0], argv[1:]...)
+	if out, err := c.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%v: %v %s", argv[:2], err, out)
+	}
+	ru := c.ProcessState.SysUsage().(*syscall.Rusage)
+	return tv(ru.Utime) + tv(ru.Stime), nil
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+func summarise(rs []float64) Ratio {
+	sort.Float64s(rs)
+	return Ratio{Median: rs[len(rs)/2], Min: rs[0], Max: rs[len(rs)-1]}
+}
+
+type progStat struct {
+	name string
+	ns   time.Duration
+	runs uint64
+}
+
+// progStats reads every loaded program's run time and count.
+func progStats() map[ebpf.ProgramID]progStat {
+	out := map[ebpf.ProgramID]progStat{}
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return out
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		info, _ := p.Info()
+		st, err := p.Stats()
+		p.Close()
+		if err != nil || info == nil {
+			continue
+		}
+		out[id] = progStat{name: info.Name, ns: st.Runtime, runs: st.RunCount}
+	}
+}
+
+func diff(before, after map[ebpf.ProgramID]progStat) map[string]KStats {
+	out := map[string]KStats{}
+	for id, a := range after {
+		b := before[id]
+		runs := a.runs - b.runs
+		if runs == 0 || !(strings.HasPrefix(a.name, "handle_") || strings.HasPrefix(a.name, "empty_") || strings.HasPrefix(a.name, "submit_")) {
+			continue
+		}
+		ns := a.ns - b.ns
+		out[a.name] = KStats{Runs: runs, NsPerRun: float64(ns.Nanoseconds()) / float64(runs), TotalMsec: float64(ns.Microseconds()) / 1000}
+	}
+	return out
+}
+
+// worstCase runs the preload storm (every exec an event, with mappings and
+// alerts) under hookwatch and reads its counters, latency, CPU and memory.
+func worstCase(e *env, o options, argv []string) (Worst, error) {
+	w := Worst{Execs: o.execs}
+	s, err := startSensor(e)
+	if err != nil {
+		return w, err
+	}
+	cpu0 := procCPU(s.cmd.Process.Pid)
+	t0 := time.Now()
+	if _, err := cpuOf(argv); err != nil {
+		s.stop()
+		return w, err
+	}
+	w.ExecsPerSecond = float64(o.execs) / time.Since(t0).Seconds()
+	time.Sleep(time.Second) // let the agent catch up
+	cpu1 := procCPU(s.cmd.Process.Pid)
+	w.PeakRSSMiB = peakRSS(s.cmd.Process.Pid)
+	final := s.stop()
+	num := func(k string) uint64 { f, _ := final[k].(float64); return uint64(f) }
+	w.Events, w.KernelLost, w.UserspaceDropped = num("written"), num("kernel_lost"), num("agent_dropped")
+	if w.Events > 0 {
+		w.AgentCPUPer1000 = (cpu1 - cpu0) / float64(w.Events) * 1000
+	}
+	lat, err := latencies(s.out)
+	if err != nil {
+		return w, err
+	}
+	if len(lat) > 0 {
+		sort.Float64s(lat)
+		w.LatencyP50ms, w.LatencyP99ms = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return w, nil
+}
+
+// latencies are, per document, the time from the kernel's record
+// (@timestamp) to the document's creation (event.created), in ms.
+func latencies(path string) ([]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var d struct {
+			TS    time.Time `json:"@timestamp"`
+			Event struct {
+				Created time.Time `json:"created"`
+			} `json:"event"`
+		}
+		if json.Unmarshal(sc.Bytes(), &d) == nil && !d.TS.IsZero() {
+			out = append(out, float64(d.Event.Created.Sub(d.TS).Microseconds())/1000)
+		}
+	}
+	return out, sc.Err()
+}
+
+func idle(e *env, d time.Duration) (float64, error) {
+	s, err := startSensor(e)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(2 * time.Second) // past start-up
+	c0 := procCPU(s.cmd.Process.Pid)
+	time.Sleep(d)
+	c1 := procCPU(s.cmd.Process.Pid)
+	s.stop()
+	return (c1 - c0) / d.Seconds() * 100, nil
+}
+
+// procCPU is a process's time on CPU in seconds, summed over its threads
+// from /proc/PID/task/*/schedstat (nanoseconds: /proc/PID/stat counts whole
+// clock ticks, too coarse for an idle agent).
+func procCPU(pid int) float64 {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var ns float64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) > 0 {
+			v, _ := strconv.ParseFloat(fs[0], 64)
+			ns += v
+		}
+	}
+	return ns / 1e9
+}
+
+func peakRSS(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func uname() string {
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}
+
+func report(r Results) {
+	fmt.Printf("hookwatch benchmark, %s, kernel %s, %d rounds of %d execs\n\n", r.Date, r.Kernel, r.Rounds, r.Execs)
+	fmt.Println("CPU of the workload (its processes, user+system) relative to no sensor: median [min, max]")
+	for _, w := range []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm"} {
+		var cs []string
+		for c := range r.Ratios[w] {
+			cs = append(cs, c)
+		}
+		sort.Strings(cs)
+		for _, c := range cs {
+			x := r.Ratios[w][c]
+			fmt.Printf("  %-22s %-10s %.3f [%.3f, %.3f]\n", w, c, x.Median, x.Min, x.Max)
+		}
+	}
+	fmt.Println("\nKernel side (bpf_stats: run_time_ns / run_cnt); unwatched exec storm, and the preload storm (delivering)")
+	for _, c := range []string{"hookwatch", "hookwatch-delivering", "ref-empty", "ref-submit"} {
+		var ps []string
+		for p := range r.Kernel_[c] {
+			ps = append(ps, p)
+		}
+		sort.Strings(ps)
+		for _, p := range ps {
+			k := r.Kernel_[c][p]
+			fmt.Printf("  %-21s %-22s %10.1f ns/run  %9d runs\n", c, p, k.NsPerRun, k.Runs)
+		}
+	}
+	w := r.Worst
+	fmt.Printf("\nWorst case (every exec preloaded into a watched program): %d execs at %.0f/s\n", w.Execs, w.ExecsPerSecond)
+	fmt.Printf("  events written %d, lost in the kernel %d, dropped in userspace %d\n", w.Events, w.KernelLost, w.UserspaceDropped)
+	fmt.Printf("  latency exec -> event: p50 %.2f ms, p99 %.2f ms\n", w.LatencyP50ms, w.LatencyP99ms)
+	fmt.Printf("  agent CPU %.3f s per 1000 events, peak RSS %.1f MiB\n", w.AgentCPUPer1000, w.PeakRSSMiB)
+	fmt.Printf("\nIdle: agent CPU %.3f%%\n", r.IdleCPUPct)
+	for _, n := range r.Notes {
+		fmt.Println("note:", n)
+	}
+}
