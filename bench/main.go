@@ -84,7 +84,7 @@ type Worst struct {
 
 type env struct {
 	dir, hookwatch, storm, dlopen, hook, watched, dlWatched string
-	baseEnv                                                  []string
+	baseEnv                                                 []string
 }
 
 func run(o options) error {

@@ -127,10 +127,10 @@ func Default() Config {
 		Output:    Output{Destination: "stdout", Format: "ecs", Telemetry: "loader", FileMaxBytes: 100 << 20, FileMaxBackups: 5},
 		Syslog: Syslog{Format: "ecs", Header: "rfc5424", Facility: "local0", AppName: "hookwatch", MaxMessageBytes: 8192,
 			SpoolDir: "/var/spool/hookwatch", SpoolMaxBytes: 256 << 20, ResendWindow: 5 * time.Second},
-		Log:       Log{Level: "info", Format: "auto"},
-		Metrics:   Metrics{Listen: "127.0.0.1:9464", BPFStats: true},
-		Kernel:    Kernel{RingBufferBytes: 8 << 20},
-		Agent:     Agent{Queue: 8192, MaxProcesses: 16384, StartupSweep: true, StatsInterval: time.Minute},
+		Log:     Log{Level: "info", Format: "auto"},
+		Metrics: Metrics{Listen: "127.0.0.1:9464", BPFStats: true},
+		Kernel:  Kernel{RingBufferBytes: 8 << 20},
+		Agent:   Agent{Queue: 8192, MaxProcesses: 16384, StartupSweep: true, StatsInterval: time.Minute},
 	}
 }
 

@@ -16,4 +16,3 @@ func (ECS) Encode(doc map[string]any) ([]byte, error) {
 	}
 	return b, nil
 }
-

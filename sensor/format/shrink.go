@@ -171,7 +171,6 @@ func num(d map[string]any, path string) (int64, bool) {
 	return 0, false
 }
 
-
 // Clean makes a string safe for a message: bytes that are not UTF-8 are
 // written as \xNN, so nothing is silently replaced. (JSON escapes control
 // characters itself; CEF escapes newlines.)
