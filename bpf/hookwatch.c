@@ -367,6 +367,38 @@ struct {
 	__type(value, u64);
 } env_matches SEC(".maps");
 
+/*
+ * When the reader was last woken (ns): exec and file records wake it at most
+ * every WAKE_GAP_NS, mapping records never (past a quarter-full ring). A
+ * wakeup costs some 20 us, far more than a record; batching keeps a storm of
+ * delivered events cheap, and the reader also polls every second.
+ */
+#define WAKE_GAP_NS (5 * 1000 * 1000)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} last_wake SEC(".maps");
+
+static __always_inline u64 wake_flags(bool eager)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wake_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	if (!eager)
+		return BPF_RB_NO_WAKEUP;
+	u32 zero = 0;
+	u64 *last = bpf_map_lookup_elem(&last_wake, &zero);
+	u64 now = bpf_ktime_get_ns();
+	if (!last || now - *last >= WAKE_GAP_NS) {
+		if (last)
+			*last = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count(u32 idx)
 {
 	u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -803,8 +835,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	u64 size = sizeof(ev->h) + off + elen + ilen;
 	if (size > sizeof(*ev))
 		size = sizeof(*ev);
-	/* Wake the reader: mapping records before this one may not have. */
-	if (bpf_ringbuf_output(&events, ev, size, BPF_RB_FORCE_WAKEUP))
+	if (bpf_ringbuf_output(&events, ev, size, wake_flags(true)))
 		count(STAT_LOST_EXEC);
 	else
 		count(STAT_EXEC_EVENTS);
@@ -887,16 +918,12 @@ static __always_inline void emit_map(struct file *f, u8 watch, u16 flags, u64 ad
 
 	u64 size = sizeof(ev->h) + (len & PATH_MASK);
 	/*
-	 * A wakeup costs far more than the record (20 us against 0.4 here):
-	 * mappings arrive in bursts right after an exec, whose record has woken
-	 * the reader already, so they do not wake it themselves. The reader
-	 * also polls every second for a lone mapping (a dlopen injected into a
-	 * running sshd), and a ring a quarter full wakes it at once.
+	 * Mappings arrive in bursts right after an exec, whose record has
+	 * woken the reader already: they do not wake it themselves (see
+	 * wake_flags). A lone one (a dlopen injected into a running sshd) is
+	 * read at the reader's next poll, within a second.
 	 */
-	u64 wake = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wake_bytes)
-		wake = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, ev, size, wake))
+	if (bpf_ringbuf_output(&events, ev, size, wake_flags(false)))
 		count(STAT_LOST_MAP);
 	else
 		count(STAT_MAP_EVENTS);
@@ -1038,7 +1065,7 @@ static __always_inline void emit_file(struct file_event *ev, u16 len1, u16 len2)
 	u64 size = sizeof(ev->h) + (len1 & (PATH_BUF - 1)) + (len2 & (PATH_BUF - 1));
 	if (size > sizeof(*ev))
 		size = sizeof(*ev);
-	if (bpf_ringbuf_output(&events, ev, size, BPF_RB_FORCE_WAKEUP))
+	if (bpf_ringbuf_output(&events, ev, size, wake_flags(true)))
 		count(STAT_LOST_FILE);
 	else
 		count(STAT_FILE_EVENTS);

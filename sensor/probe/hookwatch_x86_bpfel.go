@@ -192,6 +192,7 @@ const (
 	hookwatchMapEvents              = "events"
 	hookwatchMapExecScratch         = "exec_scratch"
 	hookwatchMapFileScratch         = "file_scratch"
+	hookwatchMapLastWake            = "last_wake"
 	hookwatchMapMapScratch          = "map_scratch"
 	hookwatchMapMapped              = "mapped"
 	hookwatchMapOpenIntent          = "open_intent"
@@ -321,6 +322,7 @@ type hookwatchMapSpecs struct {
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	ExecScratch   *ebpf.MapSpec `ebpf:"exec_scratch"`
 	FileScratch   *ebpf.MapSpec `ebpf:"file_scratch"`
+	LastWake      *ebpf.MapSpec `ebpf:"last_wake"`
 	MapScratch    *ebpf.MapSpec `ebpf:"map_scratch"`
 	Mapped        *ebpf.MapSpec `ebpf:"mapped"`
 	OpenIntent    *ebpf.MapSpec `ebpf:"open_intent"`
@@ -382,6 +384,7 @@ type hookwatchMaps struct {
 	Events        *ebpf.Map `ebpf:"events"`
 	ExecScratch   *ebpf.Map `ebpf:"exec_scratch"`
 	FileScratch   *ebpf.Map `ebpf:"file_scratch"`
+	LastWake      *ebpf.Map `ebpf:"last_wake"`
 	MapScratch    *ebpf.Map `ebpf:"map_scratch"`
 	Mapped        *ebpf.Map `ebpf:"mapped"`
 	OpenIntent    *ebpf.Map `ebpf:"open_intent"`
@@ -401,6 +404,7 @@ func (m *hookwatchMaps) Close() error {
 		m.Events,
 		m.ExecScratch,
 		m.FileScratch,
+		m.LastWake,
 		m.MapScratch,
 		m.Mapped,
 		m.OpenIntent,
