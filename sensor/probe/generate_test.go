@@ -10,14 +10,20 @@ import (
 )
 
 // TestGeneratedObjectsAreFresh rebuilds the BPF objects exactly as
-// `make generate` does (the go:generate line in gen.go) into a scratch
+// `make generate` does (the go:generate line in each gen.go) into a scratch
 // directory and compares them with the committed ones: a change to bpf/*.c
-// without regenerating fails here.
+// (or the benchmark's references) without regenerating fails here.
 func TestGeneratedObjectsAreFresh(t *testing.T) {
 	if _, err := exec.LookPath("clang"); err != nil {
 		t.Fatal("clang is needed to check the committed BPF objects: apt-get install clang llvm (see .ci/run)")
 	}
-	src, err := os.ReadFile("gen.go")
+	for _, c := range []struct{ dir, pkg string }{{".", "probe"}, {"../../bench/ref", "ref"}} {
+		t.Run(c.pkg, func(t *testing.T) { checkGenerated(t, c.dir, c.pkg) })
+	}
+}
+
+func checkGenerated(t *testing.T, dir, pkg string) {
+	src, err := os.ReadFile(filepath.Join(dir, "gen.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +40,9 @@ func TestGeneratedObjectsAreFresh(t *testing.T) {
 	// Read the sources here too: go test's cache then knows the result
 	// depends on them (it cannot see what clang reads).
 	srcs, _ := filepath.Glob("../../bpf/*.c")
+	refs, _ := filepath.Glob("../../bench/ref/*.c")
 	hdrs, _ := filepath.Glob("../../bpf/headers/*.h")
-	for _, f := range append(srcs, hdrs...) {
+	for _, f := range append(append(srcs, refs...), hdrs...) {
 		if _, err := os.ReadFile(f); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +50,8 @@ func TestGeneratedObjectsAreFresh(t *testing.T) {
 	out := t.TempDir()
 	args = append([]string{"tool", "bpf2go", "-output-dir", out}, args[3:]...)
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "GOPACKAGE=probe")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPACKAGE="+pkg)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bpf2go: %v\n%s", err, b)
 	}
@@ -56,7 +64,7 @@ func TestGeneratedObjectsAreFresh(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		have, err := os.ReadFile(filepath.Base(g))
+		have, err := os.ReadFile(filepath.Join(dir, filepath.Base(g)))
 		if err != nil {
 			t.Fatalf("committed %s: %v", filepath.Base(g), err)
 		}
