@@ -25,6 +25,7 @@ import (
 // message body to a file.
 type rsyslog struct {
 	dir, port, out, conf string
+	udp                  bool
 	cmd                  *exec.Cmd
 }
 
@@ -74,7 +75,10 @@ func freePort(t *testing.T) string {
 }
 
 // newRsyslog writes the configuration; tls nil for plain TCP.
-func newRsyslog(t *testing.T, tls *certs) *rsyslog {
+func newRsyslog(t *testing.T, tls *certs) *rsyslog { return newRsyslogProto(t, tls, false) }
+
+// newRsyslogProto also takes UDP (imudp) instead of TCP.
+func newRsyslogProto(t *testing.T, tls *certs, udp bool) *rsyslog {
 	t.Helper()
 	if _, err := exec.LookPath("rsyslogd"); err != nil {
 		t.Fatal("rsyslogd is needed: apt-get install rsyslog rsyslog-gnutls (see .ci/run)")
@@ -89,10 +93,15 @@ func newRsyslog(t *testing.T, tls *certs) *rsyslog {
 			r.dir, tls.ca, tls.cert, tls.key)
 		mod = `module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")`
 	}
-	conf := fmt.Sprintf("%s\n%s\ninput(type=\"imtcp\" port=\"%s\" address=\"127.0.0.1\")\n"+
+	input := "imtcp"
+	if udp {
+		mod, input = `module(load="imudp")`, "imudp"
+	}
+	conf := fmt.Sprintf("%s\n%s\ninput(type=\""+input+"\" port=\"%s\" address=\"127.0.0.1\")\n"+
 		"template(name=\"body\" type=\"string\" string=\"%%msg%%\\n\")\n"+
 		"action(type=\"omfile\" file=\"%s\" template=\"body\" flushOnTXEnd=\"on\")\n", global, mod, r.port, r.out)
 	os.WriteFile(r.conf, []byte(conf), 0o600)
+	r.udp = udp
 	r.start(t)
 	t.Cleanup(func() { r.stop(syscall.SIGTERM) })
 	return r
@@ -105,6 +114,22 @@ func (r *rsyslog) start(t *testing.T) {
 	r.cmd.Stderr = &stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if r.udp {
+		// Nothing to connect to: wait until rsyslogd has bound the port.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.ListenPacket("udp", "127.0.0.1:"+r.port)
+			if err != nil {
+				time.Sleep(200 * time.Millisecond)
+				return
+			}
+			c.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("rsyslogd did not bind UDP:\n%s", stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -227,7 +252,7 @@ func TestSyslogTCPAndTLSReceiveEverything(t *testing.T) {
 		name   string
 		tls    bool
 		scheme string
-	}{{"tcp", false, "tcp"}, {"tls", true, "tls"}} {
+	}{{"tcp", false, "tcp"}, {"tls", true, "tls"}, {"udp", false, "udp"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c *certs
 			extra := ""
@@ -236,7 +261,7 @@ func TestSyslogTCPAndTLSReceiveEverything(t *testing.T) {
 				c = &cc
 				extra = fmt.Sprintf("  tls:\n    ca_file: %s\n", cc.ca)
 			}
-			r := newRsyslog(t, c)
+			r := newRsyslogProto(t, c, tc.scheme == "udp")
 			conf := sensorConfig(t, tc.scheme+"://127.0.0.1:"+r.port, t.TempDir(), extra)
 			s := startSensor(t, "-config", conf, "-no-sweep")
 			want := hookedRuns(t, hook, 0, 20)
