@@ -54,6 +54,9 @@ type Alert struct {
 	Libraries  []Library
 	Target     string // the program the hook targets
 	Credential bool   // the target is a credential program
+	// targetWhy says why the target counts as a credential one, when it is
+	// not a program by name (a preload list reaches every program).
+	targetWhy string
 }
 
 // Exec is a process start with its context, for detections that need both.
@@ -287,11 +290,17 @@ func (e *Engine) newAlert(key string, t time.Time, target string, credential boo
 	return &Alert{Key: key, Detection: d, Techniques: techs, Time: t, Target: target, Credential: credential}
 }
 
+// score sets the alert's score and level; for a credential target it puts
+// why first (targetWhy, or that the target is a credential program).
 func (e *Engine) score(a *Alert, locationWeight int) {
 	target := "other"
 	if a.Credential {
 		target = "credential"
-		a.Reasons = append([]string{filepath.Base(a.Target) + " is a credential program"}, a.Reasons...)
+		why := a.targetWhy
+		if why == "" {
+			why = filepath.Base(a.Target) + " is a credential program"
+		}
+		a.Reasons = append([]string{why}, a.Reasons...)
 	}
 	a.Score = max(0, min(100, e.rules.Scoring.Target[target]+locationWeight))
 	a.Level = e.rules.Level(a.Score)

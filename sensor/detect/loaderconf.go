@@ -79,12 +79,8 @@ func (e *Engine) LoaderConfig(c *loaderconf.Change) *Alert {
 	if c.Writer != nil {
 		a.Reasons = append(a.Reasons, fmt.Sprintf("written by %s (pid %d)", c.Writer.Comm, c.Writer.PID))
 	}
+	a.targetWhy = fmt.Sprintf("%s reaches %s, credential programs included", filepath.Base(c.Path), target)
 	e.score(a, best)
-	if credential {
-		// score() names the target as a credential program; say what
-		// this target really is.
-		a.Reasons[0] = fmt.Sprintf("%s reaches %s, credential programs included", filepath.Base(c.Path), target)
-	}
 	return a
 }
 
