@@ -363,3 +363,43 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain without a path: %v, want exit code 2", err)
 	}
 }
+
+// Injection after start: a library dlopen'd into a credential program that
+// is already running (what gdb or a ptrace injector does) is caught when it
+// is mapped. (gdb cannot call into a process on this VM, so the program
+// loads it itself when told: the kernel sees the same mapping.)
+func TestInjectionAfterStart(t *testing.T) {
+	hook := compileHook(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "late.c")
+	os.WriteFile(src, []byte(`#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+	char line[8];
+	fgets(line, sizeof line, stdin);   /* wait: started, then injected */
+	if (!dlopen(argv[1], RTLD_NOW)) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+	return 0;
+}
+`), 0o644)
+	prog := filepath.Join(dir, "ssh-agent") // a credential program by name
+	if out, err := exec.Command("gcc", "-o", prog, src, "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	s := startSensor(t)
+	c := exec.Command(prog, hook)
+	stdin, _ := c.StdinPipe()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // long after the loader finished
+	fmt.Fprintln(stdin, "go")
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	a := s.waitFor("unexpected library injected after start", func(d map[string]any) bool {
+		return isAlert(d, "unexpected-library") && get(d, "process.pid") == float64(c.Process.Pid) && hasLibrary(d, hook)
+	})
+	if get(a, "process.env_vars") != nil {
+		t.Errorf("no variable was involved: %v", get(a, "process.env_vars"))
+	}
+}
