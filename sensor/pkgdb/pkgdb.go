@@ -100,40 +100,42 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 		return o, fmt.Errorf("listing dpkg database: %w", err)
 	}
 	needles := Aliases(lookup)
+	buf := make([]byte, 64<<10) // one buffer for every list: no file is held whole
 	for _, l := range lists {
-		b, err := os.ReadFile(l)
-		if err != nil {
-			continue // a package being installed right now
+		n, ok := fileHasLine(l, needles, buf)
+		if !ok {
+			continue
 		}
-		for _, n := range needles {
-			if listContains(b, n) {
-				o.Package = strings.TrimSuffix(filepath.Base(l), ".list")
-				o.ListedAs = n
-				o.Digest, err = db.dpkgDigest(o.Package, n)
-				if o.Digest != "" {
-					o.DigestAlgo = "md5"
-				}
-				return o, err
-			}
+		o.Package = strings.TrimSuffix(filepath.Base(l), ".list")
+		o.ListedAs = n
+		o.Digest, err = db.dpkgDigest(o.Package, n)
+		if o.Digest != "" {
+			o.DigestAlgo = "md5"
 		}
+		return o, err
 	}
 	return o, nil
 }
 
-// listContains reports whether a .list file has path as a whole line.
-func listContains(b []byte, path string) bool {
-	p := []byte(path)
-	for off := 0; ; {
-		i := bytes.Index(b[off:], p)
-		if i < 0 {
-			return false
-		}
-		start, end := off+i, off+i+len(p)
-		if (start == 0 || b[start-1] == '\n') && (end == len(b) || b[end] == '\n') {
-			return true
-		}
-		off = start + 1
+// fileHasLine reports which of needles is a whole line of the file (a list
+// being rewritten by dpkg right now reads as not having it).
+func fileHasLine(path string, needles []string, buf []byte) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
 	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(buf, len(buf))
+	for sc.Scan() {
+		line := sc.Bytes()
+		for _, n := range needles {
+			if len(line) == len(n) && string(line) == n {
+				return n, true
+			}
+		}
+	}
+	return "", false
 }
 
 func (db *DB) dpkgDigest(pkg, listed string) (string, error) {

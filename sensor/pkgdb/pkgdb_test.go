@@ -41,10 +41,13 @@ func TestDiversion(t *testing.T) {
 	}
 }
 
-func TestListContainsWholeLines(t *testing.T) {
-	b := []byte("/usr/lib/libx.so.1.2\n/usr/lib/libx.so.1\n")
-	if !listContains(b, "/usr/lib/libx.so.1") || listContains(b, "/usr/lib/libx.so") || listContains(b, "/usr/lib/libx.so.1.") {
-		t.Error("listContains matched a prefix or missed a line")
+func TestListsMatchWholeLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.list")
+	os.WriteFile(p, []byte("/usr/lib/libx.so.1.2\n/usr/lib/libx.so.1\n"), 0o644)
+	buf := make([]byte, 4096)
+	has := func(n string) bool { _, ok := fileHasLine(p, []string{n}, buf); return ok }
+	if !has("/usr/lib/libx.so.1") || has("/usr/lib/libx.so") || has("/usr/lib/libx.so.1.") {
+		t.Error("matched a prefix or missed a line")
 	}
 }
 
