@@ -25,6 +25,7 @@ import (
 // message body to a file.
 type rsyslog struct {
 	dir, port, out, conf string
+	socket               string // unix: the socket
 	udp                  bool
 	cmd                  *exec.Cmd
 }
@@ -75,10 +76,12 @@ func freePort(t *testing.T) string {
 }
 
 // newRsyslog writes the configuration; tls nil for plain TCP.
-func newRsyslog(t *testing.T, tls *certs) *rsyslog { return newRsyslogProto(t, tls, false) }
+func newRsyslog(t *testing.T, tls *certs) *rsyslog { return newRsyslogProto(t, tls, "tcp") }
 
-// newRsyslogProto also takes UDP (imudp) instead of TCP.
-func newRsyslogProto(t *testing.T, tls *certs, udp bool) *rsyslog {
+// newRsyslogProto listens on tcp (imtcp, with tls if given), udp (imudp)
+// or unix (imuxsock on a socket of its own, the way /dev/log works).
+func newRsyslogProto(t *testing.T, tls *certs, proto string) *rsyslog {
+	udp := proto == "udp"
 	t.Helper()
 	if _, err := exec.LookPath("rsyslogd"); err != nil {
 		t.Fatal("rsyslogd is needed: apt-get install rsyslog rsyslog-gnutls (see .ci/run)")
@@ -93,13 +96,18 @@ func newRsyslogProto(t *testing.T, tls *certs, udp bool) *rsyslog {
 			r.dir, tls.ca, tls.cert, tls.key)
 		mod = `module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")`
 	}
-	input := "imtcp"
-	if udp {
-		mod, input = `module(load="imudp")`, "imudp"
+	input := fmt.Sprintf(`input(type="imtcp" port="%s" address="127.0.0.1")`, r.port)
+	switch proto {
+	case "udp":
+		mod, input = `module(load="imudp")`, fmt.Sprintf(`input(type="imudp" port="%s" address="127.0.0.1")`, r.port)
+	case "unix":
+		r.socket = filepath.Join(r.dir, "log.sock")
+		mod = `module(load="imuxsock" SysSock.Use="off")`
+		input = fmt.Sprintf(`input(type="imuxsock" Socket="%s" UseSpecialParser="off" ParseHostname="on")`, r.socket)
 	}
-	conf := fmt.Sprintf("%s\n%s\ninput(type=\""+input+"\" port=\"%s\" address=\"127.0.0.1\")\n"+
+	conf := fmt.Sprintf("%s\n%s\n%s\n"+
 		"template(name=\"body\" type=\"string\" string=\"%%msg%%\\n\")\n"+
-		"action(type=\"omfile\" file=\"%s\" template=\"body\" flushOnTXEnd=\"on\")\n", global, mod, r.port, r.out)
+		"action(type=\"omfile\" file=\"%s\" template=\"body\" flushOnTXEnd=\"on\")\n", global, mod, input, r.out)
 	os.WriteFile(r.conf, []byte(conf), 0o600)
 	r.udp = udp
 	r.start(t)
@@ -114,6 +122,18 @@ func (r *rsyslog) start(t *testing.T) {
 	r.cmd.Stderr = &stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if r.socket != "" {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := os.Stat(r.socket); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rsyslogd made no socket:\n%s", stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	if r.udp {
 		// Nothing to connect to: wait until rsyslogd has bound the port.
@@ -246,13 +266,13 @@ func waitTags(t *testing.T, r *rsyslog, want []string) []map[string]any {
 	}
 }
 
-func TestSyslogTCPAndTLSReceiveEverything(t *testing.T) {
+func TestSyslogReceivesEverything(t *testing.T) {
 	hook := compileHook(t)
 	for _, tc := range []struct {
 		name   string
 		tls    bool
 		scheme string
-	}{{"tcp", false, "tcp"}, {"tls", true, "tls"}, {"udp", false, "udp"}} {
+	}{{"tcp", false, "tcp"}, {"tls", true, "tls"}, {"udp", false, "udp"}, {"unix", false, "unix"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c *certs
 			extra := ""
@@ -261,8 +281,16 @@ func TestSyslogTCPAndTLSReceiveEverything(t *testing.T) {
 				c = &cc
 				extra = fmt.Sprintf("  tls:\n    ca_file: %s\n", cc.ca)
 			}
-			r := newRsyslogProto(t, c, tc.scheme == "udp")
-			conf := sensorConfig(t, tc.scheme+"://127.0.0.1:"+r.port, t.TempDir(), extra)
+			proto := tc.scheme
+			if proto == "tls" {
+				proto = "tcp"
+			}
+			r := newRsyslogProto(t, c, proto)
+			address := tc.scheme + "://127.0.0.1:" + r.port
+			if tc.scheme == "unix" {
+				address = "unix://" + r.socket
+			}
+			conf := sensorConfig(t, address, t.TempDir(), extra)
 			s := startSensor(t, "-config", conf, "-no-sweep")
 			want := hookedRuns(t, hook, 0, 20)
 			docs := waitTags(t, r, want)
