@@ -20,7 +20,7 @@ var facilities = map[string]int{
 func Facility(name string) (int, error) {
 	f, ok := facilities[name]
 	if !ok {
-		return 0, fmt.Errorf("syslog facility %q is not one of kern, user, daemon, auth, authpriv, local0..local7, ...", name)
+		return 0, fmt.Errorf("syslog facility %q is unknown (kern, user, daemon, auth, authpriv, syslog, local0 to local7)", name)
 	}
 	return f, nil
 }
