@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -161,4 +162,53 @@ func TestCheck(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "collector          ebpf: every program loads") || !strings.Contains(string(out), "BTF                yes") {
 		t.Errorf("check: %v\n%s", err, out)
 	}
+}
+
+// The systemd protocol, spoken to a socket of the test's (as systemd would
+// listen): READY once watching, WATCHDOG while the agent answers, RELOADING
+// and READY around a reload, STOPPING at the end.
+func TestSystemdNotifications(t *testing.T) {
+	requireRoot(t)
+	sock := filepath.Join(t.TempDir(), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := l.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000") // ping every 100 ms
+	s := startSensor(t, "-no-sweep")
+	expect := func(prefix string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case m := <-got:
+				if strings.HasPrefix(m, prefix) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q notification", prefix)
+			}
+		}
+	}
+	expect("READY=1")
+	expect("WATCHDOG=1")
+	expect("WATCHDOG=1")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	expect("RELOADING=1")
+	expect("READY=1")
+	s.stop()
+	expect("STOPPING=1")
 }
