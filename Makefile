@@ -22,6 +22,9 @@ run: build ## run the sensor in the foreground as root, printing ECS events
 test: ## run every test (as root: BPF and end-to-end tests load real programs)
 	go test -race -cover -count=1 -timeout 40m ./...
 
+race-e2e: ## run the end-to-end tests against a race-detector build of the daemon
+	HOOKWATCH_E2E_RACE=1 go test -count=1 -timeout 30m ./cmd/hookwatch
+
 generate: ## rebuild the BPF objects (bpf2go) from bpf/*.c and bench/ref; commit the result
 	go generate ./sensor/probe ./bench/ref
 
@@ -51,4 +54,4 @@ fuzz: ## run each fuzz target for a short while
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help build run test generate package bench deps fuzz clean
+.PHONY: help build run test race-e2e generate package bench deps fuzz clean

@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 	binPath = filepath.Join(dir, "hookwatch")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=e2e", "-o", binPath, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if os.Getenv("HOOKWATCH_E2E_RACE") != "" {
+		// The daemon's goroutines under the race detector (needs cgo).
+		build = exec.Command("go", "build", "-race", "-ldflags", "-X main.version=e2e", "-o", binPath, ".")
+	}
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building hookwatch: %v\n%s", err, out)
 		os.Exit(1)
