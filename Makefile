@@ -8,6 +8,8 @@ PKGVERSION ?= $(if $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(VERSION)),$(VERSION)
 # Debian packages the tests and `make generate` need (.ci/run installs them).
 DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls
 
+FUZZTIME ?= 20s
+
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -43,13 +45,16 @@ bench: ## benchmark against no sensor and auditd (root; writes bench-results.jso
 deps: ## install the Debian packages the tests need
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
 
-fuzz: ## run each fuzz target for a short while
-	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseMaps -fuzztime 20s
-	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseStat -fuzztime 20s
-	go test ./sensor/ldso -run '^$$' -fuzz FuzzParseCache -fuzztime 20s
-	go test ./sensor/judge -run '^$$' -fuzz FuzzReadELF -fuzztime 20s
-	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseMD5Sums -fuzztime 20s
-	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseDiversions -fuzztime 20s
+fuzz: ## run each fuzz target for a short while (FUZZTIME to change it)
+	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseMaps -fuzztime $(FUZZTIME)
+	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseStat -fuzztime $(FUZZTIME)
+	go test ./sensor/ldso -run '^$$' -fuzz FuzzParseCache -fuzztime $(FUZZTIME)
+	go test ./sensor/judge -run '^$$' -fuzz FuzzReadELF -fuzztime $(FUZZTIME)
+	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseMD5Sums -fuzztime $(FUZZTIME)
+	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseDiversions -fuzztime $(FUZZTIME)
+	go test ./sensor/loaderconf -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	go test ./sensor/config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	go test ./sensor/probe -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 
 clean: ## remove build outputs
 	rm -rf bin dist
