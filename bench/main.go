@@ -276,7 +276,7 @@ func (s *sensor) stop() map[string]any {
 }
 
 func startAuditd() (func(), error) {
-	d := exec.Command("auditd", "-f", "-n")
+	d := exec.Command("auditd", "-n")
 	if err := d.Start(); err != nil {
 		return nil, err
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/hookwatch/hookwatch/sensor/audit"
 	"github.com/hookwatch/hookwatch/sensor/daemon"
-	"github.com/hookwatch/hookwatch/sensor/probe"
 )
 
 // errCannotRun is check's verdict when no collector can run here.
@@ -77,17 +77,31 @@ func checkCommand(args []string, stdout io.Writer) error {
 		}
 	}
 
-	// The definitive test: load, verify and attach every program, then let go.
+	// The definitive test: load, verify and attach every program (or set
+	// up the audit collector), then let go.
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
-	pr, err := probe.Load(daemon.ProbeConfig(cfg, rs), quiet)
-	if err != nil {
-		line("collector", "none: eBPF does not load here: "+firstLine(err.Error()))
-		fail = true
-	} else {
-		pr.Close()
-		line("collector", "ebpf: every program loads, verifies and attaches")
+	why := "collector: audit in the configuration"
+	if cfg.Collector != "audit" {
+		pr, err := daemon.LoadProbe(cfg, rs, quiet)
+		if err == nil {
+			pr.Close()
+			line("collector", "ebpf: every program loads, verifies and attaches")
+			return nil
+		}
+		why = "eBPF does not load here: " + firstLine(err.Error())
+		if cfg.Collector == "ebpf" {
+			line("collector", "none: "+why)
+			return errCannotRun
+		}
 	}
+	ac, err := audit.New(daemon.AuditConfig(rs), quiet)
+	if err != nil {
+		line("collector", "none: "+why+"; the audit subsystem is unavailable too: "+firstLine(err.Error()))
+		return errCannotRun
+	}
+	ac.Close()
+	line("collector", "audit ("+why+"): sees execs, loader configuration writes and ptrace; libraries and environments are read from /proc, racing short-lived processes")
 	if fail {
 		return errCannotRun
 	}

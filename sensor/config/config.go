@@ -28,7 +28,7 @@ const (
 // Config is the whole configuration. Field comments are the documentation
 // of record; packaging/hookwatch.yaml repeats them for operators.
 type Config struct {
-	// Collector: auto (eBPF), or ebpf.
+	// Collector: auto (eBPF, falling back to audit), ebpf, or audit.
 	Collector string  `yaml:"collector"`
 	Rules     Rules   `yaml:"rules"`
 	Output    Output  `yaml:"output"`
@@ -336,11 +336,9 @@ func CheckRulesPath(path string) error {
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.Collector {
-	case "auto", "ebpf":
-	case "audit":
-		errs = append(errs, errors.New("collector: audit is not available in this build (use auto or ebpf)"))
+	case "auto", "ebpf", "audit":
 	default:
-		errs = append(errs, fmt.Errorf("collector: %q is not auto or ebpf", c.Collector))
+		errs = append(errs, fmt.Errorf("collector: %q is not auto, ebpf or audit", c.Collector))
 	}
 	switch c.Output.Telemetry {
 	case "none", "loader", "all":

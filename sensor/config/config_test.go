@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 		{name: "bad value", main: "output:\n  telemetry: loud\n", want: "output.telemetry: \"loud\" is not none, loader or all"},
 		{name: "relative output", main: "output:\n  destination: events.json\n", want: "not stdout, none or an absolute path"},
 		{name: "ring buffer", main: "kernel:\n  ring_buffer_bytes: 1000\n", want: "kernel.ring_buffer_bytes"},
-		{name: "audit collector", main: "collector: audit\n", want: "collector: audit is not available"},
+		{name: "unknown collector", main: "collector: dtrace\n", want: `collector: "dtrace" is not auto, ebpf or audit`},
 		{name: "empty", main: "# only a comment\n", want: "hookwatch.yaml: empty"},
 		{name: "world-writable", main: "log:\n  level: info\n", mode: 0o666, want: "refusing a world-writable file"},
 		{name: "conflicting drop-ins", main: "log:\n  level: info\n", dropIns: map[string]string{"a.yaml": "agent:\n  queue: 1\n", "b.yaml": "agent:\n  queue: 2\n"}, want: "b.yaml:2: agent.queue conflicts with"},

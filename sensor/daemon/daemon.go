@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,9 +18,11 @@ import (
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/agent"
+	"github.com/hookwatch/hookwatch/sensor/audit"
 	"github.com/hookwatch/hookwatch/sensor/config"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
+	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
@@ -100,12 +103,12 @@ func Run(ctx context.Context, o Options) error {
 	hostName, _ := os.Hostname()
 	host := ecs.Host{Name: hostName, ID: machineID(), Version: o.Version}
 
-	pr, err := probe.Load(ProbeConfig(cfg, rs), log)
+	pr, mode, err := StartCollector(cfg, rs, log)
 	if err != nil {
-		return fmt.Errorf("starting the eBPF collector: %w", err)
+		return err
 	}
 	defer pr.Close()
-	if cfg.Metrics.BPFStats {
+	if cfg.Metrics.BPFStats && mode == "ebpf" {
 		// The kernel counts program run time only while someone asks.
 		if st, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
 			defer st.Close()
@@ -135,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 	ready := make(chan struct{})
 	metricsAddr := ""
 	ag.OnReady(func() {
-		log.WithFields(logrus.Fields{"version": o.Version, "output": cfg.Output.Destination,
+		log.WithFields(logrus.Fields{"version": o.Version, "output": cfg.Output.Destination, "collector": mode,
 			"credential_programs": len(rs.CredentialPrograms), "metrics": metricsAddr}).Info("hookwatch running")
 		notify.Notify("READY=1\nSTATUS=watching")
 		close(ready)
@@ -203,6 +206,62 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
+// Collector is what the daemon needs of a collector, eBPF or audit.
+type Collector interface {
+	Run(ctx context.Context, h event.Handler) error
+	Watch(pid uint32) error
+	SetWatchedFiles(files, dirs []event.FileID) error
+	SetNames(credential, loaders []string) error
+	Stats() (event.Stats, uint64, error)
+	Close() error
+}
+
+// StartCollector starts the collector the configuration asks for. In auto
+// mode a failure to load eBPF (no BTF, BPF locked down, EPERM) falls back
+// to the audit subsystem, and says why.
+func StartCollector(cfg config.Config, rs *rules.Set, log logrus.FieldLogger) (Collector, string, error) {
+	if cfg.Collector != "audit" {
+		pr, err := LoadProbe(cfg, rs, log)
+		if err == nil {
+			return pr, "ebpf", nil
+		}
+		if cfg.Collector == "ebpf" {
+			return nil, "", fmt.Errorf("starting the eBPF collector: %w", err)
+		}
+		log.WithError(err).Warn("eBPF collector unavailable: falling back to the audit collector")
+	}
+	ac, err := audit.New(AuditConfig(rs), log)
+	if err != nil {
+		return nil, "", fmt.Errorf("starting the audit collector: %w", err)
+	}
+	return ac, "audit", nil
+}
+
+// LoadProbe loads the eBPF collector. HOOKWATCH_TEST_DENY_BPF makes it
+// fail as a kernel that refuses BPF would: the tests' way to exercise the
+// fallback on a kernel that has BPF.
+func LoadProbe(cfg config.Config, rs *rules.Set, log logrus.FieldLogger) (*probe.Probe, error) {
+	if os.Getenv("HOOKWATCH_TEST_DENY_BPF") != "" {
+		return nil, fmt.Errorf("loading BPF objects: %w (denied by HOOKWATCH_TEST_DENY_BPF)", os.ErrPermission)
+	}
+	return probe.Load(ProbeConfig(cfg, rs), log)
+}
+
+// AuditConfig is the audit collector's configuration from the rules.
+func AuditConfig(rs *rules.Set) audit.Config {
+	var paths []string
+	for _, c := range append(append([]rules.ConfPath{}, rs.LoaderConf.Files...), rs.LoaderConf.Directories...) {
+		// A watch needs an existing parent directory.
+		if _, err := os.Stat(filepath.Dir(c.Path)); err == nil {
+			paths = append(paths, c.Path)
+		}
+	}
+	return audit.Config{
+		CredentialPrograms: rs.CredentialPrograms, LoaderNames: rs.LoaderNames, LoaderVars: rs.LoaderVariables,
+		ConfigPaths: paths, Proc: procfs.Default(),
+	}
+}
+
 // ProbeConfig is the kernel side's configuration from the sensor's.
 func ProbeConfig(cfg config.Config, rs *rules.Set) probe.Config {
 	return probe.Config{
@@ -232,7 +291,7 @@ func newEngine(rs *rules.Set, log logrus.FieldLogger) *detect.Engine {
 // reload applies a new configuration and rules without detaching the
 // probes. What only a restart can change (the kernel's loader variables, the
 // ring buffer, the metrics address) is said, and the rest applied.
-func reload(o Options, old config.Config, pr *probe.Probe, ag *agent.Agent, sink *swapPublisher, log *logrus.Logger) error {
+func reload(o Options, old config.Config, pr Collector, ag *agent.Agent, sink *swapPublisher, log *logrus.Logger) error {
 	cfg, err := o.Load()
 	if err != nil {
 		return err

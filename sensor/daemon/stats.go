@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+
+	"github.com/cilium/ebpf"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -9,11 +11,10 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/agent"
 	"github.com/hookwatch/hookwatch/sensor/metrics"
 	"github.com/hookwatch/hookwatch/sensor/output"
-	"github.com/hookwatch/hookwatch/sensor/probe"
 )
 
 // logStats logs the counters every interval (never when 0).
-func logStats(ctx context.Context, log logrus.FieldLogger, pr *probe.Probe, ag *agent.Agent, every time.Duration) {
+func logStats(ctx context.Context, log logrus.FieldLogger, pr Collector, ag *agent.Agent, every time.Duration) {
 	if every <= 0 {
 		<-ctx.Done()
 		return
@@ -30,14 +31,18 @@ func logStats(ctx context.Context, log logrus.FieldLogger, pr *probe.Probe, ag *
 	}
 }
 
-func emitStats(log logrus.FieldLogger, pr *probe.Probe, ag *agent.Agent, msg string) {
+func emitStats(log logrus.FieldLogger, pr Collector, ag *agent.Agent, msg string) {
 	ks, decodeErrs, err := pr.Stats()
 	if err != nil {
 		log.WithError(err).Warn("reading kernel counters")
 		return
 	}
 	st := ag.Stats()
-	log.WithFields(logrus.Fields{
+	fields := logrus.Fields{}
+	if r, ok := pr.(interface{ RaceLost() uint64 }); ok {
+		fields["audit_race_lost"] = r.RaceLost()
+	}
+	log.WithFields(fields).WithFields(logrus.Fields{
 		"kernel_execs": ks.Execs, "kernel_exec_events": ks.ExecEvents, "kernel_map_events": ks.MapEvents,
 		"kernel_file_events": ks.FileEvents, "kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull,
 		"kernel_env_truncated": ks.EnvTrunc, "decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(),
@@ -55,7 +60,7 @@ func gauge(name, help string, read func() float64) metrics.Metric {
 }
 
 // sensorMetrics lists what /metrics shows.
-func sensorMetrics(pr *probe.Probe, ag *agent.Agent) []metrics.Metric {
+func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 	st := ag.Stats()
 	kernel := func(pick func(k kstats) float64) func() []metrics.Sample {
 		return func() []metrics.Sample {
@@ -109,6 +114,13 @@ func sensorMetrics(pr *probe.Probe, ag *agent.Agent) []metrics.Metric {
 			Read: func() []metrics.Sample { return programStats(pr, true) }},
 		{Name: "hookwatch_bpf_program_runs_total", Help: "Runs of each BPF program (metrics.bpf_stats).", Labels: []string{"program"}, Counter: true,
 			Read: func() []metrics.Sample { return programStats(pr, false) }},
+		{Name: "hookwatch_audit_race_lost_total", Help: "Audit collector: watched processes gone before /proc could be read (their environment or libraries are unknown).", Counter: true,
+			Read: func() []metrics.Sample {
+				if r, ok := pr.(interface{ RaceLost() uint64 }); ok {
+					return []metrics.Sample{{Value: float64(r.RaceLost())}}
+				}
+				return nil
+			}},
 	}
 }
 
@@ -116,9 +128,15 @@ type kstats struct {
 	execs, execEvents, mapEvents, fileEvents, lostExec, lostMap, lostFile, watchFull, envTrunc, decodeErrs uint64
 }
 
-func programStats(pr *probe.Probe, runtime bool) []metrics.Sample {
+func programStats(pr Collector, runtime bool) []metrics.Sample {
 	var out []metrics.Sample
-	for name, p := range pr.Programs() {
+	progs, ok := pr.(interface {
+		Programs() map[string]*ebpf.Program
+	})
+	if !ok {
+		return nil // the audit collector runs no BPF
+	}
+	for name, p := range progs.Programs() {
 		st, err := p.Stats()
 		if err != nil {
 			continue

@@ -194,6 +194,7 @@ func parseMapsLine(s string) (Mapping, error) {
 
 // Stat is what hookwatch takes from /proc/PID/stat and status.
 type Stat struct {
+	State      byte // R, S, D, Z (zombie: exited, not yet reaped), ...
 	PPID       uint32
 	StartTicks uint64 // start time in clock ticks since boot
 	Comm       string
@@ -235,6 +236,9 @@ func ParseStat(b []byte) (Stat, error) {
 	// After comm: state(0) ppid(1) ... starttime is field 22 overall, 19 here.
 	if len(f) < 20 {
 		return st, fmt.Errorf("%d fields after comm, want at least 20", len(f))
+	}
+	if len(f[0]) > 0 {
+		st.State = f[0][0]
 	}
 	ppid, err := strconv.ParseUint(f[1], 10, 32)
 	if err != nil {

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func requireAudit(t *testing.T) {
+	t.Helper()
+	requireRoot(t)
+	if _, err := exec.LookPath("auditctl"); err != nil {
+		t.Fatal("auditctl is needed: apt-get install auditd (see .ci/run)")
+	}
+}
+
+func auditConfig(t *testing.T) string {
+	conf := filepath.Join(t.TempDir(), "hookwatch.yaml")
+	os.WriteFile(conf, []byte("collector: audit\nlog:\n  format: json\n"), 0o600)
+	return conf
+}
+
+func auditRules(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("auditctl", "-l").CombinedOutput()
+	if err != nil {
+		t.Fatalf("auditctl -l: %v %s", err, out)
+	}
+	return string(out)
+}
+
+// The core scenarios audit can see raise the same detections as eBPF.
+func TestAuditModeScenarios(t *testing.T) {
+	requireAudit(t)
+	hook := compileHook(t)
+	srv := startSSHD(t)
+	before := auditRules(t)
+	s := startSensor(t, "-config", auditConfig(t), "-no-sweep")
+	if got, _ := s.logLine("hookwatch running")["collector"].(string); got != "audit" {
+		t.Fatalf("collector %q, want audit", got)
+	}
+
+	// Preload into ssh through the environment (read from /proc at once).
+	srv.ssh(t, []string{"LD_PRELOAD=" + hook}, "sleep 0.2")
+	for _, action := range []string{"loader-variable-at-exec", "unexpected-library"} {
+		s.waitFor(action+" for ssh in audit mode", func(d map[string]any) bool {
+			return isAlert(d, action) && str(d, "process.name") == "ssh" && hasLibrary(d, hook)
+		})
+	}
+
+	// The loader run with --preload: visible in the EXECVE arguments.
+	sshPath, _ := exec.LookPath("ssh")
+	ld := exec.Command("/lib64/ld-linux-x86-64.so.2", "--preload", hook, sshPath, "-V")
+	ld.Run()
+	s.waitFor("ld.so --preload in audit mode", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(ld.Process.Pid) && hasLibrary(d, hook)
+	})
+
+	// /etc/ld.so.preload written by sh, the writer identified.
+	replaceFile(t, preloadFile, nil)
+	os.Remove(preloadFile)
+	sh := float64(runSh(t, "echo "+hook+" > "+preloadFile))
+	s.waitFor("preload file alert naming sh in audit mode", func(d map[string]any) bool {
+		return isAlert(d, "loader-config-tampering") && byShell(d, sh) && str(d, "process.name") == "sh"
+	})
+	os.Remove(preloadFile)
+	s.stop()
+	if after := auditRules(t); after != before {
+		t.Errorf("audit rules changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// With auditd running, hookwatch reads alongside it (the multicast group),
+// auditd keeps receiving, and the admin's rules are as they were after.
+func TestAuditAlongsideAuditd(t *testing.T) {
+	requireAudit(t)
+	if _, err := exec.LookPath("auditd"); err != nil {
+		t.Fatal("auditd is needed: apt-get install auditd (see .ci/run)")
+	}
+	hook := compileHook(t)
+	logDir := "/var/log/audit"
+	os.MkdirAll(logDir, 0o700)
+	d := exec.Command("auditd", "-n")
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	})
+	time.Sleep(time.Second)
+	if out, err := exec.Command("auditctl", "-w", "/etc/hosts", "-p", "wa", "-k", "hwtest-admin").CombinedOutput(); err != nil {
+		t.Fatalf("admin rule: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("auditctl", "-D", "-k", "hwtest-admin").Run() })
+	before := auditRules(t)
+	logBefore, _ := os.ReadFile(filepath.Join(logDir, "audit.log"))
+
+	s := startSensor(t, "-config", auditConfig(t), "-no-sweep")
+	if s.logLine("audit: reading through the multicast group alongside auditd") == nil {
+		t.Errorf("hookwatch did not read alongside auditd:\n%s", s.stderr.String())
+	}
+	sleeper := exec.Command("sleep", "0.5")
+	sleeper.Env = []string{"LD_PRELOAD=" + hook}
+	sleeper.Run()
+	s.waitFor("alert while auditd runs", func(doc map[string]any) bool {
+		return isAlert(doc, "loader-variable-at-exec") && get(doc, "process.pid") == float64(sleeper.Process.Pid)
+	})
+	s.stop()
+
+	time.Sleep(500 * time.Millisecond)
+	logAfter, _ := os.ReadFile(filepath.Join(logDir, "audit.log"))
+	if !strings.Contains(string(logAfter[min(len(logBefore), len(logAfter)):]), `key="hookwatch"`) {
+		t.Error("auditd stopped receiving records while hookwatch ran")
+	}
+	if after := auditRules(t); after != before {
+		t.Errorf("audit rules changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// auto mode on a kernel that refuses BPF falls back to audit and says why.
+func TestAutoFallsBackToAudit(t *testing.T) {
+	requireAudit(t)
+	hook := compileHook(t)
+	t.Setenv("HOOKWATCH_TEST_DENY_BPF", "1")
+	s := startSensor(t, "-no-sweep")
+	fb := s.logLine("eBPF collector unavailable: falling back to the audit collector")
+	if fb == nil || !strings.Contains(str(fb, "error"), "permission denied") {
+		t.Fatalf("no fallback log line with the reason:\n%s", s.stderr.String())
+	}
+	if got, _ := s.logLine("hookwatch running")["collector"].(string); got != "audit" {
+		t.Errorf("collector %q, want audit", got)
+	}
+	sshPath, _ := exec.LookPath("ssh")
+	ld := exec.Command("/lib64/ld-linux-x86-64.so.2", "--preload", hook, sshPath, "-V")
+	ld.Run()
+	s.waitFor("alert in fallback mode", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(ld.Process.Pid)
+	})
+}

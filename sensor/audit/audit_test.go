@@ -1,0 +1,106 @@
+package audit
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/procfs"
+)
+
+type recorder struct {
+	mu     sync.Mutex
+	execs  []*event.Exec
+	images []*event.ImageLoad
+	files  []*event.FileOp
+}
+
+func (r *recorder) Exec(e *event.Exec) { r.mu.Lock(); r.execs = append(r.execs, e); r.mu.Unlock() }
+func (r *recorder) ImageLoad(e *event.ImageLoad) {
+	r.mu.Lock()
+	r.images = append(r.images, e)
+	r.mu.Unlock()
+}
+func (r *recorder) FileOp(e *event.FileOp) { r.mu.Lock(); r.files = append(r.files, e); r.mu.Unlock() }
+
+func rulesText(t *testing.T) string {
+	out, err := exec.Command("auditctl", "-l").CombinedOutput()
+	if err != nil {
+		t.Fatalf("auditctl -l: %v %s", err, out)
+	}
+	return string(out)
+}
+
+func TestAuditCollector(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("must be root to use the audit subsystem (the test suite runs as root in CI)")
+	}
+	if _, err := exec.LookPath("auditctl"); err != nil {
+		t.Fatal("auditctl is needed: apt-get install auditd (see .ci/run)")
+	}
+	before := rulesText(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ld.so.preload")
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	c, err := New(Config{CredentialPrograms: []string{"ssh"}, LoaderVars: []string{"LD_PRELOAD"}, ConfigPaths: []string{conf}, Proc: procfs.Default()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, rec) }()
+	time.Sleep(200 * time.Millisecond)
+
+	libm := "/usr/lib/x86_64-linux-gnu/libm.so.6"
+	sleeper := exec.Command("sleep", "1")
+	sleeper.Env = []string{"LD_PRELOAD=" + libm}
+	sleeper.Start()
+	writer := exec.Command("sh", "-c", "echo x > "+conf)
+	writer.Run()
+	sleeper.Wait()
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var sawExec, sawLib, sawWrite bool
+	for _, e := range rec.execs {
+		if e.PID == uint32(sleeper.Process.Pid) && len(e.LoaderEnv) == 1 && e.LoaderEnv[0] == "LD_PRELOAD="+libm {
+			sawExec = true
+		}
+	}
+	for _, il := range rec.images {
+		if il.PID == uint32(sleeper.Process.Pid) && il.Path == libm {
+			sawLib = true
+		}
+	}
+	for _, f := range rec.files {
+		if f.Path == conf && f.Comm == "sh" && f.PID == uint32(writer.Process.Pid) {
+			sawWrite = true
+		}
+	}
+	st, _, _ := c.Stats()
+	t.Logf("stats %+v race %d", st, c.RaceLost())
+	if !sawExec || !sawLib || !sawWrite {
+		t.Errorf("exec with LD_PRELOAD %v, its library %v, the write by sh %v (%d execs, %d images, %d file ops)", sawExec, sawLib, sawWrite, len(rec.execs), len(rec.images), len(rec.files))
+	}
+	if after := rulesText(t); after != before {
+		t.Errorf("audit rules not restored:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
