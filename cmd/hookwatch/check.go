@@ -95,7 +95,7 @@ func checkCommand(args []string, stdout io.Writer) error {
 			return errCannotRun
 		}
 	}
-	ac, err := audit.New(daemon.AuditConfig(rs), quiet)
+	ac, err := audit.New(daemon.AuditConfig(cfg, rs), quiet)
 	if err != nil {
 		line("collector", "none: "+why+"; the audit subsystem is unavailable too: "+firstLine(err.Error()))
 		return errCannotRun

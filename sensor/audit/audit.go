@@ -41,6 +41,10 @@ type Config struct {
 	LoaderVars         []string
 	// ConfigPaths are watched for writes (the loader's configuration).
 	ConfigPaths []string
+	// WatchedOnly audits the execs of the credential programs and the
+	// loader only (by path), not every exec: cheaper, but a loader
+	// variable on any other program goes unseen.
+	WatchedOnly bool
 	Proc        procfs.FS
 }
 
@@ -148,11 +152,26 @@ func setRecvTimeout(c *libaudit.AuditClient, d time.Duration) error {
 
 // rules are hookwatch's audit rules, all tagged with Key.
 func (c *Collector) rules() []string {
-	rs := []string{
-		"-a always,exit -F arch=b64 -S execve,execveat -k " + Key,
-		"-a always,exit -F arch=b64 -S ptrace -F a0=0x10 -k " + Key,   // PTRACE_ATTACH
-		"-a always,exit -F arch=b64 -S ptrace -F a0=0x4206 -k " + Key, // PTRACE_SEIZE
+	var rs []string
+	if c.cfg.WatchedOnly {
+		seen := map[string]bool{}
+		for _, name := range append(append([]string{}, c.cfg.CredentialPrograms...), c.cfg.LoaderNames...) {
+			for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/lib/openssh", "/usr/libexec", "/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/policykit-1", "/usr/lib/polkit-1"} {
+				p, err := filepath.EvalSymlinks(filepath.Join(dir, name))
+				if err != nil || seen[p] {
+					continue
+				}
+				seen[p] = true
+				rs = append(rs, "-a always,exit -F arch=b64 -S execve,execveat -F exe="+p+" -k "+Key)
+			}
+		}
+	} else {
+		rs = append(rs, "-a always,exit -F arch=b64 -S execve,execveat -k "+Key)
 	}
+	rs = append(rs,
+		"-a always,exit -F arch=b64 -S ptrace -F a0=0x10 -k "+Key,   // PTRACE_ATTACH
+		"-a always,exit -F arch=b64 -S ptrace -F a0=0x4206 -k "+Key, // PTRACE_SEIZE
+	)
 	for _, p := range c.cfg.ConfigPaths {
 		rs = append(rs, "-w "+p+" -p wa -k "+Key)
 	}

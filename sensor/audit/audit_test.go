@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +103,19 @@ func TestAuditCollector(t *testing.T) {
 	}
 	if after := rulesText(t); after != before {
 		t.Errorf("audit rules not restored:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+func TestWatchedOnlyRules(t *testing.T) {
+	c := &Collector{cfg: Config{CredentialPrograms: []string{"ssh", "no-such-program"}, WatchedOnly: true, ConfigPaths: []string{"/etc/ld.so.preload"}}}
+	rules := strings.Join(c.rules(), "\n")
+	ssh, _ := filepath.EvalSymlinks("/usr/bin/ssh")
+	for _, want := range []string{"-F exe=" + ssh + " -k hookwatch", "-S ptrace -F a0=0x10", "-w /etc/ld.so.preload -p wa -k hookwatch"} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("rules lack %q:\n%s", want, rules)
+		}
+	}
+	if strings.Contains(rules, "no-such-program") || strings.Contains(rules, "-S execve,execveat -k") {
+		t.Errorf("watched-only rules audit more than the watched programs:\n%s", rules)
 	}
 }

@@ -36,6 +36,7 @@ type Config struct {
 	Log       Log     `yaml:"log"`
 	Metrics   Metrics `yaml:"metrics"`
 	Kernel    Kernel  `yaml:"kernel"`
+	Audit     Audit   `yaml:"audit"`
 	Agent     Agent   `yaml:"agent"`
 }
 
@@ -112,6 +113,14 @@ type Kernel struct {
 	RingBufferBytes uint32 `yaml:"ring_buffer_bytes"`
 }
 
+// Audit configures the audit collector.
+type Audit struct {
+	// Exec: all (every exec is audited) or watched (only the credential
+	// programs and the loader, by path: cheaper, blind to loader
+	// variables on other programs).
+	Exec string `yaml:"exec"`
+}
+
 // Agent configures userspace processing.
 type Agent struct {
 	Queue         int           `yaml:"queue"`
@@ -130,6 +139,7 @@ func Default() Config {
 		Log:     Log{Level: "info", Format: "auto"},
 		Metrics: Metrics{Listen: "127.0.0.1:9464", BPFStats: true},
 		Kernel:  Kernel{RingBufferBytes: 8 << 20},
+		Audit:   Audit{Exec: "all"},
 		Agent:   Agent{Queue: 8192, MaxProcesses: 16384, StartupSweep: true, StatsInterval: time.Minute},
 	}
 }
@@ -339,6 +349,9 @@ func (c *Config) Validate() error {
 	case "auto", "ebpf", "audit":
 	default:
 		errs = append(errs, fmt.Errorf("collector: %q is not auto, ebpf or audit", c.Collector))
+	}
+	if c.Audit.Exec != "all" && c.Audit.Exec != "watched" {
+		errs = append(errs, fmt.Errorf("audit.exec: %q is not all or watched", c.Audit.Exec))
 	}
 	switch c.Output.Telemetry {
 	case "none", "loader", "all":

@@ -230,7 +230,7 @@ func StartCollector(cfg config.Config, rs *rules.Set, log logrus.FieldLogger) (C
 		}
 		log.WithError(err).Warn("eBPF collector unavailable: falling back to the audit collector")
 	}
-	ac, err := audit.New(AuditConfig(rs), log)
+	ac, err := audit.New(AuditConfig(cfg, rs), log)
 	if err != nil {
 		return nil, "", fmt.Errorf("starting the audit collector: %w", err)
 	}
@@ -247,8 +247,8 @@ func LoadProbe(cfg config.Config, rs *rules.Set, log logrus.FieldLogger) (*probe
 	return probe.Load(ProbeConfig(cfg, rs), log)
 }
 
-// AuditConfig is the audit collector's configuration from the rules.
-func AuditConfig(rs *rules.Set) audit.Config {
+// AuditConfig is the audit collector's configuration.
+func AuditConfig(cfg config.Config, rs *rules.Set) audit.Config {
 	var paths []string
 	for _, c := range append(append([]rules.ConfPath{}, rs.LoaderConf.Files...), rs.LoaderConf.Directories...) {
 		// A watch needs an existing parent directory.
@@ -258,7 +258,7 @@ func AuditConfig(rs *rules.Set) audit.Config {
 	}
 	return audit.Config{
 		CredentialPrograms: rs.CredentialPrograms, LoaderNames: rs.LoaderNames, LoaderVars: rs.LoaderVariables,
-		ConfigPaths: paths, Proc: procfs.Default(),
+		ConfigPaths: paths, WatchedOnly: cfg.Audit.Exec == "watched", Proc: procfs.Default(),
 	}
 }
 
