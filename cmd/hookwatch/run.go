@@ -45,7 +45,7 @@ func newRunFlags(name string) *runFlags {
 	fs.StringVar(&logLevel, "log-level", "info", "the agent's own log level: debug, info, warn, error")
 	fs.StringVar(&logFormat, "log-format", "auto", "the agent's own log: text, json, auto (json unless standard error is a terminal)")
 	fs.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:9464", "host:port for /metrics and /healthz (\"\": off)")
-	fs.UintVar(&ring, "ring-buffer-bytes", 8<<20, "kernel ring buffer size, a power of two")
+	fs.UintVar(&ring, "ring-buffer-bytes", 4<<20, "kernel ring buffer size, a power of two")
 	fs.IntVar(&queue, "queue", 8192, "events queued between the kernel reader and the agent")
 	fs.BoolVar(&noSweep, "no-sweep", false, "skip the startup sweep of running processes and loader configuration")
 	fs.DurationVar(&stats, "stats-interval", time.Minute, "how often to log counters (0: only at exit)")

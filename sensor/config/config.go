@@ -138,7 +138,7 @@ func Default() Config {
 			SpoolDir: "/var/spool/hookwatch", SpoolMaxBytes: 256 << 20, ResendWindow: 5 * time.Second},
 		Log:     Log{Level: "info", Format: "auto"},
 		Metrics: Metrics{Listen: "127.0.0.1:9464", BPFStats: true},
-		Kernel:  Kernel{RingBufferBytes: 8 << 20},
+		Kernel:  Kernel{RingBufferBytes: 4 << 20},
 		Audit:   Audit{Exec: "all"},
 		Agent:   Agent{Queue: 8192, MaxProcesses: 16384, StartupSweep: true, StatsInterval: time.Minute},
 	}
