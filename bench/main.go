@@ -10,9 +10,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -480,24 +482,14 @@ func report(r Results) {
 	fmt.Printf("hookwatch benchmark, %s, kernel %s, %d rounds of %d execs\n\n", r.Date, r.Kernel, r.Rounds, r.Execs)
 	fmt.Println("CPU of the workload (its processes, user+system) relative to no sensor: median [min, max]")
 	for _, w := range []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm"} {
-		var cs []string
-		for c := range r.Ratios[w] {
-			cs = append(cs, c)
-		}
-		sort.Strings(cs)
-		for _, c := range cs {
+		for _, c := range slices.Sorted(maps.Keys(r.Ratios[w])) {
 			x := r.Ratios[w][c]
 			fmt.Printf("  %-22s %-10s %.3f [%.3f, %.3f]\n", w, c, x.Median, x.Min, x.Max)
 		}
 	}
 	fmt.Println("\nKernel side (bpf_stats: run_time_ns / run_cnt); unwatched exec storm, and the preload storm (delivering)")
 	for _, c := range []string{"hookwatch", "hookwatch-delivering", "ref-empty", "ref-submit"} {
-		var ps []string
-		for p := range r.Kernel_[c] {
-			ps = append(ps, p)
-		}
-		sort.Strings(ps)
-		for _, p := range ps {
+		for _, p := range slices.Sorted(maps.Keys(r.Kernel_[c])) {
 			k := r.Kernel_[c][p]
 			fmt.Printf("  %-21s %-22s %10.1f ns/run  %9d runs\n", c, p, k.NsPerRun, k.Runs)
 		}

@@ -36,6 +36,10 @@ const (
 // every architecture Linux supports.
 const ticksPerSecond = 100
 
+// startTicks converts the kernel's start time (ns since boot) to /proc's
+// unit, so a record and /proc agree on a process's identity.
+func startTicks(ns uint64) uint64 { return ns / (1e9 / ticksPerSecond) }
+
 // Collector is a source of kernel events (eBPF today).
 type Collector interface {
 	Run(ctx context.Context, h event.Handler) error
@@ -296,14 +300,9 @@ func (a *Agent) process(it item) {
 }
 
 func (a *Agent) handleExec(e *event.Exec) {
-	p := &proctable.Process{
-		PID: e.PID, PPID: e.PPID, StartTicks: e.StartTime / (1e9 / ticksPerSecond),
-		Executable: e.Executable, Name: e.Comm, Args: e.Args, ArgsTruncated: e.ArgsTruncated,
-		UID: e.UID, EUID: e.EUID, GID: e.GID, EGID: e.EGID,
-		Credential: e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(e.Comm),
-	}
-	p.Start = a.bootAt.Add(time.Duration(e.StartTime))
-	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
+	p := a.fromRecord(e.Proc)
+	p.Executable, p.Args, p.ArgsTruncated = e.Executable, e.Args, e.ArgsTruncated
+	p.Credential = e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(e.Comm)
 	p.LoaderEnv = a.loaderEnv(e)
 	a.table.Put(p)
 
@@ -411,7 +410,7 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 // writerProcess is the context of the process the kernel saw write: the
 // table, /proc, or the kernel record alone (it may have exited).
 func (a *Agent) writerProcess(op *event.FileOp) *proctable.Process {
-	ticks := op.StartTime / (1e9 / ticksPerSecond)
+	ticks := startTicks(op.StartTime)
 	if p, ok := a.table.Get(op.PID); ok && p.StartTicks == ticks {
 		return p
 	}
@@ -419,10 +418,16 @@ func (a *Agent) writerProcess(op *event.FileOp) *proctable.Process {
 		a.table.Put(p)
 		return p
 	}
+	return a.fromRecord(op.Proc)
+}
+
+// fromRecord is a process as the kernel record alone describes it, for
+// when neither the table nor /proc knows it.
+func (a *Agent) fromRecord(r event.Proc) *proctable.Process {
 	p := &proctable.Process{
-		PID: op.PID, PPID: op.PPID, StartTicks: ticks, Name: op.Comm,
-		UID: op.UID, EUID: op.EUID, GID: op.GID, EGID: op.EGID,
-		Start: a.bootAt.Add(time.Duration(op.StartTime)),
+		PID: r.PID, PPID: r.PPID, StartTicks: startTicks(r.StartTime), Name: r.Comm,
+		UID: r.UID, EUID: r.EUID, GID: r.GID, EGID: r.EGID,
+		Start: a.bootAt.Add(time.Duration(r.StartTime)),
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
 	return p
@@ -432,16 +437,11 @@ func (a *Agent) writerProcess(op *event.FileOp) *proctable.Process {
 // table, else the parent it was forked from (same image), else /proc, else
 // what the kernel record alone says.
 func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
-	ticks := il.StartTime / (1e9 / ticksPerSecond)
+	ticks := startTicks(il.StartTime)
 	if p, ok := a.table.Get(il.PID); ok && (p.StartTicks == ticks || il.FromSweep) {
 		return p
 	}
-	p := &proctable.Process{
-		PID: il.PID, PPID: il.PPID, StartTicks: ticks, Name: il.Comm,
-		UID: il.UID, EUID: il.EUID, GID: il.GID, EGID: il.EGID,
-		Start: a.bootAt.Add(time.Duration(il.StartTime)),
-	}
-	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
+	p := a.fromRecord(il.Proc)
 	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
 		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
 		p.LoaderEnv, p.Expected = parent.LoaderEnv, parent.Expected

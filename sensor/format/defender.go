@@ -108,11 +108,9 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		v[prefix+"CreationTime"] = str(doc, ecs+".start")
 		v[prefix+"AccountName"] = str(doc, ecs+".user.name")
 	}
-	switch table {
-	case "DeviceProcessEvents":
-		v["ActionType"] = "ProcessCreated"
-		v["FileName"] = path.Base(str(doc, "process.executable"))
-		v["FolderPath"] = str(doc, "process.executable")
+	// subject fills the columns of tables whose row is about a process
+	// (Process*) started by another (InitiatingProcess*).
+	subject := func() {
 		v["ProcessId"], _ = num(doc, "process.pid")
 		v["ProcessCommandLine"] = str(doc, "process.command_line")
 		v["ProcessCreationTime"] = str(doc, "process.start")
@@ -120,6 +118,13 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		proc("InitiatingProcess", "process.parent")
 		// The parent's own parent is not known here.
 		delete(v, "InitiatingProcessParentId")
+	}
+	switch table {
+	case "DeviceProcessEvents":
+		v["ActionType"] = "ProcessCreated"
+		v["FileName"] = path.Base(str(doc, "process.executable"))
+		v["FolderPath"] = str(doc, "process.executable")
+		subject()
 	case "DeviceImageLoadEvents":
 		v["ActionType"] = "ImageLoaded"
 		d.file(v, doc, "dll.path", "dll.hash")
@@ -152,12 +157,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		} else {
 			d.file(v, doc, "file.path", "file.hash")
 		}
-		v["ProcessId"], _ = num(doc, "process.pid")
-		v["ProcessCommandLine"] = str(doc, "process.command_line")
-		v["ProcessCreationTime"] = str(doc, "process.start")
-		v["AccountName"] = str(doc, "process.user.name")
-		proc("InitiatingProcess", "process.parent")
-		delete(v, "InitiatingProcessParentId")
+		subject()
 		for k, p := range map[string]string{
 			"rule_id": "rule.id", "rule_name": "rule.name", "severity": "labels.severity_level", "reason": "event.reason",
 			"techniques": "threat.technique.subtechnique.id", "target": "labels.target", "config_file": "file.path",
