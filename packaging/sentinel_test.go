@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/format"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 type analyticRule struct {
@@ -51,13 +52,13 @@ var (
 )
 
 func TestSentinelAnalyticRules(t *testing.T) {
-	rs, err := rules.Builtin()
+	sg, _, err := ruleset.Load(rules.Sigma(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	actionTypes := map[string]bool{}
-	for _, d := range rs.Detections {
-		actionTypes[format.ActionType(d.Name)] = true
+	for _, r := range sg.Rules() {
+		actionTypes[format.ActionType(r.Name)] = true
 	}
 	files, _ := filepath.Glob("sentinel/rules/*.yaml")
 	if len(files) < 4 {

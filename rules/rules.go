@@ -1,13 +1,17 @@
-// Package rules loads hookwatch's detection conditions: which programs are
-// credential programs, which loader variables matter, where libraries may
-// come from, what credential programs load on purpose, and how findings are
-// scored. The conditions are data (hookwatch.yaml, embedded here); this
-// package only parses and checks them.
+// Package rules holds hookwatch's detection data: the facts the sensor
+// computes (which programs are credential programs, which loader variables
+// matter, where libraries may come from, what credential programs load on
+// purpose, how findings are scored) in hookwatch.yaml, the Sigma rules that
+// decide which events are alerts (sigma/), and the allowlists of software
+// that preloads on purpose (allowlists/). This package embeds them and
+// parses the facts; sensor/ruleset and sensor/allowlist read the rest.
 package rules
 
 import (
 	"bytes"
+	"embed"
 	_ "embed"
+	"io/fs"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +25,18 @@ import (
 //go:embed hookwatch.yaml
 var builtin []byte
 
+//go:embed sigma/*.yml
+var sigmaFS embed.FS
+
+//go:embed allowlists/*.yml
+var allowFS embed.FS
+
+// Sigma returns the built-in Sigma rules.
+func Sigma() fs.FS { return sigmaFS }
+
+// Allowlists returns the built-in allowlists.
+func Allowlists() fs.FS { return allowFS }
+
 // Set is one loaded set of conditions.
 type Set struct {
 	CredentialPrograms []string   `yaml:"credential_programs"`
@@ -28,10 +44,15 @@ type Set struct {
 	LoaderVariables    []string   `yaml:"loader_variables"`
 	Locations          []Location `yaml:"locations"`
 	ExpectedLibraries  []string   `yaml:"expected_libraries"`
-	Scoring            Scoring    `yaml:"scoring"`
-	// Detections by key (loader_variable_at_exec, unexpected_library).
-	Detections map[string]*Detection `yaml:"detections"`
+	// UntrustedLocations are the location classes where anyone can plant
+	// a library (or where it is on no disk at all).
+	UntrustedLocations []string `yaml:"untrusted_locations"`
+	Scoring            Scoring  `yaml:"scoring"`
+	// Techniques names the ATT&CK techniques the rules' tags refer to.
 	Techniques map[string]*Technique `yaml:"techniques"`
+	// Tactics names the ATT&CK tactics the rules' tags refer to
+	// (attack.credential_access), by tag name.
+	Tactics map[string]*Ref `yaml:"tactics"`
 	Judgement  Judgement             `yaml:"judgement"`
 	LoaderConf LoaderConf            `yaml:"loader_config"`
 }
@@ -89,27 +110,6 @@ func SymbolMatch(globs []string, name string) bool {
 	return false
 }
 
-// Detection keys the agent raises.
-const (
-	LoaderVariableAtExec  = "loader_variable_at_exec"
-	UnexpectedLibrary     = "unexpected_library"
-	TamperedLibrary       = "tampered_library"
-	LoaderConfigTampering = "loader_config_tampering"
-	AlternateLoader       = "alternate_loader"
-)
-
-// Detection is one detection's metadata.
-type Detection struct {
-	ID          string `yaml:"id"`
-	Name        string `yaml:"name"`
-	Description string `yaml:"description"`
-	Reference   string `yaml:"reference"`
-	// Techniques always apply; CredentialTechniques when the target is a
-	// credential program.
-	Techniques           []string `yaml:"techniques"`
-	CredentialTechniques []string `yaml:"credential_techniques"`
-}
-
 // Ref names an ATT&CK object.
 type Ref struct {
 	ID        string `yaml:"id"`
@@ -136,7 +136,6 @@ type Scoring struct {
 	Target             map[string]int `yaml:"target"`
 	Location           map[string]int `yaml:"location"`
 	SearchPathDiscount int            `yaml:"search_path_discount"`
-	Levels             map[string]int `yaml:"levels"`
 }
 
 // Builtin returns the conditions shipped in the binary.
@@ -197,11 +196,6 @@ func (s *Set) check() error {
 			errs = append(errs, fmt.Errorf("locations: class %q has no weight in scoring.location", l.Class))
 		}
 	}
-	for _, k := range []string{"low", "medium", "high", "critical"} {
-		if _, ok := s.Scoring.Levels[k]; !ok {
-			errs = append(errs, fmt.Errorf("scoring.levels.%s is missing", k))
-		}
-	}
 	for _, k := range []string{FindingPackageModified, FindingSymlinkRetargeted, FindingUnownedInSystemDir,
 		FindingHidesFromInspection, FindingInterposes, FindingOverridesImports, FindingNonRootWritable, FindingPackageIntact} {
 		if _, ok := s.Judgement.Weights[k]; !ok {
@@ -224,19 +218,9 @@ func (s *Set) check() error {
 			errs = append(errs, fmt.Errorf("loader_config.kernel_prefixes: %q must be absolute and at most 64 bytes", p))
 		}
 	}
-	for _, key := range []string{LoaderVariableAtExec, UnexpectedLibrary, TamperedLibrary, LoaderConfigTampering, AlternateLoader} {
-		d := s.Detections[key]
-		if d == nil {
-			errs = append(errs, fmt.Errorf("detections.%s is missing", key))
-			continue
-		}
-		if d.ID == "" || d.Name == "" {
-			errs = append(errs, fmt.Errorf("detections.%s needs an id and a name", key))
-		}
-		for _, t := range append(append([]string{}, d.Techniques...), d.CredentialTechniques...) {
-			if s.Techniques[t] == nil {
-				errs = append(errs, fmt.Errorf("detections.%s: technique %s is not in techniques", key, t))
-			}
+	for _, c := range s.UntrustedLocations {
+		if _, ok := s.Scoring.Location[c]; !ok {
+			errs = append(errs, fmt.Errorf("untrusted_locations: class %q has no weight in scoring.location", c))
 		}
 	}
 	return errors.Join(errs...)
@@ -324,13 +308,13 @@ func (s *Set) ExpectedFamily(p string) bool {
 	return false
 }
 
-// Level turns a risk score into a severity level name.
-func (s *Set) Level(score int) string {
-	best, bestMin := "low", -1
-	for name, min := range s.Scoring.Levels {
-		if score >= min && min > bestMin {
-			best, bestMin = name, min
+// IsUntrustedLocation reports whether a location class is one where anyone
+// can plant a library.
+func (s *Set) IsUntrustedLocation(class string) bool {
+	for _, c := range s.UntrustedLocations {
+		if c == class {
+			return true
 		}
 	}
-	return best
+	return false
 }

@@ -50,20 +50,12 @@ func TestLocationClass(t *testing.T) {
 	}
 }
 
-func TestLevel(t *testing.T) {
-	s, _ := Builtin()
-	for score, want := range map[int]string{0: "low", 39: "low", 40: "medium", 70: "high", 95: "critical"} {
-		if got := s.Level(score); got != want {
-			t.Errorf("Level(%d) = %s, want %s", score, got, want)
-		}
-	}
-}
-
 func TestParseErrors(t *testing.T) {
 	for _, c := range []struct{ doc, want string }{
 		{"credential_programs: [ssh]\nbogus: 1\n", "field bogus not found"},
 		{"credential_programs: []\n", "credential_programs is empty"},
-		{"credential_programs: [ssh]\n", "detections.loader_variable_at_exec is missing"},
+		{"credential_programs: [ssh]\n", "scoring.target.credential is missing"},
+		{"credential_programs: [ssh]\nuntrusted_locations: [nowhere]\n", "class \"nowhere\" has no weight"},
 		{"credential_programs: [ssh]\nloader_variables: [\"LD=X\"]\n", "not a variable name"},
 		{"credential_programs: [ssh]\nexpected_libraries: [\"rel/*.so\"]\n", "not an absolute glob"},
 		{"credential_programs: [ssh\n", "did not find expected"},

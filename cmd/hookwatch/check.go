@@ -47,6 +47,16 @@ func checkCommand(args []string, stdout io.Writer) error {
 		src = cfg.Rules.File
 	}
 	line("rules", fmt.Sprintf("ok (%s: %d credential programs, %d loader variables)", src, len(rs.CredentialPrograms), len(rs.LoaderVariables)))
+	dets, err := daemon.LoadDetections(cfg)
+	if err != nil {
+		line("sigma rules", "ERROR: "+err.Error())
+		return err
+	}
+	line("sigma rules", fmt.Sprintf("%d in force, %d allowlist entries (user files in %q)", len(dets.Sigma.Rules()), len(dets.Allow.Entries()), cfg.Rules.Dir))
+	for _, e := range dets.UserErrors {
+		line("sigma rules", "ERROR: "+e.Error())
+		fail = true
+	}
 
 	var u unix.Utsname
 	unix.Uname(&u)
@@ -171,6 +181,13 @@ func configCommand(args []string, stdout io.Writer) error {
 	}
 	if _, err := daemon.LoadRules(cfg); err != nil {
 		return usageError{err}
+	}
+	dets, err := daemon.LoadDetections(cfg)
+	if err != nil {
+		return err
+	}
+	if len(dets.UserErrors) > 0 {
+		return usageError{fmt.Errorf("rules directory: %w", errors.Join(dets.UserErrors...))}
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", rf.file)
 	return nil

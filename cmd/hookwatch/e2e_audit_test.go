@@ -46,7 +46,7 @@ func TestAuditModeScenarios(t *testing.T) {
 
 	// Preload into ssh through the environment (read from /proc at once).
 	srv.ssh(t, []string{"LD_PRELOAD=" + hook}, "sleep 0.2")
-	for _, action := range []string{"loader-variable-at-exec", "unexpected-library"} {
+	for _, action := range []string{"loader-variable-credential-untrusted", "unexpected-library-untrusted"} {
 		s.waitFor(action+" for ssh in audit mode", func(d map[string]any) bool {
 			return isAlert(d, action) && str(d, "process.name") == "ssh" && hasLibrary(d, hook)
 		})
@@ -57,7 +57,7 @@ func TestAuditModeScenarios(t *testing.T) {
 	ld := exec.Command("/lib64/ld-linux-x86-64.so.2", "--preload", hook, sshPath, "-V")
 	ld.Run()
 	s.waitFor("ld.so --preload in audit mode", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(ld.Process.Pid) && hasLibrary(d, hook)
+		return isAlert(d, "loader-variable-credential-untrusted") && get(d, "process.pid") == float64(ld.Process.Pid) && hasLibrary(d, hook)
 	})
 
 	// /etc/ld.so.preload written by sh, the writer identified.
@@ -65,7 +65,7 @@ func TestAuditModeScenarios(t *testing.T) {
 	os.Remove(preloadFile)
 	sh := float64(runSh(t, "echo "+hook+" > "+preloadFile))
 	s.waitFor("preload file alert naming sh in audit mode", func(d map[string]any) bool {
-		return isAlert(d, "loader-config-tampering") && byShell(d, sh) && str(d, "process.name") == "sh"
+		return isAlert(d, "preload-file-library-added") && byShell(d, sh) && str(d, "process.name") == "sh"
 	})
 	os.Remove(preloadFile)
 	s.stop()
@@ -108,7 +108,7 @@ func TestAuditAlongsideAuditd(t *testing.T) {
 	sleeper.Env = []string{"LD_PRELOAD=" + hook}
 	sleeper.Run()
 	s.waitFor("alert while auditd runs", func(doc map[string]any) bool {
-		return isAlert(doc, "loader-variable-at-exec") && get(doc, "process.pid") == float64(sleeper.Process.Pid)
+		return isAlert(doc, "loader-variable-untrusted") && get(doc, "process.pid") == float64(sleeper.Process.Pid)
 	})
 	s.stop()
 
@@ -139,6 +139,6 @@ func TestAutoFallsBackToAudit(t *testing.T) {
 	ld := exec.Command("/lib64/ld-linux-x86-64.so.2", "--preload", hook, sshPath, "-V")
 	ld.Run()
 	s.waitFor("alert in fallback mode", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(ld.Process.Pid)
+		return isAlert(d, "loader-variable-credential-untrusted") && get(d, "process.pid") == float64(ld.Process.Pid)
 	})
 }

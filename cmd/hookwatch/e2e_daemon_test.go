@@ -51,7 +51,7 @@ func TestMetricsMoveAndHealth(t *testing.T) {
 	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
 	cmd.Run()
 	s.waitFor("the alert", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == float64(cmd.Process.Pid)
 	})
 	after := scrape(t, addr)
 	for _, m := range []string{`hookwatch_events_total{kind="exec"}`, `hookwatch_documents_written_total`, `hookwatch_kernel_execs_total`} {
@@ -59,7 +59,7 @@ func TestMetricsMoveAndHealth(t *testing.T) {
 			t.Errorf("%s did not move: %v -> %v", m, before[m], after[m])
 		}
 	}
-	rule := `hookwatch_detections_total{rule_id="hookwatch-0001",rule_name="Loader variable at exec"}`
+	rule := `hookwatch_detections_total{rule_id="92a18ede-672a-4a0d-a98b-d67bf5b0c102",rule_name="Untrusted library preloaded at exec"}`
 	if after[rule] < 1 {
 		t.Errorf("%s = %v", rule, after[rule])
 	}
@@ -105,7 +105,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
 	cmd.Run()
 	a := s.waitFor("alert under the reloaded rules", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+		return isAlert(d, "loader-variable-credential-untrusted") && get(d, "process.pid") == float64(cmd.Process.Pid)
 	})
 	if !strings.Contains(str(a, "event.reason"), "true is a credential program") {
 		t.Errorf("reloaded rules not in force: %s", str(a, "event.reason"))

@@ -56,7 +56,7 @@ func TestPreloadFileWrittenBySh(t *testing.T) {
 
 	sh := float64(runSh(t, "echo "+hook+" > "+preloadFile))
 	a := s.waitFor("alert for the preload file written by sh", func(d map[string]any) bool {
-		return isAlert(d, "loader-config-tampering") && get(d, "process.pid") == sh
+		return isAlert(d, "preload-file-library-added") && get(d, "process.pid") == sh
 	})
 	if str(a, "process.name") != "sh" || str(a, "file.path") != preloadFile || !hasLibrary(a, hook) {
 		t.Errorf("alert: process %q file %q dll %q", str(a, "process.name"), str(a, "file.path"), str(a, "dll.path"))
@@ -87,7 +87,7 @@ func TestPreloadFileRenamedAwayAndBack(t *testing.T) {
 		t.Errorf("target path %q", str(r, "file.target_path"))
 	}
 	s.waitFor("alert for hiding the preload file", func(d map[string]any) bool {
-		return isAlert(d, "loader-config-tampering") && byShell(d, away) && strings.Contains(str(d, "event.reason"), "renamed away")
+		return isAlert(d, "preload-file-hidden") && byShell(d, away) && strings.Contains(str(d, "event.reason"), "renamed away")
 	})
 	time.Sleep(300 * time.Millisecond) // two changes, not one coalesced
 	back := float64(runSh(t, "cd /etc && mv ld.so.preload.hidden ld.so.preload"))
@@ -121,7 +121,7 @@ func TestUnitDropInWithLoaderVariable(t *testing.T) {
 	os.MkdirAll(filepath.Dir(dir), 0o755)
 	pid := float64(runSh(t, "mkdir -p "+dir+" && printf '[Service]\\nEnvironment=\"LD_PRELOAD="+hook+"\"\\n' > "+dir+"/override.conf"))
 	a := s.waitFor("alert for the drop-in", func(d map[string]any) bool {
-		return isAlert(d, "loader-config-tampering") && str(d, "file.path") == dir+"/override.conf"
+		return isAlert(d, "loader-variable-in-environment") && str(d, "file.path") == dir+"/override.conf"
 	})
 	if !hasLibrary(a, hook) || !byShell(a, pid) {
 		t.Errorf("dll %q writer parent %v (sh %v)", str(a, "dll.path"), get(a, "process.parent.pid"), pid)
@@ -134,7 +134,7 @@ func TestEnvironmentFileWithLoaderVariable(t *testing.T) {
 	s := startSensor(t, "-no-sweep")
 	runSh(t, "printf 'LD_PRELOAD=\""+hook+"\"\\n' >> /etc/environment")
 	a := s.waitFor("alert for /etc/environment", func(d map[string]any) bool {
-		return isAlert(d, "loader-config-tampering") && str(d, "file.path") == "/etc/environment"
+		return isAlert(d, "loader-variable-in-environment") && str(d, "file.path") == "/etc/environment"
 	})
 	restore()
 	if !hasLibrary(a, hook) || str(a, "process.name") != "sh" {
@@ -176,7 +176,7 @@ func TestStartupSweepReportsPreloadFile(t *testing.T) {
 	replaceFile(t, preloadFile, []byte(hook+"\n"))
 	s := startSensor(t)
 	a := s.waitFor("alert for a preload file present at start", func(d map[string]any) bool {
-		return isAlert(d, "loader-config-tampering") && str(d, "file.path") == preloadFile
+		return isAlert(d, "preload-file-library-added") && str(d, "file.path") == preloadFile
 	})
 	if !strings.Contains(str(a, "event.reason"), "present when hookwatch started") || !hasLibrary(a, hook) {
 		t.Errorf("reason %q dll %q", str(a, "event.reason"), str(a, "dll.path"))
@@ -244,7 +244,7 @@ func TestAlternateLoaders(t *testing.T) {
 	copyRun := exec.Command(myld, "--preload", hook, sshPath, "-V")
 	copyRun.Run()
 	a := s.waitFor("alert for a loader copy run directly", func(d map[string]any) bool {
-		return isAlert(d, "alternate-loader") && get(d, "process.pid") == float64(copyRun.Process.Pid)
+		return isAlert(d, "alternate-loader-credential") && get(d, "process.pid") == float64(copyRun.Process.Pid)
 	})
 	if str(a, "labels.target") != sshPath || !strings.Contains(str(a, "event.reason"), hook) || str(a, "labels.severity_level") != "critical" {
 		t.Errorf("target %q reason %q level %q", str(a, "labels.target"), str(a, "event.reason"), str(a, "labels.severity_level"))

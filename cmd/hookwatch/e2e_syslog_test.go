@@ -231,7 +231,7 @@ func hookedRuns(t *testing.T, hook string, from, n int) []string {
 func alertTags(docs []map[string]any) (tags []string, dupes int) {
 	seen := map[string]bool{}
 	for _, d := range docs {
-		if !isAlert(d, "loader-variable-at-exec") {
+		if !isAlert(d, "loader-variable-untrusted") && !isAlert(d, "loader-variable-credential-untrusted") {
 			continue
 		}
 		id := str(d, "event.id")

@@ -30,7 +30,7 @@ func TestPreloadIntoCatRaisesAlert(t *testing.T) {
 	pid := float64(cmd.Process.Pid)
 
 	a := s.waitFor("loader-variable alert for cat", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == pid
 	})
 	if got := str(a, "process.name"); got != "cat" {
 		t.Errorf("process.name = %q", got)
@@ -41,7 +41,7 @@ func TestPreloadIntoCatRaisesAlert(t *testing.T) {
 	if env, _ := get(a, "process.env_vars").([]any); len(env) != 1 || env[0] != "LD_PRELOAD="+hook {
 		t.Errorf("process.env_vars = %v, want only the loader variable", env)
 	}
-	if str(a, "rule.id") != "hookwatch-0001" || !strings.Contains(str(a, "message"), "temporary") {
+	if str(a, "rule.id") != "92a18ede-672a-4a0d-a98b-d67bf5b0c102" || !strings.Contains(str(a, "message"), "temporary") {
 		t.Errorf("rule/message: %s / %s", str(a, "rule.id"), str(a, "message"))
 	}
 	subs, _ := get(a, "threat.technique.subtechnique.id").([]any)
@@ -69,7 +69,7 @@ func TestShortLivedProcessFromKernelDataAlone(t *testing.T) {
 		t.Fatal("process still present")
 	}
 	a := s.waitFor("alert for the exited process", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == pid
 	})
 	args, _ := get(a, "process.args").([]any)
 	if len(args) != 3 || args[2] != "arg two" || str(a, "process.executable") != "/usr/bin/true" {
@@ -89,7 +89,7 @@ func TestSSHClientAndSCPWithHook(t *testing.T) {
 	if out := srv.ssh(t, env, "echo logged-in"); !strings.Contains(out, "logged-in") {
 		t.Fatalf("ssh output %q", out)
 	}
-	for _, action := range []string{"loader-variable-at-exec", "unexpected-library"} {
+	for _, action := range []string{"loader-variable-credential-untrusted", "unexpected-library-untrusted"} {
 		a := s.waitFor(action+" alert for ssh", func(d map[string]any) bool {
 			return isAlert(d, action) && str(d, "process.name") == "ssh"
 		})
@@ -112,11 +112,11 @@ func TestSSHClientAndSCPWithHook(t *testing.T) {
 	os.WriteFile(src, []byte("x"), 0o600)
 	srv.scp(t, env, src, filepath.Join(t.TempDir(), "copied"))
 	s.waitFor("alert for scp", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && str(d, "process.name") == "scp" && hasLibrary(d, hook)
+		return isAlert(d, "loader-variable-credential-untrusted") && str(d, "process.name") == "scp" && hasLibrary(d, hook)
 	})
 	// scp runs ssh underneath; the hook follows it there.
 	s.waitFor("unexpected library in the ssh under scp", func(d map[string]any) bool {
-		return isAlert(d, "unexpected-library") && str(d, "process.name") == "ssh" && str(d, "process.parent.name") == "scp"
+		return isAlert(d, "unexpected-library-untrusted") && str(d, "process.name") == "ssh" && str(d, "process.parent.name") == "scp"
 	})
 }
 
@@ -127,10 +127,10 @@ func TestSSHDStartedWithHook(t *testing.T) {
 	mainPID := float64(srv.cmd.Process.Pid)
 
 	s.waitFor("loader variable alert for sshd", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == mainPID
+		return isAlert(d, "loader-variable-credential-untrusted") && get(d, "process.pid") == mainPID
 	})
 	s.waitFor("unexpected library alert for sshd", func(d map[string]any) bool {
-		return isAlert(d, "unexpected-library") && get(d, "process.pid") == mainPID && hasLibrary(d, hook)
+		return isAlert(d, "unexpected-library-untrusted") && get(d, "process.pid") == mainPID && hasLibrary(d, hook)
 	})
 	srv.ssh(t, nil, "true")
 	// The per-connection sshd (re-exec'd with the same environment) is caught too.
@@ -199,13 +199,13 @@ func TestStartupSweepFindsEarlierHook(t *testing.T) {
 
 	s := startSensor(t)
 	a := s.waitFor("sweep alert for the running sshd", func(d map[string]any) bool {
-		return isAlert(d, "unexpected-library") && get(d, "process.pid") == pid && hasLibrary(d, hook)
+		return isAlert(d, "unexpected-library-untrusted") && get(d, "process.pid") == pid && hasLibrary(d, hook)
 	})
 	if !strings.Contains(str(a, "event.reason"), "sshd is a credential program") {
 		t.Errorf("reason: %s", str(a, "event.reason"))
 	}
 	s.waitFor("sweep loader-variable alert for the sleeper", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(sleeper.Process.Pid) && hasLibrary(d, hook)
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == float64(sleeper.Process.Pid) && hasLibrary(d, hook)
 	})
 	// The sweep also marked it watched in the kernel: a new connection's
 	// session process is reported from kernel events.
@@ -242,7 +242,7 @@ func TestLoaderRunDirectly(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	a := s.waitFor("alert for ld.so --preload", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+		return isAlert(d, "loader-variable-credential-untrusted") && get(d, "process.pid") == float64(cmd.Process.Pid)
 	})
 	if !hasLibrary(a, hook) || str(a, "labels.target") != sshPath || str(a, "labels.severity_level") != "critical" {
 		t.Errorf("dll %q target %q level %q (loader %s)", str(a, "dll.path"), str(a, "labels.target"), str(a, "labels.severity_level"), ldso)
@@ -265,7 +265,7 @@ func TestHostileEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitFor("alert for a preload hidden past the in-kernel scan", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid) && hasLibrary(d, hook)
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == float64(cmd.Process.Pid) && hasLibrary(d, hook)
 	})
 
 	odd := "LD_PRELOAD=" + hook + "\n/tmp/\xff\xfe evil\"].so"
@@ -273,7 +273,7 @@ func TestHostileEnvironment(t *testing.T) {
 	cmd.Env = []string{"A=\xff", odd}
 	cmd.Run()
 	a := s.waitFor("alert with odd bytes", func(d map[string]any) bool {
-		return isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == float64(cmd.Process.Pid)
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == float64(cmd.Process.Pid)
 	})
 	vars, _ := get(a, "process.env_vars").([]any)
 	if len(vars) != 1 || !strings.Contains(vars[0].(string), `\xff\xfe`) || !strings.Contains(vars[0].(string), "\n") {
@@ -312,13 +312,13 @@ func TestPreloadFileIsCaughtAtMapping(t *testing.T) {
 	}
 	pid := float64(cmd.Process.Pid)
 	a := s.waitFor("unexpected library via /etc/ld.so.preload", func(d map[string]any) bool {
-		return isAlert(d, "unexpected-library") && get(d, "process.pid") == pid && hasLibrary(d, hook)
+		return isAlert(d, "unexpected-library-untrusted") && get(d, "process.pid") == pid && hasLibrary(d, hook)
 	})
 	if get(a, "process.env_vars") != nil {
 		t.Errorf("env_vars %v: nothing came through the environment", get(a, "process.env_vars"))
 	}
 	for _, d := range s.docs() {
-		if isAlert(d, "loader-variable-at-exec") && get(d, "process.pid") == pid {
+		if str(d, "event.kind") == "alert" && str(d, "rule.category") == "process_creation" && get(d, "process.pid") == pid {
 			t.Errorf("loader variable alert without a loader variable: %s", str(d, "message"))
 		}
 	}
@@ -397,7 +397,7 @@ int main(int argc, char **argv) {
 		t.Fatal(err)
 	}
 	a := s.waitFor("unexpected library injected after start", func(d map[string]any) bool {
-		return isAlert(d, "unexpected-library") && get(d, "process.pid") == float64(c.Process.Pid) && hasLibrary(d, hook)
+		return isAlert(d, "unexpected-library-untrusted") && get(d, "process.pid") == float64(c.Process.Pid) && hasLibrary(d, hook)
 	})
 	if get(a, "process.env_vars") != nil {
 		t.Errorf("no variable was involved: %v", get(a, "process.env_vars"))

@@ -43,6 +43,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = configCommand(args, stdout)
 	case "explain":
 		err = explain(args, stdout)
+	case "rules":
+		err = rulesCommand(args, stdout)
 	case "version":
 		fmt.Fprintf(stdout, "hookwatch %s\n", version)
 	case "help", "-h", "--help":
@@ -69,6 +71,10 @@ usage:
   hookwatch [run] [flags]              run the sensor in the foreground (the daemon)
   hookwatch check [-config FILE]       preflight: kernel features, privileges, which collector would run
   hookwatch config check [FILE]        validate a configuration file and its drop-ins
+  hookwatch rules test [-config FILE] [DIR]
+                                       validate the Sigma rules and allowlists (built-in and
+                                       DIR, by default /etc/hookwatch/rules.d) and run each
+                                       rule against its own sample events
   hookwatch explain [-pid PID] [-json] PATH
                                        judge one library: hashes, package, symbols
   hookwatch version                    print the version

@@ -66,6 +66,9 @@ type Stats struct {
 	Dropped           atomic.Uint64 // events dropped: the queue was full
 	Written           atomic.Uint64 // documents written
 	Alerts            atomic.Uint64
+	RuleErrors        atomic.Uint64 // rule evaluations that failed
+	RulesLoaded       atomic.Int64  // Sigma rules in force
+	RuleFilesRejected atomic.Int64  // user rule and allowlist files not loaded
 	WriteErrors       atomic.Uint64
 	Swept             atomic.Uint64 // processes examined by the startup sweep
 }
@@ -122,6 +125,13 @@ func (a *Agent) OnReady(f func()) { a.ready = f }
 func (a *Agent) Reload(r Reload, after func()) {
 	r.after = after
 	a.enqueueWait(item{reload: &r})
+}
+
+// SetRuleStatus records how many rules are in force and how many user
+// files were rejected, for the metrics.
+func (a *Agent) SetRuleStatus(loaded, rejected int) {
+	a.stats.RulesLoaded.Store(int64(loaded))
+	a.stats.RuleFilesRejected.Store(int64(rejected))
 }
 
 // Ping checks that the worker is processing its queue: it answers within
@@ -306,17 +316,27 @@ func (a *Agent) handleExec(e *event.Exec) {
 	p.LoaderEnv = a.loaderEnv(e)
 	a.table.Put(p)
 
-	alert := a.engine.Exec(p, e)
-	alt := a.engine.AlternateLoader(&detect.Exec{Process: p, Event: e})
-	if alert != nil || alt != nil || a.cfg.Telemetry == TelemetryAll ||
+	parent := a.parent(p)
+	ev := a.engine.Exec(p, parent, e)
+	alerts := a.evaluate(ev)
+	if len(alerts) > 0 || a.cfg.Telemetry == TelemetryAll ||
 		(a.cfg.Telemetry == TelemetryLoader && (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
-		a.write(a.enc.Exec(p, a.parent(p), e))
+		a.write(a.enc.Exec(p, parent, e))
 	}
-	for _, al := range []*detect.Alert{alert, alt} {
-		if al != nil {
-			a.writeAlert(p, al)
-		}
+	for _, al := range alerts {
+		a.writeAlert(p, parent, al)
 	}
+}
+
+// evaluate runs the rules over an event; a rule that cannot be evaluated
+// is counted and logged, and the others still decide.
+func (a *Agent) evaluate(ev *detect.Event) []*detect.Alert {
+	alerts, errs := a.engine.Evaluate(ev)
+	for _, err := range errs {
+		a.stats.RuleErrors.Add(1)
+		a.log.WithError(err).Warn("rule not evaluated")
+	}
+	return alerts
 }
 
 // loaderEnv keeps the configured loader variables of an exec. When the
@@ -349,19 +369,21 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		// The name leads nowhere: find the live mapping to read it through.
 		start, end = a.mappingOf(il)
 	}
-	alerts, j, expected, repeat := a.engine.ImageLoad(p, il, start, end)
+	parent := a.parent(p)
+	ev, j, expected, repeat := a.engine.ImageLoad(p, parent, il, start, end)
 	if repeat {
 		return
 	}
+	alerts := a.evaluate(ev)
 	if a.cfg.Telemetry == TelemetryAll || (a.cfg.Telemetry == TelemetryLoader && !expected) {
 		if j == nil {
 			j = a.engine.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
 		loc := a.cfg.Rules.LocationClass(il.Path, il.Deleted, il.Memfd)
-		a.write(a.enc.ImageLoad(p, a.parent(p), il, expected, loc, j))
+		a.write(a.enc.ImageLoad(p, parent, il, expected, loc, j))
 	}
 	for _, al := range alerts {
-		a.writeAlert(p, al)
+		a.writeAlert(p, parent, al)
 	}
 }
 
@@ -401,9 +423,8 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 		parent = a.parent(writer)
 	}
 	a.write(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)))
-	if al := a.engine.LoaderConfig(c); al != nil {
-		a.countAlert(al)
-		a.write(a.enc.Alert(writer, parent, al))
+	for _, al := range a.evaluate(a.engine.LoaderConfig(c, writer, parent)) {
+		a.writeAlert(writer, parent, al)
 	}
 }
 
@@ -495,28 +516,20 @@ func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
 	return p, nil
 }
 
-func (a *Agent) writeAlert(p *proctable.Process, al *detect.Alert) {
-	a.countAlert(al)
-	var parent *proctable.Process
-	if p != nil {
-		parent = a.parent(p)
-	}
-	a.write(a.enc.Alert(p, parent, al))
-}
-
-func (a *Agent) countAlert(al *detect.Alert) {
+func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert) {
 	a.stats.Alerts.Add(1)
 	a.alertsMu.Lock()
-	defer a.alertsMu.Unlock()
 	if a.alerts == nil {
 		a.alerts = map[string]*RuleCount{}
 	}
-	r := a.alerts[al.Detection.ID]
+	r := a.alerts[al.Rule.ID]
 	if r == nil {
-		r = &RuleCount{ID: al.Detection.ID, Name: al.Detection.Name}
-		a.alerts[al.Detection.ID] = r
+		r = &RuleCount{ID: al.Rule.ID, Name: al.Rule.Title}
+		a.alerts[al.Rule.ID] = r
 	}
 	r.Count++
+	a.alertsMu.Unlock()
+	a.write(a.enc.Alert(p, parent, al))
 }
 
 func (a *Agent) write(d ecs.Doc) {

@@ -42,9 +42,15 @@ type Config struct {
 
 // Rules says where detection conditions come from.
 type Rules struct {
-	// File replaces the built-in conditions; "" keeps them.
+	// File replaces the built-in facts (hookwatch.yaml); "" keeps them.
 	File string `yaml:"file"`
+	// Dir holds the user's Sigma rules and allowlists, added to the
+	// built-in ones; "" reads none.
+	Dir string `yaml:"dir"`
 }
+
+// DefaultRulesDir is where users add rules and allowlists.
+const DefaultRulesDir = "/etc/hookwatch/rules.d"
 
 // Output says where events go locally.
 type Output struct {
@@ -133,6 +139,7 @@ type Agent struct {
 func Default() Config {
 	return Config{
 		Collector: "auto",
+		Rules:     Rules{Dir: DefaultRulesDir},
 		Output:    Output{Destination: "stdout", Format: "ecs", Telemetry: "loader", FileMaxBytes: 100 << 20, FileMaxBackups: 5},
 		Syslog: Syslog{Format: "ecs", Header: "rfc5424", Facility: "local0", AppName: "hookwatch", MaxMessageBytes: 8192,
 			SpoolDir: "/var/spool/hookwatch", SpoolMaxBytes: 256 << 20, ResendWindow: 5 * time.Second},
@@ -329,6 +336,22 @@ func checkDir(dir string) error {
 		return &Error{File: dir, Msg: fmt.Sprintf("refusing a world-writable directory (mode %04o): anyone could add or replace configuration", fi.Mode().Perm())}
 	}
 	return nil
+}
+
+// CheckRulesDir refuses a rules directory anyone may write to, or one that
+// is not a directory; a missing one is fine (it holds nothing).
+func CheckRulesDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil && !fi.IsDir() {
+		return &Error{File: dir, Msg: "rules.dir is not a directory"}
+	}
+	return checkDir(dir)
 }
 
 // CheckRulesPath applies the same rule to a rules file or directory.

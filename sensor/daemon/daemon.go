@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/agent"
+	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/audit"
 	"github.com/hookwatch/hookwatch/sensor/config"
 	"github.com/hookwatch/hookwatch/sensor/detect"
@@ -32,6 +33,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/probe"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/sdnotify"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 	"github.com/hookwatch/hookwatch/sensor/users"
 )
 
@@ -62,6 +64,48 @@ func LoadRules(c config.Config) (*rules.Set, error) {
 	return rules.Load(c.Rules.File)
 }
 
+// Detections is what decides: the Sigma rules and the allowlists, built-in
+// and the user's.
+type Detections struct {
+	Sigma *ruleset.Set
+	Allow *allowlist.List
+	// UserErrors are the user's rule and allowlist files that could not be
+	// used, each naming the file and why; the rest are in force.
+	UserErrors []error
+}
+
+// LoadDetections reads the built-in Sigma rules and allowlists and those
+// of the configured rules directory. A bad user file is reported in
+// UserErrors and leaves everything else in force; only a broken binary (bad
+// built-in rules) is an error.
+func LoadDetections(c config.Config) (*Detections, error) {
+	d := &Detections{}
+	dir := c.Rules.Dir
+	if err := config.CheckRulesDir(dir); err != nil {
+		d.UserErrors = append(d.UserErrors, err)
+		dir = ""
+	}
+	var errs []error
+	var err error
+	if d.Sigma, errs, err = ruleset.Load(rules.Sigma(), dir); err != nil {
+		return nil, err
+	}
+	d.UserErrors = append(d.UserErrors, errs...)
+	if d.Allow, errs, err = allowlist.Load(rules.Allowlists(), dir); err != nil {
+		return nil, err
+	}
+	d.UserErrors = append(d.UserErrors, errs...)
+	return d, nil
+}
+
+// logUserErrors says, for each user file that could not be used, which and
+// why: the rules in it do not run until it is mended.
+func logUserErrors(log logrus.FieldLogger, d *Detections) {
+	for _, err := range d.UserErrors {
+		log.WithError(err).Error("user rule file not loaded; built-in rules and the other files are in force")
+	}
+}
+
 // ApplyLog sets the agent's own log level and format.
 func ApplyLog(log *logrus.Logger, c config.Log, isTerminal bool) error {
 	lvl, err := logrus.ParseLevel(c.Level)
@@ -90,6 +134,11 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return ConfigError{err}
 	}
+	dets, err := LoadDetections(cfg)
+	if err != nil {
+		return err
+	}
+	logUserErrors(log, dets)
 	if len(rs.LoaderVariables) > probe.MaxLoaderVars {
 		return ConfigError{fmt.Errorf("rules: %d loader variables, the kernel matches at most %d", len(rs.LoaderVariables), probe.MaxLoaderVars)}
 	}
@@ -121,7 +170,8 @@ func Run(ctx context.Context, o Options) error {
 	ag := agent.New(agent.Config{
 		Rules: rs, Host: host, Telemetry: cfg.Output.Telemetry, QueueSize: cfg.Agent.Queue,
 		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(),
-	}, newEngine(rs, log), ecs.New(host, names, rs), sink, log)
+	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs), sink, log)
+	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
 	if err != nil {
 		return fmt.Errorf("watching the loader configuration: %w", err)
@@ -274,7 +324,7 @@ func ProbeConfig(cfg config.Config, rs *rules.Set) probe.Config {
 	}
 }
 
-func newEngine(rs *rules.Set, log logrus.FieldLogger) *detect.Engine {
+func newEngine(rs *rules.Set, d *Detections, names detect.Names, log logrus.FieldLogger) *detect.Engine {
 	cache, err := ldso.ReadCache("/etc/ld.so.cache")
 	if err != nil {
 		log.WithError(err).Warn("no loader cache: expected sets use the default directories only")
@@ -285,7 +335,10 @@ func newEngine(rs *rules.Set, log logrus.FieldLogger) *detect.Engine {
 	if _, err := os.Stat("/proc/1/root/etc"); err == nil {
 		root = "/proc/1/root"
 	}
-	return detect.New(rs, ldso.NewResolver(cache), judge.New(rs, pkgdb.New(), root, 4096))
+	return detect.New(detect.Config{
+		Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names,
+		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgdb.New(), root, 4096),
+	})
 }
 
 // reload applies a new configuration and rules without detaching the
@@ -300,6 +353,11 @@ func reload(o Options, old config.Config, pr Collector, ag *agent.Agent, sink *s
 	if err != nil {
 		return err
 	}
+	dets, err := LoadDetections(cfg)
+	if err != nil {
+		return err
+	}
+	logUserErrors(log, dets)
 	oldRules, _ := LoadRules(old)
 	if oldRules != nil && (strings.Join(oldRules.LoaderVariables, ",") != strings.Join(rs.LoaderVariables, ",") ||
 		strings.Join(oldRules.LoaderConf.KernelPrefixes, ",") != strings.Join(rs.LoaderConf.KernelPrefixes, ",")) {
@@ -325,7 +383,9 @@ func reload(o Options, old config.Config, pr Collector, ag *agent.Agent, sink *s
 	}
 	// The agent switches in queue order: events before the reload are
 	// judged by the old rules, events after by the new.
-	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, log), Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
+	names := users.New("/etc/passwd", "/etc/group")
+	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, names, log), Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
+		ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 		if newSink != nil {
 			sink.swap(newSink)
 		}

@@ -1,30 +1,32 @@
-// Package detect judges what the sensor saw against the rules: a loader
-// variable or loader flag at exec, and a library mapped into a credential
-// process that its loader would not have loaded. It computes facts (where a
-// library lives, what the loader would load) and scores them; the conditions
-// and weights come from the rules data.
+// Package detect turns what the sensor saw into the events the Sigma rules
+// decide on. It computes facts (what the loader would load, where a library
+// lives, whether an allowlist entry vouches for it, what the library's
+// judgement found, a risk score) and lays them out as the fields of a
+// process_creation, image_load or file_event; the rules, not this package,
+// say which events are alerts and how severe.
 package detect
 
 import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 // maxClosures bounds the cached expected sets (one per executable).
 const maxClosures = 1024
 
-// Library is one library (or search directory) an alert is about.
+// Library is one library (or search directory) an event is about.
 type Library struct {
 	Path     string // resolved path, as mapped or as the loader would expand it
 	Value    string // as written in the variable or flag, when it came from one
@@ -40,37 +42,68 @@ type Library struct {
 	Judgement *judge.Judgement
 	// Overrides lists the target's imported functions the library defines.
 	Overrides []string
+	// Trust is the library's trust class (Trust* constants).
+	Trust string
+	// Allowlist is the allowlist entry that vouches for it, if any.
+	Allowlist string
 }
 
-// Alert is a detection with its evidence.
-type Alert struct {
-	Key        string // rules.LoaderVariableAtExec, rules.UnexpectedLibrary
-	Detection  *rules.Detection
-	Techniques []string // ATT&CK ids, looked up in the rules' techniques
-	Time       time.Time
-	Score      int
-	Level      string
-	Reasons    []string
-	Libraries  []Library
-	Target     string // the program the hook targets
-	Credential bool   // the target is a credential program
+// Trust classes of a library, worst last.
+const (
+	TrustAllowlisted = "allowlisted" // an allowlist entry vouches for path and bytes
+	TrustPackaged    = "packaged"    // a package owns it and its bytes match
+	TrustUnvouched   = "unvouched"   // nothing vouches for it
+	TrustUntrusted   = "untrusted"   // it lives where anyone can plant it, or nowhere
+)
+
+var trustRank = map[string]int{TrustAllowlisted: 1, TrustPackaged: 2, TrustUnvouched: 3, TrustUntrusted: 4}
+
+// Event is one observation as the rules see it: its Sigma category, its
+// fields, and the evidence an alert on it carries.
+type Event struct {
+	Category string
+	Fields   map[string]any
+	Time     time.Time
+	// Score is the risk score (0-100) the facts add up to; 0 when the
+	// event carries nothing the loader would act on.
+	Score     int
+	Reasons   []string
+	Libraries []Library
+	Target    string // the program the hook targets, or the file changed
+	// Credential says the target handles credentials (a credential
+	// program, or everything a preload file reaches).
+	Credential bool
 	// targetWhy says why the target counts as a credential one, when it is
-	// not a program by name (a preload list reaches every program).
+	// not a program by name.
 	targetWhy string
 }
 
-// Exec is a process start with its context, for detections that need both.
-type Exec struct {
-	Process *proctable.Process
-	Event   *event.Exec
+// Alert is an event a rule matched.
+type Alert struct {
+	*Event
+	Rule *ruleset.Rule
 }
 
-// Engine evaluates events against one rule set.
+// Names resolves user ids to names.
+type Names interface {
+	User(uid uint32) (string, bool)
+}
+
+// Config is what an engine works with.
+type Config struct {
+	Rules    *rules.Set
+	Sigma    *ruleset.Set
+	Allow    *allowlist.List
+	Resolver *ldso.Resolver
+	Judge    *judge.Judge // nil: no judgement
+	Names    Names        // nil: users by id
+}
+
+// Engine builds events and evaluates them against one rule set.
 type Engine struct {
-	rules    *rules.Set
-	resolver *ldso.Resolver
-	judge    *judge.Judge
-	imports  *judge.Imports
+	cfg     Config
+	rules   *rules.Set
+	imports *judge.Imports
 
 	mu       sync.Mutex
 	closures map[closureKey]*closureResult
@@ -86,65 +119,146 @@ type closureResult struct {
 	err error
 }
 
-// New returns an engine for rules, resolving expected sets with resolver
-// and judging libraries with jd (nil: no judgement).
-func New(r *rules.Set, resolver *ldso.Resolver, jd *judge.Judge) *Engine {
-	return &Engine{rules: r, resolver: resolver, judge: jd, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}}
+// New returns an engine.
+func New(c Config) *Engine {
+	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}}
 }
 
-// Rules returns the rule set in force.
+// Rules returns the conditions in force.
 func (e *Engine) Rules() *rules.Set { return e.rules }
 
-// Exec judges a process start. It returns nil when the exec carries nothing
-// the loader would act on.
-func (e *Engine) Exec(p *proctable.Process, ex *event.Exec) *Alert {
+// Sigma returns the Sigma rules in force.
+func (e *Engine) Sigma() *ruleset.Set { return e.cfg.Sigma }
+
+// Evaluate runs the rules of the event's category over it: one alert per
+// matching rule. Errors are rules that could not be evaluated.
+func (e *Engine) Evaluate(ev *Event) ([]*Alert, []error) {
+	if ev == nil || e.cfg.Sigma == nil {
+		return nil, nil
+	}
+	matched, errs := e.cfg.Sigma.Match(ev.Category, ev.Fields)
+	var out []*Alert
+	for _, r := range matched {
+		out = append(out, &Alert{Event: ev, Rule: r})
+	}
+	return out, errs
+}
+
+// Exec builds the process_creation event of a process start: the loader
+// variables and flags it carries, the libraries they name and their
+// judgement, and whether it runs under an alternate loader.
+func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 	var env []string
+	var vars []string
 	for _, kv := range p.LoaderEnv {
 		name, val, _ := strings.Cut(kv, "=")
 		if e.rules.IsLoaderVariable(name) && val != "" {
 			env = append(env, kv)
+			vars = append(vars, name)
 		}
 	}
 	items := ldso.FromEnv(env)
 	target, credential := p.Executable, p.Credential
-	if e.rules.IsLoader(filepath.Base(p.Executable)) || ex.Watch&event.WatchLoader != 0 {
+	direct := e.rules.IsLoader(filepath.Base(p.Executable)) || ex.Watch&event.WatchLoader != 0
+	var flags []string
+	if direct || ex.LoaderLike {
 		inv := ldso.ParseInvocation(p.Args)
-		items = append(items, inv.Items...)
+		if direct {
+			items = append(items, inv.Items...)
+			for _, it := range inv.Items {
+				flags = append(flags, it.Source)
+			}
+		}
 		if inv.Program != "" {
 			target = inv.Program
 			credential = credential || e.rules.IsCredentialProgram(filepath.Base(inv.Program))
 		}
 	}
-	if len(items) == 0 {
-		return nil
+	ev := e.newEvent(ruleset.ProcessCreation, ex.Time, target, credential)
+	e.processFields(ev.Fields, p, parent)
+	setList(ev.Fields, "LoaderVariable", vars)
+	setList(ev.Fields, "LoaderFlag", flags)
+	ev.Fields["LoaderRunDirectly"] = direct
+	ev.Fields["TargetImage"] = target
+
+	var dirs []string
+	for _, it := range items {
+		if it.Kind == ldso.SearchDir {
+			dirs = append(dirs, it.Path)
+		}
 	}
-	a := e.newAlert(rules.LoaderVariableAtExec, ex.Time, target, credential)
 	best := 0
 	for _, it := range items {
+		if it.Kind == ldso.Preload && !strings.Contains(it.Path, "/") && e.cfg.Resolver != nil {
+			// A bare name is searched for as the loader would, so the
+			// library it leads to is judged (fakeroot preloads this way).
+			if found := e.cfg.Resolver.Find(it.Path, target, dirs); found != "" {
+				it.Path = found
+			}
+		}
 		lib := Library{Path: it.Path, Value: it.Value, Kind: it.Kind, Source: it.Source}
 		lib.Location = e.locationOf(it)
 		w := e.rules.Scoring.Location[lib.Location]
 		if it.Kind == ldso.SearchDir {
 			w = max(0, w-e.rules.Scoring.SearchPathDiscount)
 		}
-		a.Reasons = append(a.Reasons, fmt.Sprintf("%s names %s %s (%s)", it.Source, kindNoun(it.Kind), it.Value, lib.Location))
+		ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s names %s %s (%s)", it.Source, kindNoun(it.Kind), it.Value, lib.Location))
 		if it.Kind != ldso.SearchDir && strings.HasPrefix(it.Path, "/") {
-			w += e.judgeInto(&lib, judge.Input{Path: filepath.Clean(it.Path)}, target, a)
+			w += e.judgeInto(&lib, judge.Input{Path: filepath.Clean(it.Path)}, target, ev)
 		}
 		best = max(best, w)
-		a.Libraries = append(a.Libraries, lib)
+		ev.Libraries = append(ev.Libraries, lib)
 	}
-	e.score(a, best)
-	return a
+	if alt := e.alternateLoader(p, ex, target, ev); alt >= 0 {
+		best = max(best, alt)
+	}
+	if len(ev.Libraries) > 0 {
+		e.score(ev, best)
+	}
+	e.libraryFields(ev)
+	return ev
 }
 
-// judgeInto judges a library into lib, adds its findings to the alert's
+// alternateLoader adds the facts of an exec whose interpreter is not a
+// system loader, or of a copy of the loader run under another name, and
+// returns their weight (-1: neither).
+func (e *Engine) alternateLoader(p *proctable.Process, ex *event.Exec, target string, ev *Event) int {
+	setString(ev.Fields, "Interpreter", ex.Interpreter)
+	ev.Fields["InterpreterUnexpected"] = ex.OddInterpreter
+	copyOfLoader := ex.LoaderLike && ldso.IsLoader(ex.Executable)
+	ev.Fields["LoaderCopy"] = copyOfLoader
+	var reason, lib string
+	switch {
+	case ex.OddInterpreter:
+		reason = fmt.Sprintf("%s runs with ELF interpreter %s, not a system loader", ex.Executable, ex.Interpreter)
+		lib = ex.Interpreter
+	case copyOfLoader:
+		reason = fmt.Sprintf("%s is a copy of the dynamic loader, run under another name", ex.Executable)
+		lib = ex.Executable
+	default:
+		return -1
+	}
+	if ex.LoaderLike {
+		for _, it := range ldso.ParseInvocation(p.Args).Items {
+			reason += fmt.Sprintf("; %s %s", it.Source, it.Value)
+		}
+	}
+	l := Library{Path: lib, Kind: "interpreter", Source: "exec", Location: e.rules.LocationClass(lib, false, false)}
+	ev.Reasons = append(ev.Reasons, reason)
+	w := e.rules.Scoring.Location[l.Location] + e.judgeInto(&l, judge.Input{Path: lib}, target, ev)
+	ev.Libraries = append([]Library{l}, ev.Libraries...)
+	// Swapping the loader is never routine: it weighs as much as a
+	// library in a temporary directory, wherever the copy lives.
+	return max(w, e.rules.Scoring.Location["temporary"])
+}
+
+// judgeInto judges a library into lib, adds its findings to the event's
 // reasons, and returns the weight they add.
-func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, a *Alert) int {
-	if e.judge == nil {
+func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, ev *Event) int {
+	if e.cfg.Judge == nil {
 		return 0
 	}
-	j := e.judge.Judge(context.Background(), in)
+	j := e.cfg.Judge.Judge(context.Background(), in)
 	lib.Judgement = j
 	if !j.Exists {
 		return 0
@@ -156,11 +270,11 @@ func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, a *Alert
 	}
 	w := j.Score()
 	for _, f := range j.Findings {
-		a.Reasons = append(a.Reasons, f.Text)
+		ev.Reasons = append(ev.Reasons, f.Text)
 	}
 	if len(lib.Overrides) > 0 {
 		w += e.rules.Judgement.Weights[rules.FindingOverridesImports]
-		a.Reasons = append(a.Reasons, fmt.Sprintf("would override %s imported by %s", strings.Join(lib.Overrides, ", "), filepath.Base(target)))
+		ev.Reasons = append(ev.Reasons, fmt.Sprintf("would override %s imported by %s", strings.Join(lib.Overrides, ", "), filepath.Base(target)))
 	}
 	return w
 }
@@ -190,12 +304,13 @@ func kindNoun(k ldso.Kind) string {
 	return "value"
 }
 
-// ImageLoad judges a file mapped executable into process p. It returns the
-// alerts (none, an unexpected library, or a tampered one), the library's
-// judgement when one was made, and whether the library was expected. A
-// library already judged in p is skipped (repeat true). start and end bound
-// the live mapping, for reading deleted and memory-backed files.
-func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad, start, end uint64) (alerts []*Alert, j *judge.Judgement, expected, repeat bool) {
+// ImageLoad builds the image_load event of a file mapped executable into
+// process p: whether its loader would have loaded it (the expected set),
+// and, for a credential process or a library its loader would not load,
+// the library's judgement. A library already seen in p returns repeat. start
+// and end bound the live mapping, for reading deleted and memory-backed
+// files.
+func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, start, end uint64) (ev *Event, j *judge.Judgement, expected, repeat bool) {
 	key := il.Path
 	if il.Deleted || il.Memfd {
 		key = fmt.Sprintf("%s\x00%d:%d", il.Path, il.Dev, il.Ino)
@@ -209,12 +324,12 @@ func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad, start, end
 	p.Judged[key] = true
 
 	id := ldso.FileID{Dev: il.Dev, Ino: il.Ino}
-	reasons := []string{}
+	var unknown string
 	if !il.Deleted && !il.Memfd {
 		if p.Expected == nil {
 			c, err := e.closure(p.Executable)
 			if err != nil {
-				reasons = append(reasons, fmt.Sprintf("expected set unknown: %v", err))
+				unknown = fmt.Sprintf("expected set unknown: %v", err)
 				c = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
 			}
 			p.Expected = c
@@ -235,84 +350,87 @@ func (e *Engine) ImageLoad(p *proctable.Process, il *event.ImageLoad, start, end
 			}
 		}
 	}
-	if !p.Credential {
-		return nil, nil, expected, false
-	}
 
 	lib := Library{
 		Path: il.Path, Kind: ldso.Preload, Source: "mmap", Deleted: il.Deleted, Memfd: il.Memfd,
 		Dev: il.Dev, Ino: il.Ino, Size: il.Size,
 	}
-	if il.Mprotect {
+	switch {
+	case il.FromSweep:
+		lib.Source = "/proc/PID/maps"
+	case il.Mprotect:
 		lib.Source = "mprotect"
 	}
-	if il.FromSweep {
-		lib.Source = "/proc/PID/maps"
-	}
 	lib.Location = e.rules.LocationClass(il.Path, il.Deleted, il.Memfd)
-	a := e.newAlert(rules.UnexpectedLibrary, il.Time, p.Executable, true)
-	in := judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end}
+	ev = e.newEvent(ruleset.ImageLoad, il.Time, p.Executable, p.Credential)
+	e.processFields(ev.Fields, p, parent)
+	ev.Fields["ImageLoaded"] = il.Path
+	ev.Fields["Expected"] = expected
+	ev.Fields["LoadedVia"] = lib.Source
+
+	w := 0
+	if p.Credential || !expected {
+		in := judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end}
+		w = e.judgeInto(&lib, in, p.Executable, ev)
+	}
+	ev.Libraries = []Library{lib}
+	j = lib.Judgement
 	if expected {
-		// Expected by name: judged for what the name now leads to.
-		a = e.newAlert(rules.TamperedLibrary, il.Time, p.Executable, true)
-		w := e.judgeInto(&lib, in, p.Executable, a)
-		j = lib.Judgement
-		if j == nil || !(j.Has(rules.FindingPackageModified) || j.Has(rules.FindingSymlinkRetargeted) || j.Has(rules.FindingUnownedInSystemDir)) {
-			return nil, j, true, false
+		if j != nil && (j.Has(rules.FindingPackageModified) || j.Has(rules.FindingSymlinkRetargeted) || j.Has(rules.FindingUnownedInSystemDir)) {
+			ev.Reasons = append([]string{fmt.Sprintf("%s, loaded by %s under its usual name, is not what its package shipped", il.Path, filepath.Base(p.Executable))}, ev.Reasons...)
+			e.score(ev, e.rules.Scoring.Location[lib.Location]+w)
 		}
-		a.Libraries = []Library{lib}
-		a.Reasons = append([]string{fmt.Sprintf("%s, loaded by %s under its usual name, is not what its package shipped", il.Path, filepath.Base(p.Executable))}, a.Reasons...)
-		e.score(a, e.rules.Scoring.Location[lib.Location]+w)
-		return []*Alert{a}, j, true, false
+	} else {
+		lead := []string{fmt.Sprintf("%s mapped executable into %s, which its loader would not load (%s)", il.Path, filepath.Base(p.Executable), lib.Location)}
+		if il.Deleted {
+			lead = append(lead, "the file was deleted")
+		}
+		if il.Memfd {
+			lead = append(lead, "the file is memory-backed (memfd)")
+		}
+		if unknown != "" {
+			lead = append(lead, unknown)
+		}
+		ev.Reasons = append(lead, ev.Reasons...)
+		e.score(ev, e.rules.Scoring.Location[lib.Location]+w)
 	}
-
-	a.Reasons = append(a.Reasons, fmt.Sprintf("%s mapped executable into %s, which its loader would not load (%s)", il.Path, filepath.Base(p.Executable), lib.Location))
-	if il.Deleted {
-		a.Reasons = append(a.Reasons, "the file was deleted")
+	e.libraryFields(ev)
+	if j != nil && j.SHA256 != "" {
+		ev.Fields["Hashes"] = fmt.Sprintf("SHA256=%s,SHA1=%s,MD5=%s", strings.ToUpper(j.SHA256), strings.ToUpper(j.SHA1), strings.ToUpper(j.MD5))
 	}
-	if il.Memfd {
-		a.Reasons = append(a.Reasons, "the file is memory-backed (memfd)")
-	}
-	a.Reasons = append(a.Reasons, reasons...)
-	w := e.judgeInto(&lib, in, p.Executable, a)
-	a.Libraries = []Library{lib}
-	e.score(a, e.rules.Scoring.Location[lib.Location]+w)
-	return []*Alert{a}, lib.Judgement, false, false
+	return ev, j, expected, false
 }
 
-func (e *Engine) newAlert(key string, t time.Time, target string, credential bool) *Alert {
-	d := e.rules.Detections[key]
-	techs := append([]string{}, d.Techniques...)
-	if credential {
-		techs = append(techs, d.CredentialTechniques...)
-	}
-	sort.Strings(techs)
-	return &Alert{Key: key, Detection: d, Techniques: techs, Time: t, Target: target, Credential: credential}
+func (e *Engine) newEvent(category string, t time.Time, target string, credential bool) *Event {
+	return &Event{Category: category, Time: t, Target: target, Credential: credential, Fields: map[string]any{
+		"CredentialTarget": credential,
+		"RiskScore":        0,
+	}}
 }
 
-// score sets the alert's score and level; for a credential target it puts
-// why first (targetWhy, or that the target is a credential program).
-func (e *Engine) score(a *Alert, locationWeight int) {
+// score sets the event's risk score; for a credential target it puts why
+// first (targetWhy, or that the target is a credential program).
+func (e *Engine) score(ev *Event, locationWeight int) {
 	target := "other"
-	if a.Credential {
+	if ev.Credential {
 		target = "credential"
-		why := a.targetWhy
+		why := ev.targetWhy
 		if why == "" {
-			why = filepath.Base(a.Target) + " is a credential program"
+			why = filepath.Base(ev.Target) + " is a credential program"
 		}
-		a.Reasons = append([]string{why}, a.Reasons...)
+		ev.Reasons = append([]string{why}, ev.Reasons...)
 	}
-	a.Score = max(0, min(100, e.rules.Scoring.Target[target]+locationWeight))
-	a.Level = e.rules.Level(a.Score)
+	ev.Score = max(0, min(100, e.rules.Scoring.Target[target]+locationWeight))
+	ev.Fields["RiskScore"] = ev.Score
 }
 
 // Judge judges one library (nil when the engine has no judge), for
 // telemetry that is not an alert.
 func (e *Engine) Judge(in judge.Input) *judge.Judgement {
-	if e.judge == nil {
+	if e.cfg.Judge == nil {
 		return nil
 	}
-	return e.judge.Judge(context.Background(), in)
+	return e.cfg.Judge.Judge(context.Background(), in)
 }
 
 // closure returns the expected set of an executable, cached per file.
@@ -328,7 +446,7 @@ func (e *Engine) closure(path string) (*ldso.Closure, error) {
 	if ok {
 		return r.c, r.err
 	}
-	c, err := e.resolver.Resolve(path)
+	c, err := e.cfg.Resolver.Resolve(path)
 	e.mu.Lock()
 	if len(e.closures) >= maxClosures {
 		clear(e.closures) // rare: a simple reset beats LRU bookkeeping here

@@ -1,16 +1,21 @@
 package detect
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 func engine(t *testing.T) *Engine {
@@ -23,44 +28,70 @@ func engine(t *testing.T) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(rs, ldso.NewResolver(cache), judge.New(rs, pkgdb.New(), "/", 64))
+	sg, _, err := ruleset.Load(rules.Sigma(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, _, err := allowlist.Load(rules.Allowlists(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(Config{Rules: rs, Sigma: sg, Allow: al, Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgdb.New(), "/", 64)})
 }
 
-func TestExecScoring(t *testing.T) {
+// fired names the rules an event matched, with their levels.
+func fired(t *testing.T, e *Engine, ev *Event) string {
+	t.Helper()
+	alerts, errs := e.Evaluate(ev)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var out []string
+	for _, a := range alerts {
+		out = append(out, a.Rule.Name+"/"+a.Rule.Level)
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+func TestExecRules(t *testing.T) {
 	e := engine(t)
+	fakeroot := "/usr/lib/x86_64-linux-gnu/libfakeroot/libfakeroot-sysv.so"
+	if _, err := os.Stat(fakeroot); err != nil {
+		t.Fatal("fakeroot is needed: apt-get install fakeroot")
+	}
 	for _, c := range []struct {
 		name       string
 		exe        string
 		credential bool
 		env        []string
 		args       []string
-		want       string // level, or "" for no alert
+		want       string // rules fired, "" for none
 	}{
-		{"credential, tmp", "/usr/bin/ssh", true, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "critical"},
-		{"other, tmp", "/usr/bin/cat", false, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "medium"},
-		{"other, system", "/usr/bin/cat", false, []string{"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libfakeroot/libfakeroot-sysv.so"}, nil, "low"},
-		{"bare soname", "/usr/bin/cat", false, []string{"LD_PRELOAD=libjemalloc.so.2"}, nil, "low"},
-		{"credential, search path in home", "/usr/bin/sudo", true, []string{"LD_LIBRARY_PATH=/home/eve/lib"}, nil, "medium"},
-		{"memfd-ish audit", "/usr/bin/su", true, []string{"LD_AUDIT=/dev/shm/a.so"}, nil, "critical"},
+		{"credential, tmp", "/usr/bin/ssh", true, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "loader-variable-credential-untrusted/critical"},
+		{"other, tmp", "/usr/bin/cat", false, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "loader-variable-untrusted/medium"},
+		{"other, allowlisted", "/usr/bin/cat", false, []string{"LD_PRELOAD=" + fakeroot}, nil, ""},
+		{"credential, allowlisted", "/usr/bin/ssh", true, []string{"LD_PRELOAD=" + fakeroot}, nil, ""},
+		// fakeroot's own way: a bare name found through LD_LIBRARY_PATH.
+		{"credential, bare name as fakeroot sets it", "/usr/bin/ssh", true, []string{"LD_PRELOAD=libfakeroot-sysv.so", "LD_LIBRARY_PATH=" + filepath.Dir(fakeroot)}, nil, ""},
+		{"credential, packaged but not allowlisted", "/usr/bin/ssh", true, []string{"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libm.so.6"}, nil, "loader-variable-credential-packaged/low"},
+		{"unresolvable bare name", "/usr/bin/cat", false, []string{"LD_PRELOAD=libnothing-here.so.9"}, nil, "loader-variable-at-exec/low"},
+		{"credential, search path in home", "/usr/bin/sudo", true, []string{"LD_LIBRARY_PATH=/home/eve/lib"}, nil, "library-path-credential/medium"},
+		{"audit module in /dev/shm", "/usr/bin/su", true, []string{"LD_AUDIT=/dev/shm/a.so"}, nil, "loader-variable-credential-untrusted/critical"},
 		{"empty value", "/usr/bin/ssh", true, []string{"LD_PRELOAD="}, nil, ""},
 		{"not a loader variable", "/usr/bin/ssh", true, []string{"LD_BIND_NOW=1"}, nil, ""},
-		{"loader direct", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", false, nil, []string{"ld-linux-x86-64.so.2", "--preload", "/tmp/h.so", "/usr/sbin/sshd"}, "critical"},
+		{"loader direct", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", false, nil, []string{"ld-linux-x86-64.so.2", "--preload", "/tmp/h.so", "/usr/sbin/sshd"}, "loader-variable-credential-untrusted/critical"},
 		{"loader direct, no hook", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", false, nil, []string{"ld-linux-x86-64.so.2", "--list", "/bin/ls"}, ""},
 	} {
 		p := &proctable.Process{Executable: c.exe, Credential: c.credential, LoaderEnv: c.env, Args: c.args}
-		a := e.Exec(p, &event.Exec{})
-		switch {
-		case c.want == "" && a != nil:
-			t.Errorf("%s: alert %s (%d): %v", c.name, a.Level, a.Score, a.Reasons)
-		case c.want != "" && a == nil:
-			t.Errorf("%s: no alert, want %s", c.name, c.want)
-		case a != nil && a.Level != c.want:
-			t.Errorf("%s: level %s (score %d), want %s: %v", c.name, a.Level, a.Score, c.want, a.Reasons)
+		ev := e.Exec(p, nil, &event.Exec{})
+		if got := fired(t, e, ev); got != c.want {
+			t.Errorf("%s: fired %q, want %q (facts %v)", c.name, got, c.want, ev.Fields)
 		}
 	}
 }
 
-func TestImageLoadExpectedSet(t *testing.T) {
+func TestImageLoadRules(t *testing.T) {
 	e := engine(t)
 	ssh, err := exec.LookPath("ssh")
 	if err != nil {
@@ -68,7 +99,7 @@ func TestImageLoadExpectedSet(t *testing.T) {
 	}
 	ssh, _ = filepath.EvalSymlinks(ssh)
 	p := &proctable.Process{Executable: ssh, Credential: true}
-	load := func(path string, mut ...func(*event.ImageLoad)) (*Alert, bool, bool) {
+	load := func(path string, mut ...func(*event.ImageLoad)) (string, *Event, bool) {
 		t.Helper()
 		il := &event.ImageLoad{Path: path}
 		if id, err := ldso.StatID(path); err == nil {
@@ -77,42 +108,47 @@ func TestImageLoadExpectedSet(t *testing.T) {
 		for _, m := range mut {
 			m(il)
 		}
-		alerts, _, expected, repeat := e.ImageLoad(p, il, 0, 0)
-		if len(alerts) > 1 {
-			t.Fatalf("%d alerts for one library", len(alerts))
+		ev, _, _, repeat := e.ImageLoad(p, nil, il, 0, 0)
+		if repeat {
+			return "", nil, true
 		}
-		if len(alerts) == 1 {
-			return alerts[0], expected, repeat
-		}
-		return nil, expected, repeat
+		return fired(t, e, ev), ev, false
 	}
-	if a, expected, _ := load("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"); a != nil || !expected {
-		t.Errorf("libcrypto in ssh: alert %v expected %v", a, expected)
+	if got, ev, _ := load("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"); got != "" || ev.Fields["Expected"] != true {
+		t.Errorf("libcrypto in ssh: %q %v", got, ev.Fields)
 	}
-	if a, expected, _ := load("/usr/lib/x86_64-linux-gnu/security/pam_unix.so"); a != nil || !expected {
-		t.Errorf("PAM module: alert %v expected %v", a, expected)
+	if got, ev, _ := load("/usr/lib/x86_64-linux-gnu/security/pam_unix.so"); got != "" || ev.Fields["Expected"] != true {
+		t.Errorf("PAM module: %q %v", got, ev.Fields)
 	}
 	// A library the closure lacks, even from a system directory, is news;
 	// that its bytes match its package makes it low.
-	a, expected, _ := load("/usr/lib/x86_64-linux-gnu/libm.so.6")
-	if a == nil || expected || a.Level != "low" || a.Libraries[0].Judgement == nil || !a.Libraries[0].Judgement.Has(rules.FindingPackageIntact) {
-		t.Errorf("libm in ssh: alert %+v expected %v", a, expected)
+	if got, ev, _ := load("/usr/lib/x86_64-linux-gnu/libm.so.6"); got != "unexpected-packaged-library/low" || ev.Fields["LibraryTrust"] != TrustPackaged {
+		t.Errorf("libm in ssh: %q %v", got, ev.Fields)
 	}
 	if _, _, repeat := load("/usr/lib/x86_64-linux-gnu/libm.so.6"); !repeat {
 		t.Error("the same library judged twice in one process")
 	}
+	if got, _, _ := load("/usr/libexec/coreutils/libstdbuf.so"); got != "" {
+		t.Errorf("stdbuf's library in ssh: %q", got)
+	}
 	// The same path, deleted: judged again, never expected.
-	a, _, _ = load("/usr/lib/x86_64-linux-gnu/libcrypto.so.3", func(il *event.ImageLoad) { il.Deleted = true })
-	if a == nil || a.Libraries[0].Location != "deleted" || a.Level != "critical" {
-		t.Errorf("deleted libcrypto: %+v", a)
+	if got, ev, _ := load("/usr/lib/x86_64-linux-gnu/libcrypto.so.3", func(il *event.ImageLoad) { il.Deleted = true }); got != "unexpected-library-untrusted/critical" || ev.Libraries[0].Location != "deleted" {
+		t.Errorf("deleted libcrypto: %q", got)
 	}
-	a, _, _ = load("/memfd:x", func(il *event.ImageLoad) { il.Memfd = true })
-	if a == nil || a.Libraries[0].Location != "memfd" {
-		t.Errorf("memfd: %+v", a)
+	if got, _, _ := load("/memfd:x", func(il *event.ImageLoad) { il.Memfd = true }); got != "unexpected-library-untrusted/critical" {
+		t.Errorf("memfd: %q", got)
 	}
-	// Not a credential process: judged, never alerted.
+	// A copy of an allowlisted library elsewhere is not allowlisted.
+	copyPath := filepath.Join(t.TempDir(), "libstdbuf.so")
+	b, _ := os.ReadFile("/usr/libexec/coreutils/libstdbuf.so")
+	os.WriteFile(copyPath, b, 0o755)
+	if got, ev, _ := load(copyPath); got != "unexpected-library-untrusted/critical" || ev.Fields["AllowlistName"] != nil {
+		t.Errorf("copy of libstdbuf in /tmp: %q %v", got, ev.Fields)
+	}
+	// Not a credential process: an event, and no rule for it.
 	q := &proctable.Process{Executable: "/usr/bin/cat"}
-	if alerts, _, _, _ := e.ImageLoad(q, &event.ImageLoad{Path: "/tmp/h.so"}, 0, 0); alerts != nil {
-		t.Errorf("alert in a non-credential process: %+v", alerts)
+	ev, _, expected, _ := e.ImageLoad(q, nil, &event.ImageLoad{Path: "/tmp/h.so"}, 0, 0)
+	if got := fired(t, e, ev); got != "" || expected {
+		t.Errorf("alert in a non-credential process: %q", got)
 	}
 }

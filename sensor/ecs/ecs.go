@@ -21,6 +21,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/format"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 // Version is the ECS version the documents follow.
@@ -214,33 +215,53 @@ func modeBits(m os.FileMode) uint32 {
 	return b
 }
 
-// Alert encodes a detection.
+// Alert encodes a detection: the event a rule matched, with the rule's
+// metadata (rule.*, event.severity from its level, threat.* from its
+// attack.* tags) and the event's evidence.
 func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
-	category, typ := []string{"intrusion_detection", "process"}, []string{"info", "start"}
-	if a.Key == rules.UnexpectedLibrary {
+	var category, typ []string
+	switch a.Category {
+	case ruleset.ImageLoad:
 		category, typ = []string{"intrusion_detection", "library"}, []string{"info", "start"}
-	}
-	if a.Key == rules.LoaderConfigTampering {
+	case ruleset.FileEvent:
 		category, typ = []string{"intrusion_detection", "file", "configuration"}, []string{"info", "change"}
+	default:
+		category, typ = []string{"intrusion_detection", "process"}, []string{"info", "start"}
 	}
-	d := e.base(a.Time, "alert", "hookwatch.alert", strings.ReplaceAll(a.Key, "_", "-"), category, typ)
+	r := a.Rule
+	d := e.base(a.Time, "alert", "hookwatch.alert", r.Name, category, typ)
 	ev := d["event"].(Doc)
-	ev["severity"] = severityNumber(a.Level)
+	ev["severity"] = severityNumber(r.Level)
 	ev["risk_score"] = float64(a.Score)
 	ev["risk_score_norm"] = float64(a.Score)
 	ev["reason"] = clean(strings.Join(a.Reasons, "; "))
-	ev["reference"] = a.Detection.Reference
+	if len(r.References) > 0 {
+		ev["reference"] = r.References[0]
+	}
 	if p != nil {
 		d["process"] = e.process(p, parent)
 	}
-	if a.Key == rules.LoaderConfigTampering {
+	if a.Category == ruleset.FileEvent {
 		d["file"] = Doc{"path": clean(a.Target), "name": clean(filepath.Base(a.Target)), "directory": clean(filepath.Dir(a.Target)), "type": "file"}
 	}
-	d["rule"] = Doc{
-		"id": a.Detection.ID, "name": a.Detection.Name, "description": a.Detection.Description,
-		"reference": a.Detection.Reference, "ruleset": "hookwatch", "category": "Credential API hooking",
+	set := "hookwatch"
+	if !r.Builtin {
+		set = "local"
 	}
-	d["threat"] = e.threat(a.Techniques)
+	rd := Doc{
+		"id": r.ID, "uuid": r.ID, "name": clean(r.Title), "description": clean(strings.TrimSpace(r.Description)),
+		"ruleset": set, "category": a.Category,
+	}
+	if len(r.References) > 0 {
+		rd["reference"] = clean(r.References[0])
+	}
+	if r.Author != "" {
+		rd["author"] = []string{clean(r.Author)}
+	}
+	d["rule"] = rd
+	if t := e.threat(r.Techniques(), r.Tactics()); t != nil {
+		d["threat"] = t
+	}
 	if len(a.Libraries) > 0 {
 		// The first library with a judgement is the one the alert shows
 		// in dll.* and file.*; labels.libraries names them all.
@@ -262,11 +283,18 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 		libs = append(libs, clean(l.Path))
 		locs = append(locs, l.Location)
 	}
-	d["labels"] = Doc{
-		"severity_level": a.Level, "libraries": strings.Join(libs, " "),
-		"location_class": strings.Join(locs, " "), "target": clean(a.Target),
+	labels := Doc{
+		"severity_level": r.Level, "libraries": strings.Join(libs, " "),
+		"location_class": strings.Join(locs, " "), "target": clean(a.Target), "rule_name": clean(r.Name),
 	}
-	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", a.Detection.Name, a.Level, a.Score, strings.Join(a.Reasons, "; ")))
+	if t, ok := a.Fields["LibraryTrust"].(string); ok {
+		labels["library_trust"] = t
+	}
+	if r.File != "" && !r.Builtin {
+		labels["rule_file"] = clean(r.File)
+	}
+	d["labels"] = labels
+	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, strings.Join(a.Reasons, "; ")))
 	return d
 }
 
@@ -330,12 +358,33 @@ func (e *Encoder) group(gid uint32) Doc {
 	return d
 }
 
-func (e *Encoder) threat(ids []string) Doc {
+// threat maps a rule's ATT&CK tags onto threat.*: each technique named
+// from the rules' technique table (its parent and tactics with it), and
+// tactics the tags name that no technique brings.
+func (e *Encoder) threat(ids, tacticTags []string) Doc {
+	if len(ids) == 0 && len(tacticTags) == 0 {
+		return nil
+	}
 	var tacticID, tacticName, tacticRef, techID, techName, techRef, subID, subName, subRef []string
 	seenTactic := map[string]bool{}
+	addTactic := func(ta rules.Ref) {
+		if !seenTactic[ta.ID] {
+			seenTactic[ta.ID] = true
+			tacticID, tacticName, tacticRef = append(tacticID, ta.ID), append(tacticName, ta.Name), append(tacticRef, ta.Reference)
+		}
+	}
 	for _, id := range ids {
 		t := e.rules.Techniques[id]
 		if t == nil {
+			// A technique hookwatch has no name for (a user's rule):
+			// the id and its page are still right.
+			main, sub, isSub := strings.Cut(id, ".")
+			if isSub {
+				techID, techName, techRef = append(techID, main), append(techName, ""), append(techRef, attackURL(main))
+				subID, subName, subRef = append(subID, id), append(subName, ""), append(subRef, attackURL(main)+sub+"/")
+			} else {
+				techID, techName, techRef = append(techID, id), append(techName, ""), append(techRef, attackURL(id))
+			}
 			continue
 		}
 		if t.Parent != nil {
@@ -345,22 +394,29 @@ func (e *Encoder) threat(ids []string) Doc {
 			techID, techName, techRef = append(techID, id), append(techName, t.Name), append(techRef, t.Reference)
 		}
 		for _, ta := range t.Tactics {
-			if !seenTactic[ta.ID] {
-				seenTactic[ta.ID] = true
-				tacticID, tacticName, tacticRef = append(tacticID, ta.ID), append(tacticName, ta.Name), append(tacticRef, ta.Reference)
-			}
+			addTactic(ta)
 		}
 	}
-	tech := Doc{"id": techID, "name": techName, "reference": techRef}
-	if len(subID) > 0 {
-		tech["subtechnique"] = Doc{"id": subID, "name": subName, "reference": subRef}
+	for _, name := range tacticTags {
+		if ta, ok := e.rules.Tactics[name]; ok {
+			addTactic(rules.Ref{ID: ta.ID, Name: ta.Name, Reference: ta.Reference})
+		}
 	}
-	return Doc{
-		"framework": "MITRE ATT&CK",
-		"tactic":    Doc{"id": tacticID, "name": tacticName, "reference": tacticRef},
-		"technique": tech,
+	d := Doc{"framework": "MITRE ATT&CK"}
+	if len(tacticID) > 0 {
+		d["tactic"] = Doc{"id": tacticID, "name": tacticName, "reference": tacticRef}
 	}
+	if len(techID) > 0 {
+		tech := Doc{"id": techID, "name": techName, "reference": techRef}
+		if len(subID) > 0 {
+			tech["subtechnique"] = Doc{"id": subID, "name": subName, "reference": subRef}
+		}
+		d["technique"] = tech
+	}
+	return d
 }
+
+func attackURL(id string) string { return "https://attack.mitre.org/techniques/" + id + "/" }
 
 func (e *Encoder) truncationLabels(d Doc, args, env, path bool) {
 	l := Doc{}
@@ -400,6 +456,8 @@ func fileDoc(path string, dev, ino uint64, size int64, mode uint32) Doc {
 // severityNumber maps levels onto the numbers Elastic's detection rules use.
 func severityNumber(level string) int64 {
 	switch level {
+	case "informational":
+		return 0
 	case "critical":
 		return 99
 	case "high":

@@ -3,6 +3,7 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 type names struct{}
@@ -34,10 +36,16 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	parent := &proctable.Process{PID: 1, EntityID: "p", Executable: "/sbin/init", Name: "init"}
 	now := time.Now()
-	a := detect.New(rs, ldso.NewResolver(nil), nil).Exec(p, &event.Exec{Proc: event.Proc{Time: now}})
-	if a == nil {
-		t.Fatal("no alert to encode")
+	sg, _, err := ruleset.Load(rules.Sigma(), "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	eng := detect.New(detect.Config{Rules: rs, Sigma: sg, Resolver: ldso.NewResolver(nil)})
+	alerts, _ := eng.Evaluate(eng.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}}))
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts to encode, want 1", len(alerts))
+	}
+	a := alerts[0]
 	docs := []Doc{
 		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
 		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted", &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
@@ -62,8 +70,17 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 		}
 	}
 	al := docs[2]
-	if al["event"].(Doc)["kind"] != "alert" || al["rule"].(Doc)["id"] != "hookwatch-0001" {
-		t.Errorf("alert doc: %v", al["event"])
+	if al["event"].(Doc)["kind"] != "alert" || al["rule"].(Doc)["id"] != "cefa3a69-8e81-459e-9e6e-359188a9a8fe" ||
+		al["event"].(Doc)["action"] != "loader-variable-credential-untrusted" || al["rule"].(Doc)["ruleset"] != "hookwatch" {
+		t.Errorf("alert doc: %v %v", al["event"], al["rule"])
+	}
+	// threat.* comes from the rule's attack.* tags.
+	th := al["threat"].(Doc)
+	if subs := th["technique"].(Doc)["subtechnique"].(Doc)["id"].([]string); strings.Join(subs, ",") != "T1056.004,T1574.006" {
+		t.Errorf("subtechniques %v", subs)
+	}
+	if tac := th["tactic"].(Doc)["id"].([]string); !slices.Contains(tac, "TA0006") || !slices.Contains(tac, "TA0005") {
+		t.Errorf("tactics %v", tac)
 	}
 	if sev := al["event"].(Doc)["severity"]; sev != int64(99) {
 		t.Errorf("severity %v for a critical alert", sev)

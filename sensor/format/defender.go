@@ -151,7 +151,9 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
 		v["InitiatingProcessParentFileName"] = str(doc, "process.parent.name")
 	case "DeviceEvents":
-		v["ActionType"] = ActionType(str(doc, "rule.name"))
+		// The rule's stable name (event.action), not its title, so
+		// queries survive a reworded title.
+		v["ActionType"] = ActionType(str(doc, "event.action"))
 		if str(doc, "dll.path") != "" {
 			d.file(v, doc, "dll.path", "dll.hash")
 		} else {

@@ -54,7 +54,7 @@ func fixtures() map[string]map[string]any {
 	alert["event"].(map[string]any)["risk_score"] = 90.0
 	alert["event"].(map[string]any)["severity"] = int64(99)
 	alert["event"].(map[string]any)["reason"] = "reason with " + hostile
-	alert["rule"] = map[string]any{"id": "hookwatch-0002", "name": "Unexpected library in a credential process"}
+	alert["rule"] = map[string]any{"id": "dd2f4182-9ec0-4b18-b790-ad27f5d9575e", "name": "Unvouched library loaded into a credential process"}
 	alert["threat"] = map[string]any{"technique": map[string]any{"subtechnique": map[string]any{"id": []any{"T1056.004", "T1574.006"}}}}
 	alert["dll"] = lib["dll"]
 	alert["labels"] = map[string]any{"severity_level": "critical", "target": "/usr/bin/ssh"}
@@ -142,12 +142,12 @@ func TestDefenderRowsMatchTheTables(t *testing.T) {
 	}
 	// The row's facts, spot-checked.
 	row, _ := d.Row(fixtures()["alert"])
-	if row["ActionType"] != "HookwatchUnexpectedLibraryInACredentialProcess" || row["FolderPath"] != "/tmp/"+hostile+".so" || row["InitiatingProcessFileName"] != "bash" {
+	if row["ActionType"] != "HookwatchUnexpectedLibrary" || row["FolderPath"] != "/tmp/"+hostile+".so" || row["InitiatingProcessFileName"] != "bash" {
 		t.Errorf("alert row: %v %v %v", row["ActionType"], row["FolderPath"], row["InitiatingProcessFileName"])
 	}
 	var extra map[string]any
 	json.Unmarshal([]byte(row["AdditionalFields"].(string)), &extra)
-	if extra["rule_id"] != "hookwatch-0002" || extra["env_vars"] == nil {
+	if extra["rule_id"] != "dd2f4182-9ec0-4b18-b790-ad27f5d9575e" || extra["env_vars"] == nil {
 		t.Errorf("AdditionalFields: %v", extra)
 	}
 	fr, _ := d.Row(fixtures()["file"])
@@ -217,7 +217,7 @@ func TestCEFEscaping(t *testing.T) {
 	if !strings.Contains(s, `msg=message with a\nb]"c\\d|e\=f`) {
 		t.Errorf("extension not escaped: %s", s)
 	}
-	if !strings.HasPrefix(s, "CEF:0|hookwatch|hookwatch|1|hookwatch-0002|") || !strings.Contains(s, "|9|") {
+	if !strings.HasPrefix(s, "CEF:0|hookwatch|hookwatch|1|dd2f4182-9ec0-4b18-b790-ad27f5d9575e|") || !strings.Contains(s, "|9|") {
 		t.Errorf("header: %s", s)
 	}
 }

@@ -247,3 +247,16 @@ func StatID(path string) (FileID, error) {
 	}
 	return fileID(fi), nil
 }
+
+// Find resolves a library name without a slash as the loader resolves an
+// LD_PRELOAD entry for the executable at exe: through dirs (the
+// LD_LIBRARY_PATH of the exec), the cache, then the default directories,
+// taking the first file of exe's architecture. It returns "" when nothing
+// is found or exe cannot be read.
+func (r *Resolver) Find(name, exe string, dirs []string) string {
+	want, err := r.info(exe)
+	if err != nil || strings.Contains(name, "/") {
+		return ""
+	}
+	return r.search(name, nil, dirs, archFlag(want), want)
+}

@@ -1,0 +1,222 @@
+// Package allowlist reads the named exceptions for software that preloads
+// on purpose (fakeroot, stdbuf, libfaketime, allocators, profilers, security
+// agents) and says whether a judged library is one of them. An entry always
+// names where the library lives and what vouches for its bytes (the package
+// that owns it, intact, or its hash): a name alone never matches, so a file
+// called libjemalloc.so in /tmp is not jemalloc.
+package allowlist
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hookwatch/hookwatch/sensor/judge"
+)
+
+// Entry is one exception.
+type Entry struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Reference   string   `yaml:"reference"`
+	Paths       []string `yaml:"paths"`    // absolute globs over the library's path
+	Packages    []string `yaml:"packages"` // owners whose intact file is allowed
+	SHA256      []string `yaml:"sha256"`   // or files with exactly these bytes
+	File        string   `yaml:"-"`
+}
+
+type file struct {
+	Allowlist []*Entry `yaml:"allowlist"`
+}
+
+// List is the exceptions in force.
+type List struct {
+	entries []*Entry
+}
+
+var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Entries returns every entry, built-in first.
+func (l *List) Entries() []*Entry {
+	if l == nil {
+		return nil
+	}
+	return l.entries
+}
+
+// Load reads the built-in allowlists (every *.yml under builtin) and the
+// allowlist files of dir (files of *.yml or *.yaml whose top-level key is
+// `allowlist`). Built-in errors are fatal; user file errors are returned
+// with the file name beside a list that keeps every good entry.
+func Load(builtin fs.FS, dir string) (*List, []error, error) {
+	l := &List{}
+	names := map[string]string{}
+	err := fs.WalkDir(builtin, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yml") {
+			return err
+		}
+		b, err := fs.ReadFile(builtin, p)
+		if err != nil {
+			return err
+		}
+		es, err := Parse(b, "builtin:"+p)
+		if err == nil {
+			err = l.add(es, names)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("built-in allowlists: %w", err)
+	}
+	if dir == "" {
+		return l, nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return l, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading rules directory: %w", err)
+	}
+	var userErrs []error
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".yaml")) {
+			continue
+		}
+		f := filepath.Join(dir, n)
+		b, err := os.ReadFile(f)
+		if err != nil {
+			userErrs = append(userErrs, fmt.Errorf("%s: %w", f, err))
+			continue
+		}
+		if !isAllowlist(b) {
+			continue // a rule
+		}
+		es, err := Parse(b, f)
+		if err == nil {
+			err = l.add(es, names)
+		}
+		if err != nil {
+			userErrs = append(userErrs, fmt.Errorf("%s: %w", f, err))
+		}
+	}
+	return l, userErrs, nil
+}
+
+func isAllowlist(b []byte) bool {
+	var top map[string]yaml.Node
+	if yaml.Unmarshal(b, &top) != nil {
+		return false
+	}
+	_, ok := top["allowlist"]
+	return ok
+}
+
+func (l *List) add(es []*Entry, names map[string]string) error {
+	for _, e := range es {
+		if prev, ok := names[e.Name]; ok {
+			return fmt.Errorf("allowlist entry %q is already defined in %s", e.Name, prev)
+		}
+	}
+	for _, e := range es {
+		names[e.Name] = e.File
+		l.entries = append(l.entries, e)
+	}
+	return nil
+}
+
+// Parse reads one allowlist file; name is used in errors.
+func Parse(b []byte, name string) ([]*Entry, error) {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("parsing: %w", err)
+	}
+	var errs []error
+	for i, e := range f.Allowlist {
+		e.File = name
+		if err := e.check(); err != nil {
+			errs = append(errs, fmt.Errorf("allowlist[%d] %q: %w", i, e.Name, err))
+		}
+	}
+	if len(f.Allowlist) == 0 {
+		errs = append(errs, errors.New("allowlist is empty"))
+	}
+	return f.Allowlist, errors.Join(errs...)
+}
+
+func (e *Entry) check() error {
+	var errs []error
+	if e.Name == "" || e.Description == "" {
+		errs = append(errs, errors.New("needs a name and a description (say why it preloads)"))
+	}
+	if len(e.Paths) == 0 {
+		errs = append(errs, errors.New("needs paths: an entry is narrowed by where the library lives"))
+	}
+	for _, p := range e.Paths {
+		if _, err := path.Match(p, ""); err != nil || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/*") {
+			errs = append(errs, fmt.Errorf("path %q must be an absolute glob under a fixed top directory", p))
+		}
+	}
+	if len(e.Packages) == 0 && len(e.SHA256) == 0 {
+		errs = append(errs, errors.New("needs packages or sha256: a path alone does not vouch for the bytes"))
+	}
+	for _, h := range e.SHA256 {
+		if !sha256RE.MatchString(h) {
+			errs = append(errs, fmt.Errorf("sha256 %q is not 64 lowercase hex digits", h))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Match returns the entry that covers a judged library, or nil: the path
+// must match and the bytes must be vouched for, by an owning package whose
+// recorded digest they match or by a listed hash.
+func (l *List) Match(j *judge.Judgement) *Entry {
+	if l == nil || j == nil || !j.Exists {
+		return nil
+	}
+	for _, e := range l.entries {
+		if e.covers(j) {
+			return e
+		}
+	}
+	return nil
+}
+
+func (e *Entry) covers(j *judge.Judgement) bool {
+	inPath := false
+	for _, g := range e.Paths {
+		if ok, _ := path.Match(g, j.Path); ok {
+			inPath = true
+			break
+		}
+	}
+	if !inPath {
+		return false
+	}
+	if j.Package != "" && j.Intact != nil && *j.Intact {
+		for _, p := range e.Packages {
+			// dpkg names multiarch packages pkg:arch.
+			if pkg, _, _ := strings.Cut(j.Package, ":"); pkg == p || j.Package == p {
+				return true
+			}
+		}
+	}
+	for _, h := range e.SHA256 {
+		if j.SHA256 != "" && j.SHA256 == h && !j.HashTruncated {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,129 @@
+package detect
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/hookwatch/hookwatch/sensor/ldso"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+)
+
+// The fields every event carries, named as in Sigma's Linux taxonomy, and
+// hookwatch's own facts (docs/rules.md lists them all). List-valued fields
+// hold one value per library; a rule matches when any value does.
+
+// processFields sets the fields of the process an event is about.
+func (e *Engine) processFields(f map[string]any, p, parent *proctable.Process) {
+	if p == nil {
+		return
+	}
+	f["Image"] = p.Executable
+	f["CommandLine"] = strings.Join(p.Args, " ")
+	f["ProcessId"] = int(p.PID)
+	f["User"] = e.userName(p.EUID)
+	f["UserId"] = int(p.EUID)
+	f["ParentProcessId"] = int(p.PPID)
+	if parent != nil {
+		f["ParentImage"] = parent.Executable
+		f["ParentCommandLine"] = strings.Join(parent.Args, " ")
+	}
+}
+
+func (e *Engine) userName(uid uint32) string {
+	if e.cfg.Names != nil {
+		if n, ok := e.cfg.Names.User(uid); ok {
+			return n
+		}
+	}
+	return strconv.FormatUint(uint64(uid), 10)
+}
+
+// libraryFields sets the facts of the event's libraries: where they live,
+// what vouches for them, what their judgement found.
+func (e *Engine) libraryFields(ev *Event) {
+	var paths, kinds, values, locs, pkgs, intact, findings, interposed, overrides, hashes, allow []string
+	trust := ""
+	for i := range ev.Libraries {
+		l := &ev.Libraries[i]
+		kinds = append(kinds, string(l.Kind))
+		locs = append(locs, l.Location)
+		if l.Value != "" {
+			values = append(values, l.Value)
+		}
+		if l.Kind == ldso.SearchDir || l.Kind == "include" || l.Kind == "environmentfile" {
+			continue // a directory or a file of settings, not a library
+		}
+		paths = append(paths, l.Path)
+		l.Trust = e.trustOf(l)
+		if trust == "" || trustRank[l.Trust] > trustRank[trust] {
+			trust = l.Trust
+		}
+		if j := l.Judgement; j != nil && j.Exists {
+			if j.Package != "" {
+				pkgs = append(pkgs, j.Package)
+			}
+			if j.Intact != nil {
+				intact = append(intact, strconv.FormatBool(*j.Intact))
+			}
+			for _, fd := range j.Findings {
+				findings = append(findings, fd.Key)
+			}
+			interposed = append(interposed, j.Interposed...)
+			if j.SHA256 != "" {
+				hashes = append(hashes, j.SHA256)
+			}
+		}
+		if len(l.Overrides) > 0 {
+			findings = append(findings, "overrides_target_imports")
+		}
+		overrides = append(overrides, l.Overrides...)
+		if l.Allowlist != "" {
+			allow = append(allow, l.Allowlist)
+		}
+	}
+	f := ev.Fields
+	for k, v := range map[string][]string{
+		"LoaderItem": values, "LoaderItemKind": kinds, "Library": paths, "LibraryLocation": locs,
+		"LibraryPackage": pkgs, "LibraryPackageIntact": intact, "LibraryFindings": findings,
+		"InterposedSymbols": interposed, "OverriddenImports": overrides, "LibrarySHA256": hashes,
+		"AllowlistName": allow,
+	} {
+		setList(f, k, v)
+	}
+	if trust != "" {
+		f["LibraryTrust"] = trust
+	}
+}
+
+// trustOf classes one library: untrusted where anyone can plant it (or
+// nowhere on disk), allowlisted when an entry vouches for its path and
+// bytes, packaged when a package owns it intact, else unvouched.
+func (e *Engine) trustOf(l *Library) string {
+	if e.rules.IsUntrustedLocation(l.Location) {
+		return TrustUntrusted
+	}
+	if en := e.cfg.Allow.Match(l.Judgement); en != nil {
+		l.Allowlist = en.Name
+		return TrustAllowlisted
+	}
+	if j := l.Judgement; j != nil && j.Exists && j.Package != "" && j.Intact != nil && *j.Intact {
+		return TrustPackaged
+	}
+	return TrustUnvouched
+}
+
+// setList sets a list field only when it has values: an absent field is
+// what Sigma's `null` matches, an empty list would match nothing.
+func setList(f map[string]any, key string, vals []string) {
+	if len(vals) > 0 {
+		f[key] = vals
+	}
+}
+
+// setString sets a string field only when it is not empty, for the same
+// reason.
+func setString(f map[string]any, key, val string) {
+	if val != "" {
+		f[key] = val
+	}
+}

@@ -1,0 +1,512 @@
+// Package ruleset loads Sigma rules, checks that hookwatch can evaluate
+// them, and matches the sensor's events against them with sigma-go. Rules
+// come from the built-in set and from a directory of the user's; a bad user
+// file is an error that names the file and the reason, and never takes a
+// built-in rule out.
+package ruleset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/bradleyjkemp/sigma-go"
+	"github.com/bradleyjkemp/sigma-go/evaluator"
+	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
+	"gopkg.in/yaml.v3"
+)
+
+// The event categories hookwatch produces, named as in Sigma's taxonomy.
+const (
+	ProcessCreation = "process_creation"
+	ImageLoad       = "image_load"
+	FileEvent       = "file_event"
+)
+
+// Categories lists them, for messages.
+var Categories = []string{ProcessCreation, ImageLoad, FileEvent}
+
+// Levels are Sigma's, lowest first.
+var Levels = []string{"informational", "low", "medium", "high", "critical"}
+
+// LevelRank orders a level (informational 0 ... critical 4; -1 unknown).
+func LevelRank(level string) int {
+	for i, l := range Levels {
+		if l == level {
+			return i
+		}
+	}
+	return -1
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// Rule is one Sigma rule ready to evaluate.
+type Rule struct {
+	sigma.Rule
+	// Name is the rule's Sigma `name` (a stable slug), or its id.
+	Name string
+	// File is where the rule was read from; Builtin says it shipped.
+	File    string
+	Builtin bool
+	// Tests are the rule's own sample events (its `tests:` block).
+	Tests Tests
+
+	eval *evaluator.RuleEvaluator
+}
+
+// Tests holds events a rule must match and events it must not.
+type Tests struct {
+	Match   []map[string]any `yaml:"match"`
+	NoMatch []map[string]any `yaml:"no_match"`
+}
+
+// Set is the rules in force, by category.
+type Set struct {
+	rules map[string][]*Rule
+	all   []*Rule
+}
+
+// FileError is a rule file that could not be used, and why.
+type FileError struct {
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Load reads the built-in rules (all *.yml under builtin) and the user's
+// (*.yml and *.yaml directly in dir; "" or a missing directory: none).
+// Built-in rules that fail are a hard error: the binary is broken. User
+// files that fail are returned as FileErrors alongside a set that holds
+// every built-in rule and every good user rule.
+func Load(builtin fs.FS, dir string) (*Set, []error, error) {
+	s := &Set{rules: map[string][]*Rule{}}
+	ids := map[string]string{}
+	err := fs.WalkDir(builtin, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isRuleFile(p) {
+			return err
+		}
+		b, err := fs.ReadFile(builtin, p)
+		if err != nil {
+			return err
+		}
+		r, err := Parse(b, "builtin:"+p)
+		if err != nil {
+			return err
+		}
+		r.Builtin = true
+		return s.add(r, ids)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("built-in rules: %w", err)
+	}
+	var userErrs []error
+	if dir != "" {
+		files, err := RuleFiles(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range files {
+			r, err := ReadFile(f)
+			if err == nil {
+				err = s.add(r, ids)
+			}
+			if err != nil {
+				userErrs = append(userErrs, &FileError{File: f, Err: err})
+			}
+		}
+	}
+	return s, userErrs, nil
+}
+
+// RuleFiles lists the Sigma rule files of a directory, in name order. Files
+// that are allowlists (a top-level `allowlist:` key) are left to the
+// allowlist package. A missing directory holds none.
+func RuleFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading rules directory: %w", err)
+	}
+	var files []string
+	for _, e := range entries {
+		if e.IsDir() || !isRuleFile(e.Name()) {
+			continue
+		}
+		f := filepath.Join(dir, e.Name())
+		if b, err := os.ReadFile(f); err == nil && IsAllowlist(b) {
+			continue
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func isRuleFile(name string) bool {
+	return strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".yaml")
+}
+
+// IsAllowlist reports whether a YAML document is an allowlist file rather
+// than a rule.
+func IsAllowlist(b []byte) bool {
+	var top map[string]yaml.Node
+	if yaml.Unmarshal(b, &top) != nil {
+		return false
+	}
+	_, ok := top["allowlist"]
+	return ok
+}
+
+// ReadFile parses one rule file.
+func ReadFile(file string) (*Rule, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, file)
+}
+
+func (s *Set) add(r *Rule, ids map[string]string) error {
+	if prev, ok := ids[r.ID]; ok {
+		return fmt.Errorf("rule id %s is already used by %s", r.ID, prev)
+	}
+	ids[r.ID] = r.File
+	cat := r.Logsource.Category
+	s.rules[cat] = append(s.rules[cat], r)
+	s.all = append(s.all, r)
+	return nil
+}
+
+// Rules returns every rule, built-in first, in load order.
+func (s *Set) Rules() []*Rule { return s.all }
+
+// Parse reads one Sigma rule and checks that hookwatch can evaluate it;
+// file names it in errors.
+func Parse(b []byte, file string) (r *Rule, err error) {
+	if sigma.InferFileType(b) != sigma.RuleFile {
+		return nil, errors.New("not a Sigma rule: no detection section")
+	}
+	defer func() {
+		// The condition parser panics on some malformed input.
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("unparseable rule: %v", p)
+		}
+	}()
+	sr, err := sigma.ParseRule(b)
+	if err != nil {
+		return nil, fmt.Errorf("parsing: %w", err)
+	}
+	r = &Rule{Rule: sr, File: file, Name: sr.ID}
+	if n, ok := sr.AdditionalFields["name"].(string); ok && n != "" {
+		r.Name = n
+	}
+	if t, ok := sr.AdditionalFields["tests"]; ok {
+		if err := decodeTests(t, &r.Tests); err != nil {
+			return nil, fmt.Errorf("tests: %w", err)
+		}
+	}
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	for i := range r.Detection.Conditions {
+		r.Detection.Conditions[i].Search = simplify(r.Detection.Conditions[i].Search)
+	}
+	// Mapping each field to itself sends lookups through sigma-go's mapped
+	// path, which matches every element of a list-valued field (a process
+	// can preload several libraries); unmapped lookups compare the list
+	// as one string.
+	mapping := sigma.Config{FieldMappings: map[string]sigma.FieldMapping{}}
+	for _, f := range r.Fields() {
+		mapping.FieldMappings[f] = sigma.FieldMapping{TargetNames: []string{f}}
+	}
+	r.eval = evaluator.ForRule(r.Rule, evaluator.WithConfig(mapping))
+	return r, nil
+}
+
+func decodeTests(v any, t *Tests) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	return dec.Decode(t)
+}
+
+// check refuses what sigma-go cannot evaluate or hookwatch never produces,
+// so a rule that loads is a rule that can fire.
+func (r *Rule) check() error {
+	var errs []error
+	if strings.TrimSpace(r.Title) == "" {
+		errs = append(errs, errors.New("title is missing"))
+	}
+	if !uuidRE.MatchString(r.ID) {
+		errs = append(errs, fmt.Errorf("id %q is not a UUID (Sigma rule ids are UUIDs)", r.ID))
+	}
+	if LevelRank(r.Level) < 0 {
+		errs = append(errs, fmt.Errorf("level %q is not one of %s", r.Level, strings.Join(Levels, ", ")))
+	}
+	if p := r.Logsource.Product; p != "linux" {
+		errs = append(errs, fmt.Errorf("logsource product %q: hookwatch sees linux events only", p))
+	}
+	known := false
+	for _, c := range Categories {
+		known = known || r.Logsource.Category == c
+	}
+	if !known {
+		errs = append(errs, fmt.Errorf("logsource category %q: hookwatch produces %s", r.Logsource.Category, strings.Join(Categories, ", ")))
+	}
+	if r.Logsource.Service != "" {
+		errs = append(errs, fmt.Errorf("logsource service %q: hookwatch's events have no service", r.Logsource.Service))
+	}
+	if len(r.Detection.Conditions) == 0 {
+		errs = append(errs, errors.New("detection has no condition"))
+	}
+	if r.Detection.Timeframe != 0 {
+		errs = append(errs, errors.New("timeframe: correlations over time are not supported"))
+	}
+	for name, s := range r.Detection.Searches {
+		if len(s.Keywords) > 0 {
+			errs = append(errs, fmt.Errorf("search %s: keyword searches are not supported (name the field)", name))
+		}
+		for _, em := range s.EventMatchers {
+			for _, fm := range em {
+				if err := checkField(fm); err != nil {
+					errs = append(errs, fmt.Errorf("search %s: %w", name, err))
+				}
+			}
+		}
+	}
+	for _, c := range r.Detection.Conditions {
+		if c.Aggregation != nil {
+			errs = append(errs, errors.New("condition: aggregations (count, near, ...) are not supported"))
+		}
+		if err := checkExpr(c.Search, r.Detection.Searches); err != nil {
+			errs = append(errs, fmt.Errorf("condition: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkField(fm sigma.FieldMatcher) error {
+	mods := fm.Modifiers
+	if len(mods) > 0 && mods[len(mods)-1] == "all" {
+		mods = mods[:len(mods)-1]
+	}
+	if _, err := modifiers.GetComparator(fm.Field, modifiers.Comparators, mods...); err != nil {
+		return fmt.Errorf("field %s: %w", fm.Field, err)
+	}
+	for _, v := range fm.Values {
+		switch v := v.(type) {
+		case string:
+			if strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%") && len(v) > 1 {
+				return fmt.Errorf("field %s: placeholder %s is not supported", fm.Field, v)
+			}
+			if slicesContain(mods, "re") {
+				if _, err := regexp.Compile(v); err != nil {
+					return fmt.Errorf("field %s: %w", fm.Field, err)
+				}
+			}
+		case int, float64, bool, nil:
+		default:
+			return fmt.Errorf("field %s: value %v is not a scalar", fm.Field, v)
+		}
+	}
+	return nil
+}
+
+func slicesContain(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func checkExpr(e sigma.SearchExpr, searches map[string]sigma.Search) error {
+	switch e := e.(type) {
+	case sigma.And:
+		for _, x := range e {
+			if err := checkExpr(x, searches); err != nil {
+				return err
+			}
+		}
+	case sigma.Or:
+		for _, x := range e {
+			if err := checkExpr(x, searches); err != nil {
+				return err
+			}
+		}
+	case sigma.Not:
+		return checkExpr(e.Expr, searches)
+	case sigma.SearchIdentifier:
+		if _, ok := searches[e.Name]; !ok {
+			return fmt.Errorf("%s is not a search of this rule", e.Name)
+		}
+	case sigma.OneOfIdentifier:
+		return checkExpr(e.Ident, searches)
+	case sigma.AllOfIdentifier:
+		return checkExpr(e.Ident, searches)
+	case sigma.OneOfPattern, sigma.AllOfPattern:
+		p := ""
+		if x, ok := e.(sigma.OneOfPattern); ok {
+			p = x.Pattern
+		} else {
+			p = e.(sigma.AllOfPattern).Pattern
+		}
+		for name := range searches {
+			if ok, _ := path.Match(p, name); ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("pattern %s names no search of this rule", p)
+	case sigma.OneOfThem, sigma.AllOfThem:
+	default:
+		return fmt.Errorf("unsupported expression %T", e)
+	}
+	return nil
+}
+
+// simplify rewrites "1 of X" and "all of X" over a single identifier into
+// X: sigma-go parses them but its evaluator does not handle them.
+func simplify(e sigma.SearchExpr) sigma.SearchExpr {
+	switch x := e.(type) {
+	case sigma.And:
+		out := make(sigma.And, len(x))
+		for i, y := range x {
+			out[i] = simplify(y)
+		}
+		return out
+	case sigma.Or:
+		out := make(sigma.Or, len(x))
+		for i, y := range x {
+			out[i] = simplify(y)
+		}
+		return out
+	case sigma.Not:
+		return sigma.Not{Expr: simplify(x.Expr)}
+	case sigma.OneOfIdentifier:
+		return x.Ident
+	case sigma.AllOfIdentifier:
+		return x.Ident
+	}
+	return e
+}
+
+// Fields lists the event fields a rule reads.
+func (r *Rule) Fields() []string {
+	seen := map[string]bool{}
+	for _, s := range r.Detection.Searches {
+		for _, em := range s.EventMatchers {
+			for _, fm := range em {
+				seen[fm.Field] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for f := range seen {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Match reports whether the rule matches an event.
+func (r *Rule) Match(ev map[string]any) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, fmt.Errorf("rule %s: evaluator panic: %v", r.ID, p)
+		}
+	}()
+	res, err := r.eval.Matches(context.Background(), ev)
+	if err != nil {
+		return false, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	return res.Match, nil
+}
+
+// Match returns the rules of a category that match an event, in load
+// order, and the errors of rules that could not be evaluated.
+func (s *Set) Match(category string, ev map[string]any) ([]*Rule, []error) {
+	var out []*Rule
+	var errs []error
+	for _, r := range s.rules[category] {
+		ok, err := r.Match(ev)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, errs
+}
+
+// Test runs a rule against its own sample events. requireBoth demands at
+// least one event of each kind (every shipped rule has both).
+func (r *Rule) Test(requireBoth bool) []error {
+	var errs []error
+	if requireBoth && (len(r.Tests.Match) == 0 || len(r.Tests.NoMatch) == 0) {
+		errs = append(errs, fmt.Errorf("needs at least one event under tests.match and one under tests.no_match"))
+	}
+	for i, ev := range r.Tests.Match {
+		if ok, err := r.Match(ev); err != nil || !ok {
+			errs = append(errs, fmt.Errorf("tests.match[%d] did not match%s", i, errSuffix(err)))
+		}
+	}
+	for i, ev := range r.Tests.NoMatch {
+		if ok, err := r.Match(ev); err != nil || ok {
+			errs = append(errs, fmt.Errorf("tests.no_match[%d] matched%s", i, errSuffix(err)))
+		}
+	}
+	return errs
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
+}
+
+// Techniques returns the ATT&CK technique ids of the rule's tags
+// (attack.t1574.006 becomes T1574.006).
+func (r *Rule) Techniques() []string {
+	var out []string
+	for _, t := range r.Tags {
+		t = strings.ToLower(t)
+		if rest, ok := strings.CutPrefix(t, "attack.t"); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			out = append(out, "T"+strings.ToUpper(rest))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Tactics returns the ATT&CK tactic names of the rule's tags
+// (attack.credential_access).
+func (r *Rule) Tactics() []string {
+	var out []string
+	for _, t := range r.Tags {
+		t = strings.ToLower(t)
+		rest, ok := strings.CutPrefix(t, "attack.")
+		if !ok || rest == "" || (rest[0] == 't' && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9') ||
+			(rest[0] == 'g' || rest[0] == 's') && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9' {
+			continue // a technique, group or software id
+		}
+		out = append(out, rest)
+	}
+	return out
+}

@@ -1,0 +1,142 @@
+package ruleset
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hookwatch/hookwatch/rules"
+)
+
+func TestBuiltinRulesPassTheirTests(t *testing.T) {
+	s, userErrs, err := Load(rules.Sigma(), "")
+	if err != nil || len(userErrs) > 0 {
+		t.Fatal(err, userErrs)
+	}
+	if len(s.Rules()) < 15 {
+		t.Fatalf("%d built-in rules", len(s.Rules()))
+	}
+	names := map[string]bool{}
+	for _, r := range s.Rules() {
+		for _, e := range r.Test(true) {
+			t.Errorf("%s (%s): %v", r.Name, r.File, e)
+		}
+		if names[r.Name] {
+			t.Errorf("name %s used twice", r.Name)
+		}
+		names[r.Name] = true
+		if len(r.Techniques()) == 0 || r.Description == "" || len(r.References) == 0 {
+			t.Errorf("%s: needs techniques, a description and references", r.Name)
+		}
+	}
+}
+
+const good = `title: ssh run with a marker
+id: 5b0e6f43-3b5e-4a43-9d0e-0a4c5f2f8b11
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Image|endswith: /ssh
+    CommandLine|contains: marker
+  condition: selection
+level: medium
+`
+
+func TestUserRulesAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.yml", good)
+	write("dup.yml", strings.Replace(good, "5b0e6f43-3b5e-4a43-9d0e-0a4c5f2f8b11", "cefa3a69-8e81-459e-9e6e-359188a9a8fe", 1))
+	write("network.yml", strings.Replace(strings.Replace(good, "process_creation", "network_connection", 1), "5b0e6f43", "5b0e6f44", 1))
+	write("keywords.yml", strings.Replace(strings.Replace(good, "    Image|endswith: /ssh\n    CommandLine|contains: marker\n", "    - evil\n", 1), "5b0e6f43", "5b0e6f45", 1))
+	write("modifier.yml", strings.Replace(strings.Replace(good, "endswith", "windash", 1), "5b0e6f43", "5b0e6f46", 1))
+	write("undefined.yml", strings.Replace(strings.Replace(good, "condition: selection", "condition: selection and not filter", 1), "5b0e6f43", "5b0e6f47", 1))
+	write("broken.yml", "title: x\ndetection: [\n")
+	write("allow.yml", "allowlist:\n  - {name: x, description: y, paths: [/opt/x.so], packages: [x]}\n")
+	write("notes.txt", "not a rule")
+	s, errs, err := Load(rules.Sigma(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"dup.yml":       "already used by builtin:",
+		"network.yml":   `category "network_connection"`,
+		"keywords.yml":  "keyword searches are not supported",
+		"modifier.yml":  "unknown modifier windash",
+		"undefined.yml": "filter is not a search of this rule",
+		"broken.yml":    "",
+	}
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	for _, e := range errs {
+		fe, ok := e.(*FileError)
+		if !ok {
+			t.Errorf("%v is not a FileError", e)
+			continue
+		}
+		w, known := want[filepath.Base(fe.File)]
+		if !known || !strings.Contains(e.Error(), w) {
+			t.Errorf("%v: want it to say %q", e, w)
+		}
+	}
+	// Built-ins all survive, the good user rule joins them.
+	builtin, _, _ := Load(rules.Sigma(), "")
+	if len(s.Rules()) != len(builtin.Rules())+1 {
+		t.Errorf("%d rules, want %d built-in + 1", len(s.Rules()), len(builtin.Rules()))
+	}
+	ev := map[string]any{"Image": "/usr/bin/ssh", "CommandLine": "ssh -o x=marker host"}
+	m, errs2 := s.Match(ProcessCreation, ev)
+	if len(errs2) > 0 || len(m) != 1 || m[0].Name != "5b0e6f43-3b5e-4a43-9d0e-0a4c5f2f8b11" {
+		t.Errorf("match: %v %v", m, errs2)
+	}
+	if m, _ := s.Match(ImageLoad, ev); len(m) != 0 {
+		t.Errorf("a process_creation rule matched an image_load event: %v", m)
+	}
+}
+
+func TestOneOfIdentifierAndLists(t *testing.T) {
+	r, err := Parse([]byte(`title: t
+id: 11111111-2222-3333-4444-555555555555
+logsource: {product: linux, category: image_load}
+detection:
+  sel:
+    InterposedSymbols: pam_authenticate
+  other:
+    RiskScore|gte: 70
+  condition: 1 of sel and all of other
+level: high
+`), "t.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ev   map[string]any
+		want bool
+	}{
+		{map[string]any{"InterposedSymbols": []string{"read", "pam_authenticate"}, "RiskScore": 90}, true},
+		{map[string]any{"InterposedSymbols": []string{"read"}, "RiskScore": 90}, false},
+		{map[string]any{"InterposedSymbols": []string{"pam_authenticate"}, "RiskScore": 40}, false},
+		{map[string]any{}, false},
+	} {
+		if got, err := r.Match(c.ev); got != c.want || err != nil {
+			t.Errorf("%v: %v %v, want %v", c.ev, got, err, c.want)
+		}
+	}
+}
+
+func TestTags(t *testing.T) {
+	r := &Rule{}
+	r.Tags = []string{"attack.credential_access", "attack.t1056.004", "attack.T1574.006", "attack.g0007", "cve.2021-1"}
+	if got := strings.Join(r.Techniques(), ","); got != "T1056.004,T1574.006" {
+		t.Errorf("techniques %s", got)
+	}
+	if got := strings.Join(r.Tactics(), ","); got != "credential_access" {
+		t.Errorf("tactics %s", got)
+	}
+}
