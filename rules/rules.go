@@ -10,10 +10,9 @@ package rules
 import (
 	"bytes"
 	"embed"
-	_ "embed"
-	"io/fs"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -52,9 +51,9 @@ type Set struct {
 	Techniques map[string]*Technique `yaml:"techniques"`
 	// Tactics names the ATT&CK tactics the rules' tags refer to
 	// (attack.credential_access), by tag name.
-	Tactics map[string]*Ref `yaml:"tactics"`
-	Judgement  Judgement             `yaml:"judgement"`
-	LoaderConf LoaderConf            `yaml:"loader_config"`
+	Tactics    map[string]*Ref `yaml:"tactics"`
+	Judgement  Judgement       `yaml:"judgement"`
+	LoaderConf LoaderConf      `yaml:"loader_config"`
 }
 
 // LoaderConf names the loader's configuration and who may change it.

@@ -32,8 +32,8 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/probe"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
-	"github.com/hookwatch/hookwatch/sensor/sdnotify"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
+	"github.com/hookwatch/hookwatch/sensor/sdnotify"
 	"github.com/hookwatch/hookwatch/sensor/users"
 )
 
