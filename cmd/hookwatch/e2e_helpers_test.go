@@ -56,6 +56,7 @@ type sensor struct {
 	cmd     *exec.Cmd
 	out     string
 	conf    string // its configuration file
+	rules   string // its rules directory (rules.dir), empty at start
 	stopped bool
 	stderr  *syncBuffer
 	done    chan error
@@ -88,7 +89,8 @@ func startSensor(t *testing.T, args ...string) *sensor {
 	// A configuration of the test's own: the host's /etc/hookwatch (a
 	// package test installs one) must not change what is tested.
 	conf := filepath.Join(t.TempDir(), "hookwatch.yaml")
-	if err := os.WriteFile(conf, []byte("log:\n  format: json\n"), 0o600); err != nil {
+	s.rules = t.TempDir()
+	if err := os.WriteFile(conf, []byte("log:\n  format: json\nrules:\n  dir: "+s.rules+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for i, a := range args {

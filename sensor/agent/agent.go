@@ -465,7 +465,7 @@ func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
 	p := a.fromRecord(il.Proc)
 	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
 		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
-		p.LoaderEnv, p.Expected = parent.LoaderEnv, parent.Expected
+		p.LoaderEnv, p.Expected, p.Extra = parent.LoaderEnv, parent.Expected, parent.Extra
 	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
 		p.Executable = strings.TrimSuffix(exe, " (deleted)")
 		p.Args, _ = a.cfg.Proc.Cmdline(il.PID)

@@ -216,7 +216,27 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 		e.score(ev, best)
 	}
 	e.libraryFields(ev)
+	for _, l := range ev.Libraries {
+		if l.Trust == TrustAllowlisted {
+			e.expectClosure(p, l.Path)
+		}
+	}
 	return ev
+}
+
+// expectClosure adds what a library needs to the process's expected set:
+// a library loaded on purpose (an expected family, an allowlisted
+// preloader) brings its own DT_NEEDED libraries with it (libfaketime
+// brings libm).
+func (e *Engine) expectClosure(p *proctable.Process, lib string) {
+	if p.Extra == nil {
+		p.Extra = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
+	}
+	if c, err := e.closure(lib); err == nil {
+		for path := range c.Paths {
+			p.Extra.Add(path)
+		}
+	}
 }
 
 // alternateLoader adds the facts of an exec whose interpreter is not a
@@ -343,11 +363,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 		case e.rules.ExpectedFamily(il.Path):
 			expected = true
 			// What a PAM or NSS module needs comes with it.
-			if c, err := e.closure(il.Path); err == nil {
-				for path := range c.Paths {
-					p.Extra.Add(path)
-				}
-			}
+			e.expectClosure(p, il.Path)
 		}
 	}
 
@@ -395,6 +411,9 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 		e.score(ev, e.rules.Scoring.Location[lib.Location]+w)
 	}
 	e.libraryFields(ev)
+	if ev.Libraries[0].Trust == TrustAllowlisted && !expected && !il.Deleted && !il.Memfd {
+		e.expectClosure(p, il.Path)
+	}
 	if j != nil && j.SHA256 != "" {
 		ev.Fields["Hashes"] = fmt.Sprintf("SHA256=%s,SHA1=%s,MD5=%s", strings.ToUpper(j.SHA256), strings.ToUpper(j.SHA1), strings.ToUpper(j.MD5))
 	}

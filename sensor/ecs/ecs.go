@@ -95,7 +95,11 @@ func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ 
 func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) Doc {
 	d := e.base(ex.Time, "event", "hookwatch.process", "exec", []string{"process"}, []string{"start"})
 	d["process"] = e.process(p, parent)
-	d["message"] = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
+	if len(p.LoaderEnv) > 0 {
+		d["message"] = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
+	} else {
+		d["message"] = clean(p.Executable + " started")
+	}
 	if ex.FromSweep {
 		d["event"].(Doc)["action"] = "running-at-start"
 		d["event"].(Doc)["type"] = []string{"info"}
