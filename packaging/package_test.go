@@ -114,7 +114,7 @@ func TestRPM(t *testing.T) {
 	build(t, "2.0.0", dir)
 	rpmFile := filepath.Join(dir, "hookwatch-2.0.0-1.x86_64.rpm")
 	list := run(t, "rpm", "-qlp", rpmFile)
-	for _, want := range []string{"/usr/bin/hookwatch", "/usr/lib/systemd/system/hookwatch.service", "/etc/hookwatch/hookwatch.yaml", "/usr/share/man/man8/hookwatch.8"} {
+	for _, want := range []string{"/usr/bin/hookwatch", "/usr/lib/systemd/system/hookwatch.service", "/etc/hookwatch/hookwatch.yaml", "/usr/share/man/man8/hookwatch.8", "/etc/hookwatch/rules.d", "/usr/share/doc/hookwatch/sigma/proc_loader_variable_credential_untrusted.yml", "/usr/share/doc/hookwatch/pipelines/hookwatch_sentinel.yml"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm lacks %s:\n%s", want, list)
 		}

@@ -321,7 +321,7 @@ func (a *Agent) handleExec(e *event.Exec) {
 	alerts := a.evaluate(ev)
 	if len(alerts) > 0 || a.cfg.Telemetry == TelemetryAll ||
 		(a.cfg.Telemetry == TelemetryLoader && (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
-		a.write(a.enc.Exec(p, parent, e))
+		a.write(a.enc.Facts(a.enc.Exec(p, parent, e), ev.Fields))
 	}
 	for _, al := range alerts {
 		a.writeAlert(p, parent, al)
@@ -380,7 +380,7 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 			j = a.engine.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
 		loc := a.cfg.Rules.LocationClass(il.Path, il.Deleted, il.Memfd)
-		a.write(a.enc.ImageLoad(p, parent, il, expected, loc, j))
+		a.write(a.enc.Facts(a.enc.ImageLoad(p, parent, il, expected, loc, j), ev.Fields))
 	}
 	for _, al := range alerts {
 		a.writeAlert(p, parent, al)
@@ -422,8 +422,9 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 	if writer != nil {
 		parent = a.parent(writer)
 	}
-	a.write(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)))
-	for _, al := range a.evaluate(a.engine.LoaderConfig(c, writer, parent)) {
+	ev := a.engine.LoaderConfig(c, writer, parent)
+	a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)), ev.Fields))
+	for _, al := range a.evaluate(ev) {
 		a.writeAlert(writer, parent, al)
 	}
 }

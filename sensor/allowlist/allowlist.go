@@ -144,6 +144,10 @@ func Parse(b []byte, name string) ([]*Entry, error) {
 	}
 	var errs []error
 	for i, e := range f.Allowlist {
+		if e == nil {
+			errs = append(errs, fmt.Errorf("allowlist[%d] is empty", i))
+			continue
+		}
 		e.File = name
 		if err := e.check(); err != nil {
 			errs = append(errs, fmt.Errorf("allowlist[%d] %q: %w", i, e.Name, err))

@@ -89,3 +89,16 @@ func TestUserFiles(t *testing.T) {
 		t.Errorf("a hash of a prefix vouched for the file: %v", e)
 	}
 }
+
+// An allowlist file is outside input: entries or an error, never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("allowlist:\n  - {name: x, description: y, paths: [/opt/x.so], packages: [x]}\n"))
+	f.Add([]byte("allowlist: [{}]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		es, err := Parse(b, "fuzz.yml")
+		if err == nil {
+			l := &List{entries: es}
+			l.Match(&judge.Judgement{Path: "/opt/x.so", Exists: true})
+		}
+	})
+}

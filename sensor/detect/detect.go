@@ -344,10 +344,18 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	p.Judged[key] = true
 
 	id := ldso.FileID{Dev: il.Dev, Ino: il.Ino}
+	// The loader run directly (ldd does) loads the program it is given:
+	// that program's closure is what to expect.
+	exe := p.Executable
+	if e.rules.IsLoader(filepath.Base(exe)) {
+		if inv := ldso.ParseInvocation(p.Args); inv.Program != "" {
+			exe = inv.Program
+		}
+	}
 	var unknown string
 	if !il.Deleted && !il.Memfd {
 		if p.Expected == nil {
-			c, err := e.closure(p.Executable)
+			c, err := e.closure(exe)
 			if err != nil {
 				unknown = fmt.Sprintf("expected set unknown: %v", err)
 				c = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
@@ -358,7 +366,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 			p.Extra = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
 		}
 		switch {
-		case il.Path == p.Executable || p.Expected.Contains(il.Path, id) || p.Extra.Contains(il.Path, id):
+		case il.Path == p.Executable || il.Path == exe || p.Expected.Contains(il.Path, id) || p.Extra.Contains(il.Path, id):
 			expected = true
 		case e.rules.ExpectedFamily(il.Path):
 			expected = true

@@ -145,6 +145,18 @@ func TestImageLoadRules(t *testing.T) {
 	if got, ev, _ := load(copyPath); got != "unexpected-library-untrusted/critical" || ev.Fields["AllowlistName"] != nil {
 		t.Errorf("copy of libstdbuf in /tmp: %q %v", got, ev.Fields)
 	}
+	// libc defines readdir and names /proc/self/maps: intact from its
+	// package, that is what libc is, not a hiding library.
+	r := &proctable.Process{Executable: ssh, Credential: true}
+	libc := "/usr/lib/x86_64-linux-gnu/libc.so.6"
+	if ev, _, _, _ := e.ImageLoad(r, nil, &event.ImageLoad{Path: libc}, 0, 0); slices.Contains(ev.Fields["LibraryFindings"].([]string), "hides_from_inspection") {
+		t.Errorf("libc findings: %v", ev.Fields["LibraryFindings"])
+	}
+	// The loader run directly (as ldd does) expects what its program needs.
+	ld := &proctable.Process{Executable: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Args: []string{"/lib64/ld-linux-x86-64.so.2", "--verify", ssh}}
+	if ev, _, expected, _ := e.ImageLoad(ld, nil, &event.ImageLoad{Path: libc}, 0, 0); !expected || fired(t, e, ev) != "" {
+		t.Errorf("libc under the loader run for ssh: expected %v, fired %q", expected, fired(t, e, ev))
+	}
 	// Not a credential process: an event, and no rule for it.
 	q := &proctable.Process{Executable: "/usr/bin/cat"}
 	ev, _, expected, _ := e.ImageLoad(q, nil, &event.ImageLoad{Path: "/tmp/h.so"}, 0, 0)

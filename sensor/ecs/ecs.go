@@ -291,15 +291,77 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 		"severity_level": r.Level, "libraries": strings.Join(libs, " "),
 		"location_class": strings.Join(locs, " "), "target": clean(a.Target), "rule_name": clean(r.Name),
 	}
-	if t, ok := a.Fields["LibraryTrust"].(string); ok {
-		labels["library_trust"] = t
-	}
 	if r.File != "" && !r.Builtin {
 		labels["rule_file"] = clean(r.File)
 	}
 	d["labels"] = labels
 	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, strings.Join(a.Reasons, "; ")))
+	return e.Facts(d, a.Fields)
+}
+
+// sigmaStandard are the Sigma taxonomy fields ECS already carries in its
+// own fields (process.*, dll.*, file.*).
+var sigmaStandard = map[string]bool{
+	"Image": true, "CommandLine": true, "ProcessId": true, "User": true, "UserId": true,
+	"ParentProcessId": true, "ParentImage": true, "ParentCommandLine": true,
+	"ImageLoaded": true, "TargetFilename": true, "Hashes": true,
+}
+
+// Facts adds the facts the rules decided on (hookwatch's own Sigma fields,
+// docs/rules.md) to a document as labels, snake_case (LibraryTrust becomes
+// labels.library_trust), lists joined by spaces: what an alert was decided
+// on travels with it, and telemetry carries the same facts so the rules,
+// converted with the published pipeline, run in the SIEM too.
+func (e *Encoder) Facts(d Doc, fields map[string]any) Doc {
+	labels, _ := d["labels"].(Doc)
+	if labels == nil {
+		labels = Doc{}
+	}
+	for k, v := range fields {
+		if sigmaStandard[k] {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case string:
+			s = v
+		case []string:
+			s = strings.Join(v, " ")
+		case bool:
+			s = strconv.FormatBool(v)
+		case int:
+			s = strconv.Itoa(v)
+		default:
+			s = fmt.Sprint(v)
+		}
+		if s != "" {
+			labels[snake(k)] = clean(s)
+		}
+	}
+	if len(labels) > 0 {
+		d["labels"] = labels
+	}
 	return d
+}
+
+// snake turns a Sigma field name into a label key: LibrarySHA256 becomes
+// library_sha256.
+func snake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		upper := r >= 'A' && r <= 'Z'
+		if upper && i > 0 {
+			prev := rune(name[i-1])
+			if prev >= 'a' && prev <= 'z' {
+				b.WriteByte('_')
+			}
+		}
+		if upper {
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (e *Encoder) process(p, parent *proctable.Process) Doc {

@@ -29,15 +29,19 @@ var cefLabels = [6][2]string{
 
 // Encode implements Encoder.
 func (c CEF) Encode(doc map[string]any) ([]byte, error) {
-	sig := str(doc, "rule.id")
+	// Alerts: the rule's stable name, prefixed so a CEF consumer tells
+	// them from telemetry (whose signature is the event's action).
+	sig := "hookwatch-" + str(doc, "event.action")
 	name := str(doc, "rule.name")
-	if sig == "" {
+	alert := str(doc, "rule.id") != ""
+	if !alert {
 		sig = str(doc, "event.action")
 		name = str(doc, "message")
 	}
 	sev := 3 // telemetry: low
-	if s, ok := get(doc, "event.risk_score").(float64); ok {
-		sev = int(s+5) / 10
+	if alert {
+		// The rule's level decides, as event.severity does.
+		sev = map[string]int{"informational": 1, "low": 3, "medium": 5, "high": 8, "critical": 10}[str(doc, "labels.severity_level")]
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "CEF:0|hookwatch|hookwatch|%s|%s|%s|%d|", header(c.Version), header(sig), header(name), min(sev, 10))
@@ -80,6 +84,12 @@ func (c CEF) Encode(doc map[string]any) ([]byte, error) {
 			add("cs"+n+"Label", l[0])
 			add("cs"+n, v)
 		}
+	}
+	if alert {
+		// The Defender ActionType, so the Sentinel parser need not
+		// rebuild it from the name.
+		add("flexString1Label", "ActionType")
+		add("flexString1", ActionType(str(doc, "event.action")))
 	}
 	b.WriteString(strings.Join(ext, " "))
 	return []byte(b.String()), nil

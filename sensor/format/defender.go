@@ -29,7 +29,8 @@ type column struct {
 // loader variables as DeviceProcessEvents, libraries as
 // DeviceImageLoadEvents, loader configuration changes as DeviceFileEvents,
 // detections as DeviceEvents. Linux facts with no column go in
-// AdditionalFields (a JSON string) where the table has it.
+// AdditionalFields (a JSON string); DeviceImageLoadEvents rows carry it too,
+// beyond Defender's columns.
 type Defender struct {
 	deviceID string
 	tables   map[string][]column
@@ -213,7 +214,11 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 			row[c.Name] = nil
 		}
 	}
-	if hasExtra {
+	// DeviceImageLoadEvents has no AdditionalFields column in Defender;
+	// hookwatch's rows add one anyway (after Table, its second key beyond
+	// Defender's columns) so a library's facts reach Sentinel like the
+	// other tables' do. A Defender query ignores it.
+	if hasExtra || table == "DeviceImageLoadEvents" {
 		b, err := json.Marshal(extra)
 		if err != nil {
 			return nil, fmt.Errorf("encoding AdditionalFields: %w", err)

@@ -160,15 +160,24 @@ func TestDefenderRowsMatchTheTables(t *testing.T) {
 	}
 }
 
-// ValidateRow checks a row has exactly the table's columns plus Table, each
-// of its type (or empty).
+// ValidateRow checks a row has exactly the table's columns plus Table
+// (and, for DeviceImageLoadEvents, hookwatch's AdditionalFields), each of
+// its type (or empty).
 func ValidateRow(tables map[string][]column, row map[string]any) error {
 	table, _ := row["Table"].(string)
 	cols, ok := tables[table]
 	if !ok {
 		return fmt.Errorf("unknown table %q", table)
 	}
-	if len(row) != len(cols)+1 {
+	want := len(cols) + 1
+	if table == "DeviceImageLoadEvents" {
+		// hookwatch's AdditionalFields, which Defender's table lacks.
+		if _, ok := row["AdditionalFields"].(string); !ok {
+			return fmt.Errorf("image load row without hookwatch's AdditionalFields")
+		}
+		want++
+	}
+	if len(row) != want {
 		return fmt.Errorf("%d keys, want %d columns and Table", len(row), len(cols))
 	}
 	for _, c := range cols {
@@ -217,7 +226,7 @@ func TestCEFEscaping(t *testing.T) {
 	if !strings.Contains(s, `msg=message with a\nb]"c\\d|e\=f`) {
 		t.Errorf("extension not escaped: %s", s)
 	}
-	if !strings.HasPrefix(s, "CEF:0|hookwatch|hookwatch|1|dd2f4182-9ec0-4b18-b790-ad27f5d9575e|") || !strings.Contains(s, "|9|") {
+	if !strings.HasPrefix(s, "CEF:0|hookwatch|hookwatch|1|hookwatch-unexpected-library|") || !strings.Contains(s, "|10|") || !strings.Contains(s, "flexString1=HookwatchUnexpectedLibrary") {
 		t.Errorf("header: %s", s)
 	}
 }

@@ -242,11 +242,13 @@ func (jd *Judge) judge(ctx context.Context, in Input, f *os.File, fi os.FileInfo
 			}
 		}
 		// A packaged library with its package's bytes defines what it
-		// defines by design (libc defines read): a fact, not a finding.
-		if len(j.Interposed) > 0 && (j.Intact == nil || !*j.Intact) {
+		// defines by design (libc defines read and readdir, and names
+		// /proc/self/maps): a fact, not a finding.
+		shipped := j.Intact != nil && *j.Intact
+		if len(j.Interposed) > 0 && !shipped {
 			add(rules.FindingInterposes, "defines "+strings.Join(j.Interposed, ", "))
 		}
-		if len(j.Hiding) > 0 && len(j.HidingStrs) > 0 {
+		if len(j.Hiding) > 0 && len(j.HidingStrs) > 0 && !shipped {
 			add(rules.FindingHidesFromInspection, fmt.Sprintf("hooks %s and names %s", strings.Join(j.Hiding, ", "), strings.Join(j.HidingStrs, ", ")))
 		}
 	}

@@ -222,6 +222,20 @@ func Parse(b []byte, file string) (r *Rule, err error) {
 	for i := range r.Detection.Conditions {
 		r.Detection.Conditions[i].Search = simplify(r.Detection.Conditions[i].Search)
 	}
+	// `Field: null` (the field is absent) parses as a nil value, which
+	// sigma-go's evaluator rejects; its comparator matches the string
+	// "null" against an absent field instead.
+	for _, s := range r.Detection.Searches {
+		for _, em := range s.EventMatchers {
+			for _, fm := range em {
+				for i, v := range fm.Values {
+					if v == nil {
+						fm.Values[i] = "null"
+					}
+				}
+			}
+		}
+	}
 	// Mapping each field to itself sends lookups through sigma-go's mapped
 	// path, which matches every element of a list-valued field (a process
 	// can preload several libraries); unmapped lookups compare the list

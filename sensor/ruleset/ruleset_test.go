@@ -140,3 +140,43 @@ func TestTags(t *testing.T) {
 		t.Errorf("tactics %s", got)
 	}
 }
+
+// Rules in SigmaHQ's style (testdata/sigmahq-style/README.md says why they
+// are not SigmaHQ's own) load as they are and match their samples.
+func TestSigmaHQStyleRules(t *testing.T) {
+	s, errs, err := Load(rules.Sigma(), "testdata/sigmahq-style")
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	n := 0
+	for _, r := range s.Rules() {
+		if r.Builtin {
+			continue
+		}
+		n++
+		for _, e := range r.Test(true) {
+			t.Errorf("%s: %v", r.Title, e)
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d rules loaded from testdata, want 5", n)
+	}
+}
+
+// A rule file from rules.d is outside input: an error or a rule, never a
+// panic, never both; a rule that loads can be evaluated on any event.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte("title: x\ndetection:\n  a: {F: null}\n  condition: 1 of a\n"))
+	f.Add([]byte("detection: {condition: 'a and (b or'}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Parse(b, "fuzz.yml")
+		if (r == nil) == (err == nil) {
+			t.Fatalf("rule %v and error %v", r, err)
+		}
+		if r != nil {
+			r.Match(map[string]any{"Image": "/usr/bin/ssh", "LibraryTrust": []string{"x"}})
+			r.Test(false)
+		}
+	})
+}
