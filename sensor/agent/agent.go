@@ -108,6 +108,8 @@ type Agent struct {
 
 	alertsMu sync.Mutex
 	alerts   map[string]*RuleCount
+	// ruleErrSeen holds the rule failures already logged (worker only).
+	ruleErrSeen map[string]bool
 }
 
 // RuleCount is how many alerts one rule raised.
@@ -333,8 +335,16 @@ func (a *Agent) handleExec(e *event.Exec) {
 func (a *Agent) evaluate(ev *detect.Event) []*detect.Alert {
 	alerts, errs := a.engine.Evaluate(ev)
 	for _, err := range errs {
+		// A rule that fails on one event likely fails on all: warn once
+		// per message, count every time.
 		a.stats.RuleErrors.Add(1)
-		a.log.WithError(err).Warn("rule not evaluated")
+		if a.ruleErrSeen == nil {
+			a.ruleErrSeen = map[string]bool{}
+		}
+		if msg := err.Error(); !a.ruleErrSeen[msg] && len(a.ruleErrSeen) < 256 {
+			a.ruleErrSeen[msg] = true
+			a.log.WithError(err).Warn("rule not evaluated (further failures counted in hookwatch_rule_errors_total)")
+		}
 	}
 	return alerts
 }

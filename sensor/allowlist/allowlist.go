@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -37,10 +38,19 @@ type file struct {
 	Allowlist []*Entry `yaml:"allowlist"`
 }
 
-// List is the exceptions in force.
+// List is the exceptions in force. It is safe for concurrent use.
 type List struct {
 	entries []*Entry
+
+	// The judge hands out one Judgement per file version, so a verdict is
+	// remembered per Judgement: matching globs costs more than the rest
+	// of an event's facts together.
+	mu    sync.Mutex
+	cache map[*judge.Judgement]*Entry
 }
+
+// maxCache bounds the remembered verdicts.
+const maxCache = 4096
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -98,7 +108,7 @@ func Load(builtin fs.FS, dir string) (*List, []error, error) {
 			userErrs = append(userErrs, fmt.Errorf("%s: %w", f, err))
 			continue
 		}
-		if !isAllowlist(b) {
+		if !IsFile(b) {
 			continue // a rule
 		}
 		es, err := Parse(b, f)
@@ -112,7 +122,10 @@ func Load(builtin fs.FS, dir string) (*List, []error, error) {
 	return l, userErrs, nil
 }
 
-func isAllowlist(b []byte) bool {
+// IsFile reports whether a YAML document is an allowlist (its top-level
+// key is `allowlist`) rather than a Sigma rule: one rules directory holds
+// both.
+func IsFile(b []byte) bool {
 	var top map[string]yaml.Node
 	if yaml.Unmarshal(b, &top) != nil {
 		return false
@@ -190,12 +203,23 @@ func (l *List) Match(j *judge.Judgement) *Entry {
 	if l == nil || j == nil || !j.Exists {
 		return nil
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.cache[j]; ok {
+		return e
+	}
+	var found *Entry
 	for _, e := range l.entries {
 		if e.covers(j) {
-			return e
+			found = e
+			break
 		}
 	}
-	return nil
+	if l.cache == nil || len(l.cache) >= maxCache {
+		l.cache = map[*judge.Judgement]*Entry{} // rare: a reset beats LRU bookkeeping
+	}
+	l.cache[j] = found
+	return found
 }
 
 func (e *Entry) covers(j *judge.Judgement) bool {

@@ -164,3 +164,24 @@ func TestImageLoadRules(t *testing.T) {
 		t.Errorf("alert in a non-credential process: %q", got)
 	}
 }
+
+// BenchmarkExecEvaluate is the agent's per-exec decision: the facts of an
+// exec preloading a library into ssh (judgement cached after the first),
+// then the 20 built-in rules over them.
+func BenchmarkExecEvaluate(b *testing.B) {
+	t := &testing.T{}
+	e := engine(t)
+	p := &proctable.Process{Executable: "/usr/bin/ssh", Credential: true, LoaderEnv: []string{"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libm.so.6"}, Args: []string{"ssh", "host"}}
+	ex := &event.Exec{}
+	b.Run("facts", func(b *testing.B) {
+		for b.Loop() {
+			e.Exec(p, nil, ex)
+		}
+	})
+	ev := e.Exec(p, nil, ex)
+	b.Run("rules", func(b *testing.B) {
+		for b.Loop() {
+			e.Evaluate(ev)
+		}
+	})
+}

@@ -47,7 +47,8 @@ type Finding struct {
 	Weight int
 }
 
-// Judgement is the verdict on one file version.
+// Judgement is the verdict on one file version. The judge hands out one
+// per version and never changes it afterwards (others cache by it).
 type Judgement struct {
 	Path     string
 	Location string // location class from the rules

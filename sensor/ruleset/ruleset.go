@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/bradleyjkemp/sigma-go/evaluator"
 	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hookwatch/hookwatch/sensor/allowlist"
 )
 
 // The event categories hookwatch produces, named as in Sigma's taxonomy.
@@ -145,7 +148,7 @@ func RuleFiles(dir string) ([]string, error) {
 			continue
 		}
 		f := filepath.Join(dir, e.Name())
-		if b, err := os.ReadFile(f); err == nil && IsAllowlist(b) {
+		if b, err := os.ReadFile(f); err == nil && allowlist.IsFile(b) {
 			continue
 		}
 		files = append(files, f)
@@ -155,17 +158,6 @@ func RuleFiles(dir string) ([]string, error) {
 
 func isRuleFile(name string) bool {
 	return strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".yaml")
-}
-
-// IsAllowlist reports whether a YAML document is an allowlist file rather
-// than a rule.
-func IsAllowlist(b []byte) bool {
-	var top map[string]yaml.Node
-	if yaml.Unmarshal(b, &top) != nil {
-		return false
-	}
-	_, ok := top["allowlist"]
-	return ok
 }
 
 // ReadFile parses one rule file.
@@ -327,7 +319,7 @@ func checkField(fm sigma.FieldMatcher) error {
 			if strings.HasPrefix(v, "%") && strings.HasSuffix(v, "%") && len(v) > 1 {
 				return fmt.Errorf("field %s: placeholder %s is not supported", fm.Field, v)
 			}
-			if slicesContain(mods, "re") {
+			if slices.Contains(mods, "re") {
 				if _, err := regexp.Compile(v); err != nil {
 					return fmt.Errorf("field %s: %w", fm.Field, err)
 				}
@@ -340,29 +332,12 @@ func checkField(fm sigma.FieldMatcher) error {
 	return nil
 }
 
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func checkExpr(e sigma.SearchExpr, searches map[string]sigma.Search) error {
 	switch e := e.(type) {
 	case sigma.And:
-		for _, x := range e {
-			if err := checkExpr(x, searches); err != nil {
-				return err
-			}
-		}
+		return checkEach(e, searches)
 	case sigma.Or:
-		for _, x := range e {
-			if err := checkExpr(x, searches); err != nil {
-				return err
-			}
-		}
+		return checkEach(e, searches)
 	case sigma.Not:
 		return checkExpr(e.Expr, searches)
 	case sigma.SearchIdentifier:
@@ -373,19 +348,10 @@ func checkExpr(e sigma.SearchExpr, searches map[string]sigma.Search) error {
 		return checkExpr(e.Ident, searches)
 	case sigma.AllOfIdentifier:
 		return checkExpr(e.Ident, searches)
-	case sigma.OneOfPattern, sigma.AllOfPattern:
-		p := ""
-		if x, ok := e.(sigma.OneOfPattern); ok {
-			p = x.Pattern
-		} else {
-			p = e.(sigma.AllOfPattern).Pattern
-		}
-		for name := range searches {
-			if ok, _ := path.Match(p, name); ok {
-				return nil
-			}
-		}
-		return fmt.Errorf("pattern %s names no search of this rule", p)
+	case sigma.OneOfPattern:
+		return checkPattern(e.Pattern, searches)
+	case sigma.AllOfPattern:
+		return checkPattern(e.Pattern, searches)
 	case sigma.OneOfThem, sigma.AllOfThem:
 	default:
 		return fmt.Errorf("unsupported expression %T", e)
@@ -393,22 +359,34 @@ func checkExpr(e sigma.SearchExpr, searches map[string]sigma.Search) error {
 	return nil
 }
 
+func checkEach(es []sigma.SearchExpr, searches map[string]sigma.Search) error {
+	for _, x := range es {
+		if err := checkExpr(x, searches); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPattern refuses "1 of X*" when no search matches X*: sigma-go
+// would treat it as false (or "all of" as true) without a word.
+func checkPattern(p string, searches map[string]sigma.Search) error {
+	for name := range searches {
+		if ok, _ := path.Match(p, name); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("pattern %s names no search of this rule", p)
+}
+
 // simplify rewrites "1 of X" and "all of X" over a single identifier into
 // X: sigma-go parses them but its evaluator does not handle them.
 func simplify(e sigma.SearchExpr) sigma.SearchExpr {
 	switch x := e.(type) {
 	case sigma.And:
-		out := make(sigma.And, len(x))
-		for i, y := range x {
-			out[i] = simplify(y)
-		}
-		return out
+		return sigma.And(simplifyEach(x))
 	case sigma.Or:
-		out := make(sigma.Or, len(x))
-		for i, y := range x {
-			out[i] = simplify(y)
-		}
-		return out
+		return sigma.Or(simplifyEach(x))
 	case sigma.Not:
 		return sigma.Not{Expr: simplify(x.Expr)}
 	case sigma.OneOfIdentifier:
@@ -417,6 +395,14 @@ func simplify(e sigma.SearchExpr) sigma.SearchExpr {
 		return x.Ident
 	}
 	return e
+}
+
+func simplifyEach(es []sigma.SearchExpr) []sigma.SearchExpr {
+	out := make([]sigma.SearchExpr, len(es))
+	for i, e := range es {
+		out[i] = simplify(e)
+	}
+	return out
 }
 
 // Fields lists the event fields a rule reads.
@@ -510,17 +496,22 @@ func (r *Rule) Techniques() []string {
 }
 
 // Tactics returns the ATT&CK tactic names of the rule's tags
-// (attack.credential_access).
+// (attack.credential_access); technique (t1234), group (g0001) and software
+// (s0001) tags are left out.
 func (r *Rule) Tactics() []string {
 	var out []string
 	for _, t := range r.Tags {
-		t = strings.ToLower(t)
-		rest, ok := strings.CutPrefix(t, "attack.")
-		if !ok || rest == "" || (rest[0] == 't' && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9') ||
-			(rest[0] == 'g' || rest[0] == 's') && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9' {
-			continue // a technique, group or software id
+		rest, ok := strings.CutPrefix(strings.ToLower(t), "attack.")
+		if !ok || rest == "" || isATTACKID(rest) {
+			continue
 		}
 		out = append(out, rest)
 	}
 	return out
+}
+
+// isATTACKID reports whether a tag is an ATT&CK object id: a letter then
+// digits (t1574.006, g0007, s0001).
+func isATTACKID(tag string) bool {
+	return len(tag) > 1 && strings.ContainsRune("tgs", rune(tag[0])) && tag[1] >= '0' && tag[1] <= '9'
 }
