@@ -94,7 +94,8 @@ func Load(builtin fs.FS, dir string) (*List, []error, error) {
 		return l, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading rules directory: %w", err)
+		// The user's allowlists are lost, not the built-in ones.
+		return l, []error{fmt.Errorf("%s: reading rules directory: %w", dir, err)}, nil
 	}
 	var userErrs []error
 	for _, e := range entries {

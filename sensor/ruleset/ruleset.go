@@ -104,7 +104,7 @@ func Load(builtin fs.FS, dir string) (*Set, []error, error) {
 		}
 		r, err := Parse(b, "builtin:"+p)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", p, err)
 		}
 		r.Builtin = true
 		return s.add(r, ids)
@@ -114,9 +114,11 @@ func Load(builtin fs.FS, dir string) (*Set, []error, error) {
 	}
 	var userErrs []error
 	if dir != "" {
+		// An unreadable directory loses the user's rules, not the
+		// built-in ones.
 		files, err := RuleFiles(dir)
 		if err != nil {
-			return nil, nil, err
+			userErrs = append(userErrs, &FileError{File: dir, Err: err})
 		}
 		for _, f := range files {
 			r, err := ReadFile(f)

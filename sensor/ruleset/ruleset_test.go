@@ -180,3 +180,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A rules directory that cannot be read costs the user's rules, never the
+// built-in ones.
+func TestUnreadableDirectoryKeepsBuiltins(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notDir, []byte("x"), 0o644)
+	s, errs, err := Load(rules.Sigma(), notDir)
+	if err != nil || len(errs) != 1 || !strings.Contains(errs[0].Error(), notDir) {
+		t.Fatalf("err %v, user errors %v", err, errs)
+	}
+	builtin, _, _ := Load(rules.Sigma(), "")
+	if len(s.Rules()) != len(builtin.Rules()) {
+		t.Errorf("%d rules, want the %d built-in", len(s.Rules()), len(builtin.Rules()))
+	}
+}
