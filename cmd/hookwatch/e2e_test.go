@@ -357,6 +357,15 @@ func TestExplain(t *testing.T) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
 		}
 	}
+	// An allowlisted preloader says which entry vouches for it; the hook
+	// has none.
+	out, err = exec.Command(binPath, "explain", "/usr/libexec/coreutils/libstdbuf.so").Output()
+	if err != nil || !strings.Contains(string(out), "allowlist    stdbuf (builtin:allowlists/preloaders.yml)") {
+		t.Errorf("explain libstdbuf: %v\n%s", err, out)
+	}
+	if j["Allowlist"] != nil {
+		t.Errorf("the hook is allowlisted: %v", j["Allowlist"])
+	}
 	if err := exec.Command(binPath, "explain").Run(); err == nil {
 		t.Error("explain without a path succeeded")
 	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/config"
 	"github.com/hookwatch/hookwatch/sensor/daemon"
 	"github.com/hookwatch/hookwatch/sensor/judge"
@@ -77,6 +79,15 @@ func explain(args []string, stdout io.Writer) error {
 		}
 	}
 	j := judge.New(rs, pkgdb.New(), "/", 1).Judge(context.Background(), in)
+	// Which allowlist entry vouches for it, built-in or in the default
+	// rules directory (a broken user file there is the rules' problem:
+	// `hookwatch rules test` reports it).
+	allow := ""
+	if al, _, err := allowlist.Load(rules.Allowlists(), config.DefaultRulesDir); err == nil {
+		if e := al.Match(j); e != nil {
+			allow = e.Name + " (" + e.File + ")"
+		}
+	}
 	var overrides []string
 	if target != "" {
 		if imports, err := judge.NewImports().Of(target); err == nil {
@@ -92,8 +103,9 @@ func explain(args []string, stdout io.Writer) error {
 			Via       string   `json:"Via,omitempty"`
 			Target    string   `json:"Target,omitempty"`
 			Overrides []string `json:"Overrides,omitempty"`
+			Allowlist string   `json:"Allowlist,omitempty"`
 			Score     int      `json:"Score"`
-		}{j, fmt.Sprintf("%04o", uint32(j.Mode.Perm())), via, target, overrides, j.Score()})
+		}{j, fmt.Sprintf("%04o", uint32(j.Mode.Perm())), via, target, overrides, allow, j.Score()})
 	}
 	w := func(k, v string) {
 		if v != "" {
@@ -137,6 +149,10 @@ func explain(args []string, stdout io.Writer) error {
 		}
 		w(k, fmt.Sprintf("%+d %s: %s", f.Weight, f.Key, f.Text))
 	}
+	if allow == "" {
+		allow = "none"
+	}
+	w("allowlist", allow)
 	w("score", strconv.Itoa(j.Score()))
 	return nil
 }

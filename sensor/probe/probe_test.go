@@ -3,6 +3,7 @@ package probe
 import (
 	"bufio"
 	"context"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -284,6 +285,19 @@ func TestMappingKinds(t *testing.T) {
 	}
 }
 
+// waitBlocked waits until a process sleeps (state S): a fixture run with
+// -wait sleeps only in its read of standard input, after exec.
+func waitBlocked(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := bytes.LastIndexByte(b, ')'); err == nil && i > 0 && i+2 < len(b) && b[i+2] == 'S' {
+			return
+		}
+	}
+	t.Fatalf("process %d never blocked on its input", pid)
+}
+
 func TestUserspaceWatch(t *testing.T) {
 	fx := buildFixture(t)
 	p, rec := startProbe(t, Config{CredentialPrograms: []string{"hwfixture"}, LoaderVars: testVars})
@@ -295,6 +309,12 @@ func TestUserspaceWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		if watch {
+			// Start returns once exec has closed the child's close-on-exec
+			// files, before the kernel's sched_process_exec tracepoint,
+			// whose handler sets the new image's watch state (dropping a
+			// mark made earlier). Mark it once it waits for its line: the
+			// exec is over then.
+			waitBlocked(t, cmd.Process.Pid)
 			if err := p.Watch(uint32(cmd.Process.Pid)); err != nil {
 				t.Fatal(err)
 			}
