@@ -2,8 +2,8 @@ package probe
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
