@@ -68,11 +68,11 @@ func samples(t *testing.T) map[string]struct {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sg, _, err := ruleset.Load(rules.Sigma(), "")
+	sg, _, err := ruleset.Load(rules.Sigma(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, _, _ := allowlist.Load(rules.Allowlists(), "")
+	al, _, _ := allowlist.Load(rules.Allowlists(), nil)
 	cache, _ := ldso.ReadCache("/etc/ld.so.cache")
 	eng := detect.New(detect.Config{Rules: rs, Sigma: sg, Allow: al, Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgdb.New(), "/", 16), Names: rootOnly{}})
 	enc := ecs.New(ecs.Host{Name: "h", ID: "id", Version: "test"}, rootOnly{}, rs)
@@ -202,7 +202,7 @@ func TestSigmaPipelineForSentinel(t *testing.T) {
 			}
 		}
 	}
-	sg, _, _ := ruleset.Load(rules.Sigma(), "")
+	sg, _, _ := ruleset.Load(rules.Sigma(), nil)
 	for _, r := range sg.Rules() {
 		for _, f := range r.Fields() {
 			cat := r.Logsource.Category

@@ -52,7 +52,7 @@ var (
 )
 
 func TestSentinelAnalyticRules(t *testing.T) {
-	sg, _, err := ruleset.Load(rules.Sigma(), "")
+	sg, _, err := ruleset.Load(rules.Sigma(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

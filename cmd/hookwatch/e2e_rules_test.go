@@ -73,7 +73,7 @@ func TestUserRuleInRulesDirectory(t *testing.T) {
 	}
 	addr, _ := s.logLine("hookwatch running")["metrics"].(string)
 	m := scrape(t, addr)
-	builtin, _, err := ruleset.Load(rules.Sigma(), "")
+	builtin, _, err := ruleset.Load(rules.Sigma(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
+	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 )
 
 // explain prints the judgement of one library for a person, or as JSON.
@@ -83,7 +84,7 @@ func explain(args []string, stdout io.Writer) error {
 	// rules directory (a broken user file there is the rules' problem:
 	// `hookwatch rules test` reports it).
 	allow := ""
-	if al, _, err := allowlist.Load(rules.Allowlists(), config.DefaultRulesDir); err == nil {
+	if al, _, err := allowlist.Load(rules.Allowlists(), rulesdir.Read(config.DefaultRulesDir).Allowlists); err == nil {
 		if e := al.Match(j); e != nil {
 			allow = e.Name + " (" + e.File + ")"
 		}

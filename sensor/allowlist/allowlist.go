@@ -11,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookwatch/hookwatch/sensor/judge"
+	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 )
 
 // Entry is one exception.
@@ -63,10 +62,10 @@ func (l *List) Entries() []*Entry {
 }
 
 // Load reads the built-in allowlists (every *.yml under builtin) and the
-// allowlist files of dir (files of *.yml or *.yaml whose top-level key is
-// `allowlist`). Built-in errors are fatal; user file errors are returned
-// with the file name beside a list that keeps every good entry.
-func Load(builtin fs.FS, dir string) (*List, []error, error) {
+// user's allowlist files (read by rulesdir). Built-in errors are fatal;
+// user file errors are returned with the file name beside a list that
+// keeps every good entry.
+func Load(builtin fs.FS, user []rulesdir.File) (*List, []error, error) {
 	l := &List{}
 	names := map[string]string{}
 	err := fs.WalkDir(builtin, ".", func(p string, d fs.DirEntry, err error) error {
@@ -86,53 +85,17 @@ func Load(builtin fs.FS, dir string) (*List, []error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("built-in allowlists: %w", err)
 	}
-	if dir == "" {
-		return l, nil, nil
-	}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return l, nil, nil
-	}
-	if err != nil {
-		// The user's allowlists are lost, not the built-in ones.
-		return l, []error{fmt.Errorf("%s: reading rules directory: %w", dir, err)}, nil
-	}
 	var userErrs []error
-	for _, e := range entries {
-		n := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".yaml")) {
-			continue
-		}
-		f := filepath.Join(dir, n)
-		b, err := os.ReadFile(f)
-		if err != nil {
-			userErrs = append(userErrs, fmt.Errorf("%s: %w", f, err))
-			continue
-		}
-		if !IsFile(b) {
-			continue // a rule
-		}
-		es, err := Parse(b, f)
+	for _, f := range user {
+		es, err := Parse(f.Data, f.Path)
 		if err == nil {
 			err = l.add(es, names)
 		}
 		if err != nil {
-			userErrs = append(userErrs, fmt.Errorf("%s: %w", f, err))
+			userErrs = append(userErrs, fmt.Errorf("%s: %w", f.Path, err))
 		}
 	}
 	return l, userErrs, nil
-}
-
-// IsFile reports whether a YAML document is an allowlist (its top-level
-// key is `allowlist`) rather than a Sigma rule: one rules directory holds
-// both.
-func IsFile(b []byte) bool {
-	var top map[string]yaml.Node
-	if yaml.Unmarshal(b, &top) != nil {
-		return false
-	}
-	_, ok := top["allowlist"]
-	return ok
 }
 
 func (l *List) add(es []*Entry, names map[string]string) error {
@@ -170,7 +133,10 @@ func Parse(b []byte, name string) ([]*Entry, error) {
 	if len(f.Allowlist) == 0 {
 		errs = append(errs, errors.New("allowlist is empty"))
 	}
-	return f.Allowlist, errors.Join(errs...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return f.Allowlist, nil
 }
 
 func (e *Entry) check() error {

@@ -8,10 +8,11 @@ import (
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/judge"
+	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 )
 
 func TestBuiltinCoversPathAndBytesOnly(t *testing.T) {
-	l, errs, err := Load(rules.Allowlists(), "")
+	l, errs, err := Load(rules.Allowlists(), nil)
 	if err != nil || len(errs) > 0 {
 		t.Fatal(err, errs)
 	}
@@ -58,7 +59,7 @@ func TestUserFiles(t *testing.T) {
 	write("dup.yml", "allowlist:\n  - name: stdbuf\n    description: d\n    paths: [/x.so]\n    packages: [x]\n")
 	write("typo.yml", "allowlist:\n  - name: t\n    description: d\n    path: [/x.so]\n")
 	write("rule.yml", "title: a rule\ndetection: {}\n")
-	l, errs, err := Load(rules.Allowlists(), dir)
+	l, errs, err := Load(rules.Allowlists(), rulesdir.Read(dir).Allowlists)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +94,16 @@ func TestUserFiles(t *testing.T) {
 	}
 }
 
-// An allowlist file is outside input: entries or an error, never a panic.
+// An allowlist file is outside input: entries or an error, never a panic,
+// never both.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("allowlist:\n  - {name: x, description: y, paths: [/opt/x.so], packages: [x]}\n"))
 	f.Add([]byte("allowlist: [{}]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		es, err := Parse(b, "fuzz.yml")
+		if (es == nil) == (err == nil) {
+			t.Fatalf("entries %v and error %v", es, err)
+		}
 		if err == nil {
 			l := &List{entries: es}
 			l.Match(&judge.Judgement{Path: "/opt/x.so", Exists: true})

@@ -32,6 +32,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/probe"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
+	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
 	"github.com/hookwatch/hookwatch/sensor/sdnotify"
 	"github.com/hookwatch/hookwatch/sensor/users"
@@ -85,13 +86,15 @@ func LoadDetections(c config.Config) (*Detections, error) {
 		d.UserErrors = append(d.UserErrors, err)
 		dir = ""
 	}
+	user := rulesdir.Read(dir)
+	d.UserErrors = append(d.UserErrors, user.Errs...)
 	var errs []error
 	var err error
-	if d.Sigma, errs, err = ruleset.Load(rules.Sigma(), dir); err != nil {
+	if d.Sigma, errs, err = ruleset.Load(rules.Sigma(), user.Rules); err != nil {
 		return nil, err
 	}
 	d.UserErrors = append(d.UserErrors, errs...)
-	if d.Allow, errs, err = allowlist.Load(rules.Allowlists(), dir); err != nil {
+	if d.Allow, errs, err = allowlist.Load(rules.Allowlists(), user.Allowlists); err != nil {
 		return nil, err
 	}
 	d.UserErrors = append(d.UserErrors, errs...)

@@ -28,11 +28,11 @@ func engine(t *testing.T) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sg, _, err := ruleset.Load(rules.Sigma(), "")
+	sg, _, err := ruleset.Load(rules.Sigma(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, _, err := allowlist.Load(rules.Allowlists(), "")
+	al, _, err := allowlist.Load(rules.Allowlists(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

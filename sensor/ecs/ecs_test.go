@@ -36,7 +36,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	parent := &proctable.Process{PID: 1, EntityID: "p", Executable: "/sbin/init", Name: "init"}
 	now := time.Now()
-	sg, _, err := ruleset.Load(rules.Sigma(), "")
+	sg, _, err := ruleset.Load(rules.Sigma(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -23,7 +21,7 @@ import (
 	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
 	"gopkg.in/yaml.v3"
 
-	"github.com/hookwatch/hookwatch/sensor/allowlist"
+	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 )
 
 // The event categories hookwatch produces, named as in Sigma's taxonomy.
@@ -87,11 +85,11 @@ func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
 func (e *FileError) Unwrap() error { return e.Err }
 
 // Load reads the built-in rules (all *.yml under builtin) and the user's
-// (*.yml and *.yaml directly in dir; "" or a missing directory: none).
-// Built-in rules that fail are a hard error: the binary is broken. User
-// files that fail are returned as FileErrors alongside a set that holds
-// every built-in rule and every good user rule.
-func Load(builtin fs.FS, dir string) (*Set, []error, error) {
+// rule files (read by rulesdir). Built-in rules that fail are a hard
+// error: the binary is broken. User files that fail are returned as
+// FileErrors alongside a set that holds every built-in rule and every good
+// user rule.
+func Load(builtin fs.FS, user []rulesdir.File) (*Set, []error, error) {
 	s := &Set{rules: map[string][]*Rule{}}
 	ids := map[string]string{}
 	err := fs.WalkDir(builtin, ".", func(p string, d fs.DirEntry, err error) error {
@@ -113,62 +111,20 @@ func Load(builtin fs.FS, dir string) (*Set, []error, error) {
 		return nil, nil, fmt.Errorf("built-in rules: %w", err)
 	}
 	var userErrs []error
-	if dir != "" {
-		// An unreadable directory loses the user's rules, not the
-		// built-in ones.
-		files, err := RuleFiles(dir)
-		if err != nil {
-			userErrs = append(userErrs, &FileError{File: dir, Err: err})
+	for _, f := range user {
+		r, err := Parse(f.Data, f.Path)
+		if err == nil {
+			err = s.add(r, ids)
 		}
-		for _, f := range files {
-			r, err := ReadFile(f)
-			if err == nil {
-				err = s.add(r, ids)
-			}
-			if err != nil {
-				userErrs = append(userErrs, &FileError{File: f, Err: err})
-			}
+		if err != nil {
+			userErrs = append(userErrs, &FileError{File: f.Path, Err: err})
 		}
 	}
 	return s, userErrs, nil
 }
 
-// RuleFiles lists the Sigma rule files of a directory, in name order. Files
-// that are allowlists (a top-level `allowlist:` key) are left to the
-// allowlist package. A missing directory holds none.
-func RuleFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading rules directory: %w", err)
-	}
-	var files []string
-	for _, e := range entries {
-		if e.IsDir() || !isRuleFile(e.Name()) {
-			continue
-		}
-		f := filepath.Join(dir, e.Name())
-		if b, err := os.ReadFile(f); err == nil && allowlist.IsFile(b) {
-			continue
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
 func isRuleFile(name string) bool {
 	return strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".yaml")
-}
-
-// ReadFile parses one rule file.
-func ReadFile(file string) (*Rule, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(b, file)
 }
 
 func (s *Set) add(r *Rule, ids map[string]string) error {

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 )
 
 func TestBuiltinRulesPassTheirTests(t *testing.T) {
-	s, userErrs, err := Load(rules.Sigma(), "")
+	s, userErrs, err := Load(rules.Sigma(), nil)
 	if err != nil || len(userErrs) > 0 {
 		t.Fatal(err, userErrs)
 	}
@@ -59,7 +60,7 @@ func TestUserRulesAndErrors(t *testing.T) {
 	write("broken.yml", "title: x\ndetection: [\n")
 	write("allow.yml", "allowlist:\n  - {name: x, description: y, paths: [/opt/x.so], packages: [x]}\n")
 	write("notes.txt", "not a rule")
-	s, errs, err := Load(rules.Sigma(), dir)
+	s, errs, err := Load(rules.Sigma(), rulesdir.Read(dir).Rules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestUserRulesAndErrors(t *testing.T) {
 		}
 	}
 	// Built-ins all survive, the good user rule joins them.
-	builtin, _, _ := Load(rules.Sigma(), "")
+	builtin, _, _ := Load(rules.Sigma(), nil)
 	if len(s.Rules()) != len(builtin.Rules())+1 {
 		t.Errorf("%d rules, want %d built-in + 1", len(s.Rules()), len(builtin.Rules()))
 	}
@@ -144,7 +145,7 @@ func TestTags(t *testing.T) {
 // Rules in SigmaHQ's style (testdata/sigmahq-style/README.md says why they
 // are not SigmaHQ's own) load as they are and match their samples.
 func TestSigmaHQStyleRules(t *testing.T) {
-	s, errs, err := Load(rules.Sigma(), "testdata/sigmahq-style")
+	s, errs, err := Load(rules.Sigma(), rulesdir.Read("testdata/sigmahq-style").Rules)
 	if err != nil || len(errs) > 0 {
 		t.Fatal(err, errs)
 	}
@@ -186,11 +187,15 @@ func FuzzParse(f *testing.F) {
 func TestUnreadableDirectoryKeepsBuiltins(t *testing.T) {
 	notDir := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(notDir, []byte("x"), 0o644)
-	s, errs, err := Load(rules.Sigma(), notDir)
-	if err != nil || len(errs) != 1 || !strings.Contains(errs[0].Error(), notDir) {
+	user := rulesdir.Read(notDir)
+	if len(user.Errs) != 1 || !strings.Contains(user.Errs[0].Error(), notDir) {
+		t.Fatalf("reading errors %v", user.Errs)
+	}
+	s, errs, err := Load(rules.Sigma(), user.Rules)
+	if err != nil || len(errs) != 0 {
 		t.Fatalf("err %v, user errors %v", err, errs)
 	}
-	builtin, _, _ := Load(rules.Sigma(), "")
+	builtin, _, _ := Load(rules.Sigma(), nil)
 	if len(s.Rules()) != len(builtin.Rules()) {
 		t.Errorf("%d rules, want the %d built-in", len(s.Rules()), len(builtin.Rules()))
 	}
