@@ -112,6 +112,28 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 }
 
+// The rules file the sensor started with, edited in place to add a loader
+// variable: the kernel keeps the variables it started with, and the reload
+// says so (it compares with the rules in force, not the file read again).
+func TestReloadSaysWhatNeedsARestart(t *testing.T) {
+	builtin, err := os.ReadFile("../../rules/hookwatch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesFile, builtin, 0o600)
+	conf := filepath.Join(dir, "hookwatch.yaml")
+	os.WriteFile(conf, []byte("log:\n  format: json\nrules:\n  file: "+rulesFile+"\n  dir: \"\"\n"), 0o600)
+	s := startSensor(t, "-config", conf, "-no-sweep")
+	os.WriteFile(rulesFile, []byte(strings.Replace(string(builtin), "  - LD_LIBRARY_PATH\n", "  - LD_LIBRARY_PATH\n  - LD_BIND_NOW\n", 1)), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, s, "configuration reloaded")
+	if s.logLine("loader variables or kernel file prefixes changed: they apply at the next restart") == nil {
+		t.Errorf("no word that the new loader variable needs a restart:\n%s", s.stderr.String())
+	}
+}
+
 func waitLog(t *testing.T, s *sensor, msg string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

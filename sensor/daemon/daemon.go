@@ -237,7 +237,7 @@ func Run(ctx context.Context, o Options) error {
 				return
 			case <-o.Reload:
 				notify.Notify("RELOADING=1")
-				if err := reload(o, cfg, pr, ag, sink, log); err != nil {
+				if err := reload(o, running{cfg: cfg, rules: rs, names: names}, pr, ag, sink, log); err != nil {
 					log.WithError(err).Error("reload failed: keeping the running configuration")
 				} else {
 					log.Info("configuration reloaded")
@@ -344,10 +344,19 @@ func newEngine(rs *rules.Set, d *Detections, names detect.Names, log logrus.Fiel
 	})
 }
 
+// running is what the sensor started with: the kernel keeps the loader
+// variables and file prefixes of these rules until a restart.
+type running struct {
+	cfg   config.Config
+	rules *rules.Set
+	names *users.DB
+}
+
 // reload applies a new configuration and rules without detaching the
 // probes. What only a restart can change (the kernel's loader variables, the
 // ring buffer, the metrics address) is said, and the rest applied.
-func reload(o Options, old config.Config, pr Collector, ag *agent.Agent, sink *swapPublisher, log *logrus.Logger) error {
+func reload(o Options, started running, pr Collector, ag *agent.Agent, sink *swapPublisher, log *logrus.Logger) error {
+	old := started.cfg
 	cfg, err := o.Load()
 	if err != nil {
 		return err
@@ -361,9 +370,10 @@ func reload(o Options, old config.Config, pr Collector, ag *agent.Agent, sink *s
 		return err
 	}
 	logUserErrors(log, dets)
-	oldRules, _ := LoadRules(old)
-	if oldRules != nil && (strings.Join(oldRules.LoaderVariables, ",") != strings.Join(rs.LoaderVariables, ",") ||
-		strings.Join(oldRules.LoaderConf.KernelPrefixes, ",") != strings.Join(rs.LoaderConf.KernelPrefixes, ",")) {
+	// Compared with the rules in force, not the old file read again: an
+	// edit in place would compare the new file with itself.
+	if strings.Join(started.rules.LoaderVariables, ",") != strings.Join(rs.LoaderVariables, ",") ||
+		strings.Join(started.rules.LoaderConf.KernelPrefixes, ",") != strings.Join(rs.LoaderConf.KernelPrefixes, ",") {
 		log.Warn("loader variables or kernel file prefixes changed: they apply at the next restart")
 	}
 	if cfg.Kernel.RingBufferBytes != old.Kernel.RingBufferBytes || cfg.Metrics.Listen != old.Metrics.Listen {
@@ -386,8 +396,7 @@ func reload(o Options, old config.Config, pr Collector, ag *agent.Agent, sink *s
 	}
 	// The agent switches in queue order: events before the reload are
 	// judged by the old rules, events after by the new.
-	names := users.New("/etc/passwd", "/etc/group")
-	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, names, log), Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
+	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, started.names, log), Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
 		ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 		if newSink != nil {
 			sink.swap(newSink)
