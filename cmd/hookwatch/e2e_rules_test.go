@@ -156,6 +156,14 @@ func TestBenignPreloaders(t *testing.T) {
 	// Nothing above low, as the issue asks; and in fact nothing at all:
 	// the allowlist vouches for each library by path and package, where
 	// without it an intact packaged library would still raise a low alert.
+	// An image load's alerts are written just after its telemetry: wait
+	// for a later event's alert so everything before it is out.
+	sync := exec.Command("/bin/true", "benign-sync")
+	sync.Env = []string{"LD_PRELOAD=/tmp/hookwatch-benign-sync.so"}
+	sync.Run()
+	s.waitFor("alert for the sync exec", func(d map[string]any) bool {
+		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == float64(sync.Process.Pid)
+	})
 	// Other test packages run beside this one (ldd, dpkg): only the
 	// processes of these runs count.
 	ours := map[string]bool{"ssh": true, "fakeroot": true, "stdbuf": true, "faketime": true, "env": true, "faked-sysv": true}
