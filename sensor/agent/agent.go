@@ -389,8 +389,7 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		if j == nil {
 			j = a.engine.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
-		loc := a.cfg.Rules.LocationClass(il.Path, il.Deleted, il.Memfd)
-		a.write(a.enc.Facts(a.enc.ImageLoad(p, parent, il, expected, loc, j), ev.Fields))
+		a.write(a.enc.Facts(a.enc.ImageLoad(p, parent, il, expected, ev.Libraries[0].Location, j), ev.Fields))
 	}
 	for _, al := range alerts {
 		a.writeAlert(p, parent, al)

@@ -37,8 +37,8 @@ var Categories = []string{ProcessCreation, ImageLoad, FileEvent}
 // Levels are Sigma's, lowest first.
 var Levels = []string{"informational", "low", "medium", "high", "critical"}
 
-// LevelRank orders a level (informational 0 ... critical 4; -1 unknown).
-func LevelRank(level string) int {
+// levelRank orders a level (informational 0 ... critical 4; -1 unknown).
+func levelRank(level string) int {
 	for i, l := range Levels {
 		if l == level {
 			return i
@@ -218,7 +218,7 @@ func (r *Rule) check() error {
 	if !uuidRE.MatchString(r.ID) {
 		errs = append(errs, fmt.Errorf("id %q is not a UUID (Sigma rule ids are UUIDs)", r.ID))
 	}
-	if LevelRank(r.Level) < 0 {
+	if levelRank(r.Level) < 0 {
 		errs = append(errs, fmt.Errorf("level %q is not one of %s", r.Level, strings.Join(Levels, ", ")))
 	}
 	if p := r.Logsource.Product; p != "linux" {
