@@ -105,7 +105,16 @@ func checkCommand(args []string, stdout io.Writer) error {
 			return errCannotRun
 		}
 	}
-	ac, err := audit.New(daemon.AuditConfig(cfg, rs), quiet)
+	acfg := daemon.AuditConfig(cfg, rs)
+	acfg.LockWait = 0 // a running hookwatch keeps its rules: check must not take them away
+	ac, err := audit.New(acfg, quiet)
+	if errors.Is(err, audit.ErrInUse) {
+		line("collector", "audit ("+why+"): in use by the running hookwatch")
+		if fail {
+			return errCannotRun
+		}
+		return nil
+	}
 	if err != nil {
 		line("collector", "none: "+why+"; the audit subsystem is unavailable too: "+firstLine(err.Error()))
 		return errCannotRun

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,14 +9,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/audit/audittest"
 )
 
+// requireAudit checks for root and auditctl, and waits until no other test
+// process (the audit package's tests run in parallel with these) uses the
+// audit subsystem: it has one reader and one rule list per host.
 func requireAudit(t *testing.T) {
 	t.Helper()
 	requireRoot(t)
 	if _, err := exec.LookPath("auditctl"); err != nil {
 		t.Fatal("auditctl is needed: apt-get install auditd (see .ci/run)")
 	}
+	audittest.Serialize(t)
 }
 
 func auditConfig(t *testing.T) string {
@@ -72,6 +79,35 @@ func TestAuditModeScenarios(t *testing.T) {
 	if after := auditRules(t); after != before {
 		t.Errorf("audit rules changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// A preloaded credential program that exits at once (ssh -V) is caught in
+// audit mode every time, on a busy machine too: the library's open is in
+// audit's own record, so nothing has to be read from /proc before the
+// process is gone.
+func TestAuditModeShortLivedCredentialProgram(t *testing.T) {
+	requireAudit(t)
+	hook := compileHook(t)
+	s := startSensor(t, "-config", auditConfig(t), "-no-sweep")
+	const n = 60
+	want := map[float64]bool{}
+	for i := 0; i < n; i++ {
+		c := exec.Command("ssh", "-V")
+		c.Env = append(os.Environ(), "LD_PRELOAD="+hook)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("ssh -V: %v %s", err, out)
+		}
+		want[float64(c.Process.Pid)] = true
+	}
+	s.waitUntil(fmt.Sprintf("an alert for each of %d preloaded ssh -V", n), 60*time.Second, func(docs []map[string]any) (bool, string) {
+		caught := map[float64]bool{}
+		for _, d := range docs {
+			if pid, _ := get(d, "process.pid").(float64); want[pid] && isAlert(d, "unexpected-library-untrusted") && hasLibrary(d, hook) {
+				caught[pid] = true
+			}
+		}
+		return len(caught) == n, fmt.Sprintf("%d of %d caught", len(caught), n)
+	})
 }
 
 // With auditd running, hookwatch reads alongside it (the multicast group),

@@ -217,6 +217,23 @@ func (s *sensor) waitFor(desc string, match func(map[string]any) bool) map[strin
 	}
 }
 
+// waitUntil waits until done says the documents written so far are all
+// that was waited for; status says what is still missing.
+func (s *sensor) waitUntil(desc string, timeout time.Duration, done func(docs []map[string]any) (ok bool, status string)) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, status := done(s.docs())
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waited %s for %s: %s\nlog:\n%s", timeout, desc, status, s.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (s *sensor) dump() string {
 	b, _ := os.ReadFile(s.out)
 	return string(b)

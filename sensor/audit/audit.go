@@ -1,10 +1,14 @@
 // Package audit is hookwatch's fallback collector for hosts where eBPF
 // cannot load: it asks the kernel audit subsystem (through go-libaudit) for
 // every exec, for writes to the loader's configuration and for ptrace
-// attaches, and turns what it reports into the sensor's events. What audit
-// does not carry it reads from /proc at once — a loader variable from
-// /proc/PID/environ, a mapped library from /proc/PID/maps — and a process
-// that is gone by then is counted, not hidden.
+// attaches, and turns what it reports into the sensor's events. For the
+// credential programs and the loader it also asks for the files they open
+// the way the loader opens a library: audit writes that record before the
+// open returns, so a library preloaded into a short-lived ssh is seen even
+// when the process is gone before anything can look at it. What audit does
+// not carry it reads from /proc at once — a loader variable from
+// /proc/PID/environ, a library mapped another way from /proc/PID/maps — and
+// a process that is gone by then is counted, not hidden.
 package audit
 
 import (
@@ -26,6 +30,7 @@ import (
 	"github.com/elastic/go-libaudit/v2/rule"
 	"github.com/elastic/go-libaudit/v2/rule/flags"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
@@ -33,6 +38,20 @@ import (
 
 // Key tags every audit rule hookwatch adds, so it removes only its own.
 const Key = "hookwatch"
+
+// LibKey tags the rules for library opens by watched programs, so their
+// records are told from a write to a watched configuration file (also an
+// open, under Key).
+const LibKey = Key + "-lib"
+
+// loaderOpenFlags is how the loader (and dlopen) opens a library:
+// open_verify's O_RDONLY|O_CLOEXEC. Filtering on it in the kernel keeps the
+// records to libraries and a few other read-only opens.
+const loaderOpenFlags = "0x80000"
+
+// goneGrace is how long a watched process that has exited is remembered:
+// its records may still be on their way through the stream.
+const goneGrace = 5 * time.Second
 
 // Config is what the collector needs.
 type Config struct {
@@ -46,6 +65,9 @@ type Config struct {
 	// variable on any other program goes unseen.
 	WatchedOnly bool
 	Proc        procfs.FS
+	// LockWait is how long New waits for another hookwatch to let go of
+	// the audit collector before it fails with ErrInUse.
+	LockWait time.Duration
 }
 
 // Collector reads the kernel audit stream.
@@ -56,9 +78,10 @@ type Collector struct {
 	recv    *libaudit.AuditClient
 	shared  bool // auditd owns the socket: we listen on the multicast group
 	names   atomic.Pointer[map[string]bool]
+	lockFD  int  // the instance lock, held until Close
 
 	mu      sync.Mutex
-	watched map[uint32]map[string]bool // pid -> libraries reported
+	watched map[uint32]*watchedProc
 
 	// Counters.
 	execs, delivered, maps, files atomic.Uint64
@@ -67,35 +90,48 @@ type Collector struct {
 	kernelLost                    atomic.Uint64
 }
 
+// watchedProc is what the collector remembers of a watched process.
+type watchedProc struct {
+	start uint64          // start time as the exec record gave it (0: unknown)
+	seen  map[string]bool // libraries reported
+	gone  time.Time       // when /proc no longer had it
+}
+
 // New checks the audit subsystem, removes rules a crashed hookwatch left,
 // and installs its own.
 func New(cfg Config, log logrus.FieldLogger) (*Collector, error) {
+	lock, err := instanceLock(cfg.LockWait)
+	if err != nil {
+		return nil, err
+	}
 	control, err := libaudit.NewAuditClient(nil)
 	if err != nil {
+		syscall.Close(lock)
 		return nil, fmt.Errorf("audit netlink socket: %w", err)
 	}
-	c := &Collector{cfg: cfg, log: log, control: control, watched: map[uint32]map[string]bool{}}
+	c := &Collector{cfg: cfg, log: log, control: control, lockFD: lock, watched: map[uint32]*watchedProc{}}
+	fail := func(err error) (*Collector, error) {
+		control.Close()
+		syscall.Close(lock)
+		return nil, err
+	}
 	c.SetNames(cfg.CredentialPrograms, cfg.LoaderNames)
 	status, err := control.GetStatus()
 	if err != nil {
-		control.Close()
-		return nil, fmt.Errorf("audit status: %w", err)
+		return fail(fmt.Errorf("audit status: %w", err))
 	}
 	c.kernelLost0 = status.Lost
 	if status.Enabled == 0 {
 		if err := control.SetEnabled(true, libaudit.WaitForReply); err != nil {
-			control.Close()
-			return nil, fmt.Errorf("enabling audit: %w", err)
+			return fail(fmt.Errorf("enabling audit: %w", err))
 		}
 	}
 	if _, err := c.removeOurRules(); err != nil {
-		control.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := c.addRules(); err != nil {
 		c.removeOurRules()
-		control.Close()
-		return nil, err
+		return fail(err)
 	}
 	// Be a good citizen: if auditd owns the stream, listen alongside it
 	// on the multicast group instead of taking the stream away.
@@ -150,23 +186,39 @@ func setRecvTimeout(c *libaudit.AuditClient, d time.Duration) error {
 	return nil
 }
 
-// rules are hookwatch's audit rules, all tagged with Key.
+// watchedExecutables are the installed credential programs and loaders,
+// by real path: audit's exe filter compares the file, not its name.
+func (c *Collector) watchedExecutables() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range append(append([]string{}, c.cfg.CredentialPrograms...), c.cfg.LoaderNames...) {
+		for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/lib/openssh", "/usr/libexec", "/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/policykit-1", "/usr/lib/polkit-1"} {
+			p, err := filepath.EvalSymlinks(filepath.Join(dir, name))
+			if err != nil || seen[p] {
+				continue
+			}
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// rules are hookwatch's audit rules, all tagged with Key or LibKey.
 func (c *Collector) rules() []string {
 	var rs []string
+	exes := c.watchedExecutables()
 	if c.cfg.WatchedOnly {
-		seen := map[string]bool{}
-		for _, name := range append(append([]string{}, c.cfg.CredentialPrograms...), c.cfg.LoaderNames...) {
-			for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/lib/openssh", "/usr/libexec", "/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/policykit-1", "/usr/lib/polkit-1"} {
-				p, err := filepath.EvalSymlinks(filepath.Join(dir, name))
-				if err != nil || seen[p] {
-					continue
-				}
-				seen[p] = true
-				rs = append(rs, "-a always,exit -F arch=b64 -S execve,execveat -F exe="+p+" -k "+Key)
-			}
+		for _, p := range exes {
+			rs = append(rs, "-a always,exit -F arch=b64 -S execve,execveat -F exe="+p+" -k "+Key)
 		}
 	} else {
 		rs = append(rs, "-a always,exit -F arch=b64 -S execve,execveat -k "+Key)
+	}
+	// The libraries a watched program opens, race-free: one record per
+	// successful loader-style open, by the watched executables only.
+	for _, p := range exes {
+		rs = append(rs, "-a always,exit -F arch=b64 -S openat -F exe="+p+" -F a2="+loaderOpenFlags+" -F success=1 -k "+LibKey)
 	}
 	rs = append(rs,
 		"-a always,exit -F arch=b64 -S ptrace -F a0=0x10 -k "+Key,   // PTRACE_ATTACH
@@ -205,7 +257,7 @@ func (c *Collector) removeOurRules() (int, error) {
 	n := 0
 	for _, wire := range rules {
 		text, err := rule.ToCommandLine(wire, false)
-		if err != nil || !strings.Contains(text, "-k "+Key) && !strings.Contains(text, "key="+Key) {
+		if err != nil || !isOurs(text) {
 			continue
 		}
 		if err := c.control.DeleteRule(wire); err != nil {
@@ -214,6 +266,19 @@ func (c *Collector) removeOurRules() (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// isOurs tells hookwatch's rules (key Key or LibKey) from anyone else's,
+// including an admin's key that merely starts with "hookwatch".
+func isOurs(ruleText string) bool {
+	for _, f := range strings.Fields(ruleText) {
+		for _, k := range []string{Key, LibKey} {
+			if f == "key="+k || f == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SetNames replaces the credential program and loader names.
@@ -231,12 +296,47 @@ func (c *Collector) SetWatchedFiles(files, dirs []event.FileID) error { return n
 
 // Watch marks a running process as watched: its mappings are read.
 func (c *Collector) Watch(pid uint32) error {
-	c.mu.Lock()
-	if c.watched[pid] == nil {
-		c.watched[pid] = map[string]bool{}
-	}
-	c.mu.Unlock()
+	c.watchedEntry(pid, 0)
 	return nil
+}
+
+// watchedEntry returns pid's entry, creating it with start when missing.
+func (c *Collector) watchedEntry(pid uint32, start uint64) *watchedProc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.watched[pid]
+	if w == nil {
+		w = &watchedProc{start: start, seen: map[string]bool{}}
+		c.watched[pid] = w
+	}
+	return w
+}
+
+// firstReport tells whether path is new for pid (and remembers it).
+func (c *Collector) firstReport(pid uint32, path string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.watched[pid]
+	if w == nil {
+		w = &watchedProc{seen: map[string]bool{}}
+		c.watched[pid] = w
+	}
+	if w.seen[path] {
+		return false
+	}
+	w.seen[path] = true
+	return true
+}
+
+// forgetGone drops the processes that exited more than goneGrace ago.
+func (c *Collector) forgetGone(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for pid, w := range c.watched {
+		if !w.gone.IsZero() && now.Sub(w.gone) > goneGrace {
+			delete(c.watched, pid)
+		}
+	}
 }
 
 // Close removes hookwatch's rules and lets the audit stream go.
@@ -245,7 +345,9 @@ func (c *Collector) Close() error {
 	if c.recv != nil {
 		c.recv.Close()
 	}
-	return errors.Join(err, c.control.Close())
+	err = errors.Join(err, c.control.Close())
+	syscall.Close(c.lockFD)
+	return err
 }
 
 // Stats maps audit's counters onto the sensor's: kernel-side losses are the
@@ -272,28 +374,23 @@ func (c *Collector) Run(ctx context.Context, h event.Handler) error {
 		return fmt.Errorf("audit reassembler: %w", err)
 	}
 	defer re.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				re.Maintain()
-			}
-		}
-	}()
 	// Closing a socket does not wake a thread blocked reading it: read
 	// with a timeout instead, and look at ctx between reads.
 	if err := setRecvTimeout(c.recv, 500*time.Millisecond); err != nil {
 		return err
 	}
+	// Timed-out events are evicted from this goroutine too, never from
+	// another: a process's records are then handled in the order audit
+	// wrote them (its exec before the libraries it opened).
+	lastMaintain := time.Now()
 	for {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if now := time.Now(); now.Sub(lastMaintain) >= 500*time.Millisecond {
+			lastMaintain = now
+			re.Maintain()
+			c.forgetGone(now)
 		}
 		msg, err := c.recv.Receive(false)
 		if err != nil {
@@ -332,7 +429,7 @@ func (s *stream) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 	var paths []map[string]string
 	var cwd string
 	var when time.Time
-	ours := false
+	var key string
 	for _, m := range msgs {
 		d, err := m.Data()
 		if err != nil {
@@ -345,7 +442,9 @@ func (s *stream) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 			// auparse moves the rule key into the tags.
 			tags, _ := m.Tags()
 			for _, t := range tags {
-				ours = ours || t == Key
+				if t == Key || t == LibKey {
+					key = t
+				}
 			}
 		case auparse.AUDIT_EXECVE:
 			exe = d
@@ -355,10 +454,12 @@ func (s *stream) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 			cwd = d["cwd"]
 		}
 	}
-	if sc == nil || !ours {
+	if sc == nil || key == "" {
 		return
 	}
 	switch name := sc["syscall"]; {
+	case key == LibKey:
+		s.c.opened(s.h, sc, paths, cwd, when)
 	case name == "execve" || name == "execveat":
 		// auparse turns success=yes into result=success.
 		if sc["result"] == "success" && exe != nil {
@@ -388,10 +489,16 @@ func loginUID(s string) uint32 {
 	return atou(s)
 }
 
-func proc(sc map[string]string, when time.Time, startTicks uint64) event.Proc {
+// ticksToNs converts /proc's start time (USER_HZ, 100 everywhere) to the
+// kernel records' nanoseconds since boot.
+const ticksToNs = 1e9 / 100
+
+// proc is the process a syscall record describes; start is its start time
+// in ns since boot (0 when unknown).
+func proc(sc map[string]string, when time.Time, start uint64) event.Proc {
 	pid := atou(sc["pid"])
 	return event.Proc{
-		Time: when, StartTime: startTicks * 1e7, PID: pid, TID: pid, PPID: atou(sc["ppid"]),
+		Time: when, StartTime: start, PID: pid, TID: pid, PPID: atou(sc["ppid"]),
 		UID: atou(sc["uid"]), GID: atou(sc["gid"]), EUID: atou(sc["euid"]), EGID: atou(sc["egid"]),
 		LoginUID: loginUID(sc["auid"]), Comm: sc["comm"],
 	}
@@ -405,12 +512,7 @@ func (c *Collector) exec(h event.Handler, sc, exe map[string]string, when time.T
 	for i := 0; i < argc && i < 4096; i++ {
 		args = append(args, exe["a"+strconv.Itoa(i)])
 	}
-	names := *c.names.Load()
-	var watch event.Watch
-	base := filepath.Base(sc["exe"])
-	if names[base] || names[sc["comm"]] {
-		watch |= event.WatchCredential
-	}
+	watch := c.watchOf(sc)
 	// The environment is not in the audit record: read it now, racing
 	// the process (counted when lost). A process that already exited reads
 	// as gone, or as a zombie whose environment is empty.
@@ -428,11 +530,6 @@ func (c *Collector) exec(h event.Handler, sc, exe map[string]string, when time.T
 			}
 		}
 	}
-	for _, l := range c.cfg.LoaderNames {
-		if base == l {
-			watch |= event.WatchLoader
-		}
-	}
 	if len(loader) > 0 {
 		watch |= event.WatchLoaderEnv
 	}
@@ -442,18 +539,119 @@ func (c *Collector) exec(h event.Handler, sc, exe map[string]string, when time.T
 	if watch == 0 {
 		return // not ours to watch: the kernel side would not have sent it
 	}
-	var ticks uint64
+	var start uint64
 	if serr == nil {
-		ticks = st.StartTicks
+		start = st.StartTicks * ticksToNs
 	}
-	ev := &event.Exec{Proc: proc(sc, when, ticks), Watch: watch, Executable: sc["exe"], Args: args, LoaderEnv: loader}
+	ev := &event.Exec{Proc: proc(sc, when, start), Watch: watch, Executable: sc["exe"], Args: args, LoaderEnv: loader}
 	if err != nil {
 		ev.EnvUnreadable = true
 	}
 	c.delivered.Add(1)
 	h.Exec(ev)
-	c.Watch(pid)
+	// A new image: forget what the previous one of this pid loaded.
+	c.mu.Lock()
+	c.watched[pid] = &watchedProc{start: start, seen: map[string]bool{}}
+	c.mu.Unlock()
 	c.scanLater(h, pid)
+}
+
+// watchOf is why a record's process is watched: a credential program or
+// the loader, by executable or comm.
+func (c *Collector) watchOf(sc map[string]string) event.Watch {
+	var w event.Watch
+	base := filepath.Base(sc["exe"])
+	if names := *c.names.Load(); names[base] || names[sc["comm"]] {
+		w |= event.WatchCredential
+	}
+	for _, l := range c.cfg.LoaderNames {
+		if base == l {
+			w |= event.WatchLoader
+		}
+	}
+	return w
+}
+
+// opened reports a library a watched program opened the loader's way.
+// The record was written before the open returned, so this holds even for
+// a process that is long gone: no /proc read is needed to know the file.
+func (c *Collector) opened(h event.Handler, sc map[string]string, paths []map[string]string, cwd string, when time.Time) {
+	var rec map[string]string
+	for _, p := range paths {
+		if p["nametype"] == "NORMAL" {
+			rec = p
+		}
+	}
+	if rec == nil || rec["name"] == "" {
+		return
+	}
+	// Only regular files can be libraries; never open a FIFO or device
+	// to find out.
+	if mode, err := strconv.ParseUint(rec["mode"], 8, 32); err != nil || mode&syscall.S_IFMT != syscall.S_IFREG {
+		return
+	}
+	name := rec["name"]
+	if !strings.HasPrefix(name, "/") && cwd != "" {
+		name = filepath.Join(cwd, name)
+	}
+	// The loader opens libraries by the names it searched (a symlink such
+	// as libz.so.1, a merged-/usr alias); the mapping, and the eBPF
+	// collector, name the file itself.
+	if real, err := filepath.EvalSymlinks(name); err == nil {
+		name = real
+	}
+	if !sharedObject(name) {
+		return
+	}
+	pid := atou(sc["pid"])
+	w := c.watchedEntry(pid, 0)
+	if !c.firstReport(pid, name) {
+		return
+	}
+	ino, _ := strconv.ParseUint(rec["inode"], 10, 64)
+	c.maps.Add(1)
+	h.ImageLoad(&event.ImageLoad{
+		Proc: proc(sc, when, w.start), Watch: c.watchOf(sc) | event.WatchUserspace,
+		Path: name, Dev: parseDev(rec["dev"]), Ino: ino,
+	})
+}
+
+// sharedObject tells an ELF shared object (or position-independent
+// executable) from the other files a program opens read-only.
+func sharedObject(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var hdr [18]byte
+	if n, _ := f.ReadAt(hdr[:], 0); n < len(hdr) {
+		return false
+	}
+	if string(hdr[:4]) != "\x7fELF" {
+		return false
+	}
+	var typ uint16
+	if hdr[5] == 2 { // big-endian
+		typ = uint16(hdr[16])<<8 | uint16(hdr[17])
+	} else {
+		typ = uint16(hdr[17])<<8 | uint16(hdr[16])
+	}
+	return typ == 3 // ET_DYN
+}
+
+// parseDev turns audit's "major:minor" (hex) into a userspace dev_t.
+func parseDev(s string) uint64 {
+	maj, min, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0
+	}
+	ma, err1 := strconv.ParseUint(maj, 16, 32)
+	mi, err2 := strconv.ParseUint(min, 16, 32)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return unix.Mkdev(uint32(ma), uint32(mi))
 }
 
 // scanLater reads a watched process's mappings a few times after an exec or
@@ -474,31 +672,23 @@ func (c *Collector) scanLater(h event.Handler, pid uint32) {
 func (c *Collector) scan(h event.Handler, pid uint32) bool {
 	maps, err := c.cfg.Proc.Maps(pid)
 	if err != nil {
+		// Gone: forgotten a little later, as records about it may still
+		// be on their way.
 		c.mu.Lock()
-		delete(c.watched, pid)
+		if w := c.watched[pid]; w != nil && w.gone.IsZero() {
+			w.gone = time.Now()
+		}
 		c.mu.Unlock()
 		return false
 	}
 	st, _ := c.cfg.Proc.Stat(pid)
 	for _, m := range maps {
-		if !m.Executable() || !strings.HasPrefix(m.Path, "/") {
-			continue
-		}
-		c.mu.Lock()
-		seen := c.watched[pid]
-		if seen == nil {
-			seen = map[string]bool{}
-			c.watched[pid] = seen
-		}
-		dup := seen[m.Path]
-		seen[m.Path] = true
-		c.mu.Unlock()
-		if dup {
+		if !m.Executable() || !strings.HasPrefix(m.Path, "/") || !c.firstReport(pid, m.Path) {
 			continue
 		}
 		c.maps.Add(1)
 		h.ImageLoad(&event.ImageLoad{
-			Proc: event.Proc{Time: time.Now(), StartTime: st.StartTicks * 1e7, PID: pid, TID: pid, PPID: st.PPID,
+			Proc: event.Proc{Time: time.Now(), StartTime: st.StartTicks * ticksToNs, PID: pid, TID: pid, PPID: st.PPID,
 				UID: st.UID, EUID: st.EUID, GID: st.GID, EGID: st.EGID, Comm: st.Comm},
 			Watch: event.WatchUserspace, Path: m.Path, Ino: m.Inode, Addr: m.Start,
 			Deleted: m.Deleted, Memfd: strings.HasPrefix(m.Path, "/memfd:"),

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/hookwatch/hookwatch/sensor/audit/audittest"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 )
@@ -47,6 +49,7 @@ func TestAuditCollector(t *testing.T) {
 	if _, err := exec.LookPath("auditctl"); err != nil {
 		t.Fatal("auditctl is needed: apt-get install auditd (see .ci/run)")
 	}
+	audittest.Serialize(t)
 	before := rulesText(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "ld.so.preload")
@@ -68,6 +71,11 @@ func TestAuditCollector(t *testing.T) {
 	sleeper.Start()
 	writer := exec.Command("sh", "-c", "echo x > "+conf)
 	writer.Run()
+	// A credential program gone before /proc can be read: its libraries
+	// come from audit's records of what it opened.
+	short := exec.Command("ssh", "-V")
+	short.Env = []string{"LD_PRELOAD=" + libm}
+	short.Run()
 	sleeper.Wait()
 	time.Sleep(500 * time.Millisecond)
 	cancel()
@@ -80,7 +88,7 @@ func TestAuditCollector(t *testing.T) {
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	var sawExec, sawLib, sawWrite bool
+	var sawExec, sawLib, sawWrite, sawShort bool
 	for _, e := range rec.execs {
 		if e.PID == uint32(sleeper.Process.Pid) && len(e.LoaderEnv) == 1 && e.LoaderEnv[0] == "LD_PRELOAD="+libm {
 			sawExec = true
@@ -90,6 +98,9 @@ func TestAuditCollector(t *testing.T) {
 		if il.PID == uint32(sleeper.Process.Pid) && il.Path == libm {
 			sawLib = true
 		}
+		if il.PID == uint32(short.Process.Pid) && il.Path == libm && il.Watch&event.WatchCredential != 0 && il.Ino != 0 && il.Dev != 0 {
+			sawShort = true
+		}
 	}
 	for _, f := range rec.files {
 		if f.Path == conf && f.Comm == "sh" && f.PID == uint32(writer.Process.Pid) {
@@ -98,11 +109,55 @@ func TestAuditCollector(t *testing.T) {
 	}
 	st, _, _ := c.Stats()
 	t.Logf("stats %+v race %d", st, c.RaceLost())
-	if !sawExec || !sawLib || !sawWrite {
-		t.Errorf("exec with LD_PRELOAD %v, its library %v, the write by sh %v (%d execs, %d images, %d file ops)", sawExec, sawLib, sawWrite, len(rec.execs), len(rec.images), len(rec.files))
+	if !sawExec || !sawLib || !sawWrite || !sawShort {
+		t.Errorf("exec with LD_PRELOAD %v, its library %v, the write by sh %v, the library of ssh -V %v (%d execs, %d images, %d file ops)", sawExec, sawLib, sawWrite, sawShort, len(rec.execs), len(rec.images), len(rec.files))
 	}
 	if after := rulesText(t); after != before {
 		t.Errorf("audit rules not restored:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// A second collector cannot take the audit subsystem from a running one:
+// it would delete the first one's rules.
+func TestOneCollectorPerHost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("must be root to use the audit subsystem (the test suite runs as root in CI)")
+	}
+	audittest.Serialize(t)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	first, err := New(Config{CredentialPrograms: []string{"ssh"}, Proc: procfs.Default()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{CredentialPrograms: []string{"ssh"}, Proc: procfs.Default(), LockWait: 300 * time.Millisecond}, log); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second collector: %v, want ErrInUse", err)
+	}
+	if !strings.Contains(rulesText(t), "key=hookwatch-lib") {
+		t.Errorf("the first collector's rules are gone after the second tried:\n%s", rulesText(t))
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, err := New(Config{CredentialPrograms: []string{"ssh"}, Proc: procfs.Default()}, log)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	second.Close()
+}
+
+// Only hookwatch's keys are hookwatch's rules.
+func TestIsOurs(t *testing.T) {
+	for text, want := range map[string]bool{
+		"-a always,exit -F arch=b64 -S execve,execveat -F key=hookwatch":                true,
+		"-a always,exit -F arch=b64 -S openat -F exe=/usr/bin/ssh -F key=hookwatch-lib": true,
+		"-w /etc/ld.so.preload -p wa -k hookwatch":                                      true,
+		"-w /etc/hosts -p wa -k hookwatch-admin":                                        false,
+		"-a always,exit -S ptrace -F key=hookwatchers":                                  false,
+	} {
+		if got := isOurs(text); got != want {
+			t.Errorf("isOurs(%q) = %v, want %v", text, got, want)
+		}
 	}
 }
 
@@ -110,7 +165,8 @@ func TestWatchedOnlyRules(t *testing.T) {
 	c := &Collector{cfg: Config{CredentialPrograms: []string{"ssh", "no-such-program"}, WatchedOnly: true, ConfigPaths: []string{"/etc/ld.so.preload"}}}
 	rules := strings.Join(c.rules(), "\n")
 	ssh, _ := filepath.EvalSymlinks("/usr/bin/ssh")
-	for _, want := range []string{"-F exe=" + ssh + " -k hookwatch", "-S ptrace -F a0=0x10", "-w /etc/ld.so.preload -p wa -k hookwatch"} {
+	for _, want := range []string{"-F exe=" + ssh + " -k hookwatch", "-S ptrace -F a0=0x10", "-w /etc/ld.so.preload -p wa -k hookwatch",
+		"-S openat -F exe=" + ssh + " -F a2=0x80000 -F success=1 -k hookwatch-lib"} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("rules lack %q:\n%s", want, rules)
 		}

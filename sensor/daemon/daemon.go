@@ -312,6 +312,8 @@ func AuditConfig(cfg config.Config, rs *rules.Set) audit.Config {
 	return audit.Config{
 		CredentialPrograms: rs.CredentialPrograms, LoaderNames: rs.LoaderNames, LoaderVars: rs.LoaderVariables,
 		ConfigPaths: paths, WatchedOnly: cfg.Audit.Exec == "watched", Proc: procfs.Default(),
+		// A restart may overlap the old process's exit.
+		LockWait: 10 * time.Second,
 	}
 }
 
