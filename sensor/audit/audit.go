@@ -78,7 +78,7 @@ type Collector struct {
 	recv    *libaudit.AuditClient
 	shared  bool // auditd owns the socket: we listen on the multicast group
 	names   atomic.Pointer[map[string]bool]
-	lockFD  int  // the instance lock, held until Close
+	lockFD  int // the instance lock, held until Close
 
 	mu      sync.Mutex
 	watched map[uint32]*watchedProc
