@@ -41,7 +41,15 @@ func main() {
 	flag.IntVar(&o.dlopens, "dlopens", 20000, "dlopen/dlclose pairs in the mmap storm")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle period measured")
 	flag.StringVar(&o.out, "json", "bench-results.json", "where to write the figures")
+	auditStorm := flag.Int("audit-storm", 0, "instead: run this many preloaded ssh -V and /bin/true under the audit collector, CPUs kept busy, and count what it caught")
 	flag.Parse()
+	if *auditStorm > 0 {
+		if err := runAuditStorm(*auditStorm); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -245,10 +253,12 @@ type sensor struct {
 	stderr *strings.Builder
 }
 
-func startSensor(e *env) (*sensor, error) {
+// startSensor runs hookwatch writing to a file of its own; extra is added
+// to its configuration.
+func startSensor(e *env, extra ...string) (*sensor, error) {
 	s := &sensor{out: filepath.Join(e.dir, fmt.Sprintf("events-%d.json", time.Now().UnixNano())), stderr: &strings.Builder{}}
 	conf := filepath.Join(e.dir, "hookwatch.yaml")
-	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\n"), 0o600)
+	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\n"+strings.Join(extra, "")), 0o600)
 	s.cmd = exec.Command(e.hookwatch, "run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-no-sweep")
 	s.cmd.Stderr = &lockedWriter{b: s.stderr}
 	if err := s.cmd.Start(); err != nil {

@@ -218,7 +218,7 @@ func (c *Collector) rules() []string {
 	// The libraries a watched program opens, race-free: one record per
 	// successful loader-style open, by the watched executables only.
 	for _, p := range exes {
-		rs = append(rs, "-a always,exit -F arch=b64 -S openat -F exe="+p+" -F a2="+loaderOpenFlags+" -F success=1 -k "+LibKey)
+		rs = append(rs, "-a always,exit -F arch=b64 -S openat -F a2="+loaderOpenFlags+" -F success=1 -F exe="+p+" -k "+LibKey)
 	}
 	rs = append(rs,
 		"-a always,exit -F arch=b64 -S ptrace -F a0=0x10 -k "+Key,   // PTRACE_ATTACH

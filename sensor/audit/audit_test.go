@@ -166,7 +166,7 @@ func TestWatchedOnlyRules(t *testing.T) {
 	rules := strings.Join(c.rules(), "\n")
 	ssh, _ := filepath.EvalSymlinks("/usr/bin/ssh")
 	for _, want := range []string{"-F exe=" + ssh + " -k hookwatch", "-S ptrace -F a0=0x10", "-w /etc/ld.so.preload -p wa -k hookwatch",
-		"-S openat -F exe=" + ssh + " -F a2=0x80000 -F success=1 -k hookwatch-lib"} {
+		"-S openat -F a2=0x80000 -F success=1 -F exe=" + ssh + " -k hookwatch-lib"} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("rules lack %q:\n%s", want, rules)
 		}
