@@ -120,7 +120,7 @@ func checkCommand(args []string, stdout io.Writer) error {
 		return errCannotRun
 	}
 	ac.Close()
-	line("collector", "audit ("+why+"): sees execs, loader configuration writes and ptrace; libraries and environments are read from /proc, racing short-lived processes")
+	line("collector", "audit ("+why+"): sees execs, loader configuration writes, ptrace and the libraries credential programs open; environments (and other processes' libraries) are read from /proc, racing short-lived processes")
 	if fail {
 		return errCannotRun
 	}

@@ -117,7 +117,7 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 			Read: func() []metrics.Sample { return programStats(pr, true) }},
 		{Name: "hookwatch_bpf_program_runs_total", Help: "Runs of each BPF program (metrics.bpf_stats).", Labels: []string{"program"}, Counter: true,
 			Read: func() []metrics.Sample { return programStats(pr, false) }},
-		{Name: "hookwatch_audit_race_lost_total", Help: "Audit collector: watched processes gone before /proc could be read (their environment or libraries are unknown).", Counter: true,
+		{Name: "hookwatch_audit_race_lost_total", Help: "Audit collector: execs gone before their environment could be read from /proc (their loader variables are unknown; a credential program's libraries still come from audit's open records).", Counter: true,
 			Read: func() []metrics.Sample {
 				if r, ok := pr.(interface{ RaceLost() uint64 }); ok {
 					return []metrics.Sample{{Value: float64(r.RaceLost())}}
