@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Package versions must start with a digit.
 PKGVERSION ?= $(if $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(VERSION)),$(VERSION),0.0.0~$(subst -,.,$(VERSION)))
 # Debian packages the tests and `make generate` need (.ci/run installs them).
-DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls auditd
+DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls auditd fakeroot faketime
 
 FUZZTIME ?= 20s
 
@@ -42,8 +42,9 @@ package: ## build .deb and .rpm packages for amd64 and arm64 into dist/
 bench: ## benchmark against no sensor and auditd (root; writes bench-results.json)
 	go run ./bench -json bench-results.json $(ARGS)
 
-deps: ## install the Debian packages the tests need
+deps: ## install the Debian packages and the npm tools (tools/kql) the tests need
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
+	npm ci --prefix tools/kql --no-audit --no-fund
 
 fuzz: ## run each fuzz target for a short while (FUZZTIME to change it)
 	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseMaps -fuzztime $(FUZZTIME)

@@ -132,7 +132,7 @@ func TestSentinelParsersCoverTheTables(t *testing.T) {
 	}
 	json.Unmarshal(b, &schema)
 	for table, cols := range schema.Tables {
-		kql, err := os.ReadFile("sentinel/parsers/Hookwatch" + table + ".kql")
+		kql, err := parserQuery("sentinel/parsers/Hookwatch" + table + ".yaml")
 		if err != nil {
 			t.Errorf("no parser for %s: %v", table, err)
 			continue
@@ -146,4 +146,17 @@ func TestSentinelParsersCoverTheTables(t *testing.T) {
 			t.Errorf("%s parser does not select its table", table)
 		}
 	}
+}
+
+// parserQuery is the KQL of one parser file.
+func parserQuery(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p parser
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	return []byte(p.FunctionQuery), nil
 }
