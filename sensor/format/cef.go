@@ -62,8 +62,9 @@ func (c CEF) Encode(doc map[string]any) ([]byte, error) {
 	add("suser", str(doc, "process.user.name"))
 	add("suid", str(doc, "process.user.id"))
 	add("spid", str(doc, "process.pid"))
+	// sproc alone: CommonSecurityLog maps sproc and sourceProcessName to the
+	// same column (SourceProcessName), so sending both makes it ambiguous.
 	add("sproc", str(doc, "process.executable"))
-	add("sourceProcessName", str(doc, "process.name"))
 	path := str(doc, "dll.path")
 	if path == "" {
 		path = str(doc, "file.path")

@@ -231,6 +231,21 @@ func TestCEFEscaping(t *testing.T) {
 	}
 }
 
+// One process field per CEF message: sproc and sourceProcessName both land
+// in CommonSecurityLog's SourceProcessName, and the parser reads a path there.
+func TestCEFOneProcessField(t *testing.T) {
+	for name, doc := range fixtures() {
+		b, err := CEF{Version: "1"}.Encode(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if strings.Contains(s, "sourceProcessName=") || strings.Count(s, " sproc=") != 1 || !strings.Contains(s, " sproc=/") {
+			t.Errorf("%s: want exactly one process field, sproc with the executable's path: %s", name, s)
+		}
+	}
+}
+
 func TestFitShrinksToValidJSON(t *testing.T) {
 	doc := fixtures()["exec"]
 	big := strings.Repeat("x", 64<<10)
