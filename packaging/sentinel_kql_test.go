@@ -3,6 +3,7 @@ package packaging
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +85,11 @@ type kqlFunction struct {
 }
 
 type kqlResult struct {
-	Name        string `json:"name"`
+	Name    string `json:"name"`
+	Columns []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"columns"`
 	Diagnostics []struct {
 		Severity string `json:"severity"`
 		Message  string `json:"message"`
@@ -155,7 +160,10 @@ func shippedKQL(t *testing.T) ([]kqlFunction, []kqlQuery) {
 }
 
 // Every shipped query parses, names only real tables, columns and
-// functions, and type-checks, by Microsoft's own analyser.
+// functions, and type-checks, by Microsoft's own analyser; every parser's
+// result keeps the columns Sentinel's time filters, workbooks and
+// resource-context RBAC rely on, and each ASIM parser yields every field
+// its schema marks mandatory, with the schema's type.
 func TestKQLAnalysis(t *testing.T) {
 	t.Parallel() // node and the analyser take seconds: overlap the package's other tests
 	fns, qs := shippedKQL(t)
@@ -163,7 +171,49 @@ func TestKQLAnalysis(t *testing.T) {
 		for _, d := range r.Diagnostics {
 			t.Errorf("%s: %s at %d (%q): %s", r.Name, d.Severity, d.Start, d.Text, d.Message)
 		}
+		fn, isFunction := strings.CutPrefix(r.Name, "function ")
+		if !isFunction {
+			continue
+		}
+		cols := map[string]string{}
+		for _, c := range r.Columns {
+			cols[c.Name] = c.Type
+		}
+		want := map[string]string{"TimeGenerated": "datetime", "Computer": "string", "_ResourceId": "string"}
+		for schema, fields := range asimMandatory {
+			if strings.HasPrefix(fn, "ASim"+schema) || strings.HasPrefix(fn, "vim"+schema) {
+				maps.Copy(want, fields)
+			}
+		}
+		for name, typ := range want {
+			if got, ok := cols[name]; !ok || got != typ {
+				t.Errorf("%s: column %s is %q, want %s", r.Name, name, got, typ)
+			}
+		}
 	}
+}
+
+// asimMandatory are the fields the ASIM schemas mark mandatory (common
+// fields, then the schema's own, aliases included), from Microsoft's ASIM
+// schema references: ProcessEvent 0.1.4 and FileEvent 0.2.1.
+var asimMandatory = map[string]map[string]string{
+	"ProcessCreate": withCommon(map[string]string{
+		"ActingProcessId": "string", "ActorUsername": "string",
+		"TargetProcessId": "string", "TargetProcessName": "string", "TargetProcessCommandLine": "string",
+		"TargetUsername": "string", "User": "string", "Process": "string", "CommandLine": "string",
+	}),
+	"FileEvent": withCommon(map[string]string{
+		"TargetFilePath": "string", "ActorUsername": "string", "User": "string", "FilePath": "string",
+	}),
+}
+
+func withCommon(m map[string]string) map[string]string {
+	maps.Copy(m, map[string]string{
+		"TimeGenerated": "datetime", "EventCount": "int", "EventStartTime": "datetime", "EventEndTime": "datetime",
+		"EventType": "string", "EventResult": "string", "EventProduct": "string", "EventVendor": "string",
+		"EventSchema": "string", "EventSchemaVersion": "string", "Dvc": "string",
+	})
+	return m
 }
 
 // The analysis above can fail: a rule whose column is misspelt, a parser

@@ -6,7 +6,8 @@
 //    "queries":   [{"name": "rules/x.yaml", "text": "..."}]}
 // declares the tables and functions in one database, analyses every query
 // and every function body against it (syntax, names, types), and writes
-//   [{"name": ..., "diagnostics": [{"severity", "message", "start", "end", "text"}]}]
+//   [{"name": ..., "diagnostics": [{"severity", "message", "start", "end", "text"}],
+//     "columns": [{"name", "type"}]}]   (the result's columns, when tabular)
 // Exit status 0 whatever it found (the caller judges); 2 on bad input.
 "use strict";
 require("@kusto/language-service-next/bridge");
@@ -41,8 +42,15 @@ function analyse(input) {
       end: d.End - it.prefix.length,
       text: text.substring(d.Start, d.End),
     }));
-    return { name: it.name, diagnostics };
+    return { name: it.name, diagnostics, columns: resultColumns(code) };
   });
+}
+
+// resultColumns lists the columns (and their types) of a tabular result.
+function resultColumns(code) {
+  const rt = code.ResultType;
+  if (!rt || !(rt instanceof S.TableSymbol)) return [];
+  return Bridge.toArray(rt.Columns).map((c) => ({ name: c.Name, type: c.Type.Name }));
 }
 
 // letParams turns "(starttime:datetime=datetime(null), x:string='*')" into
