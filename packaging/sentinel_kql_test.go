@@ -145,18 +145,26 @@ func shippedKQL(t *testing.T) ([]kqlFunction, []kqlQuery) {
 		fns = append(fns, kqlFunction{Name: p.FunctionAlias, Params: p.paramList(), Body: p.FunctionQuery})
 	}
 	var qs []kqlQuery
-	files, _ := filepath.Glob("sentinel/rules/*.yaml")
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		var r struct {
-			Query string `yaml:"query"`
-		}
-		if err := yaml.Unmarshal(b, &r); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for f, r := range analyticRules(t) {
 		qs = append(qs, kqlQuery{Name: f, Text: r.Query})
 	}
 	return fns, qs
+}
+
+// analyticRules reads the shipped analytic rules by file.
+func analyticRules(t *testing.T) map[string]analyticRule {
+	t.Helper()
+	out := map[string]analyticRule{}
+	files, _ := filepath.Glob("sentinel/rules/*.yaml")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		var r analyticRule
+		if err := yaml.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[f] = r
+	}
+	return out
 }
 
 // Every shipped query parses, names only real tables, columns and
@@ -167,17 +175,28 @@ func shippedKQL(t *testing.T) ([]kqlFunction, []kqlQuery) {
 func TestKQLAnalysis(t *testing.T) {
 	t.Parallel() // node and the analyser take seconds: overlap the package's other tests
 	fns, qs := shippedKQL(t)
+	rules := analyticRules(t)
 	for _, r := range analyseKQL(t, fns, qs) {
 		for _, d := range r.Diagnostics {
 			t.Errorf("%s: %s at %d (%q): %s", r.Name, d.Severity, d.Start, d.Text, d.Message)
 		}
-		fn, isFunction := strings.CutPrefix(r.Name, "function ")
-		if !isFunction {
-			continue
-		}
 		cols := map[string]string{}
 		for _, c := range r.Columns {
 			cols[c.Name] = c.Type
+		}
+		fn, isFunction := strings.CutPrefix(r.Name, "function ")
+		if !isFunction {
+			// An analytic rule: every column its entities, custom details,
+			// severity and alert texts name is in the query's result.
+			for _, c := range rules[r.Name].columns() {
+				if _, ok := cols[c]; !ok {
+					t.Errorf("%s: names column %s, which the query does not return", r.Name, c)
+				}
+			}
+			if c := rules[r.Name].AlertDetailsOverride.AlertSeverityColumnName; cols[c] != "string" {
+				t.Errorf("%s: severity column %s is %q, want string", r.Name, c, cols[c])
+			}
+			continue
 		}
 		want := map[string]string{"TimeGenerated": "datetime", "Computer": "string", "_ResourceId": "string"}
 		for schema, fields := range asimMandatory {

@@ -38,8 +38,33 @@ type analyticRule struct {
 			ColumnName string `yaml:"columnName"`
 		} `yaml:"fieldMappings"`
 	} `yaml:"entityMappings"`
-	Version string `yaml:"version"`
-	Kind    string `yaml:"kind"`
+	AlertDetailsOverride struct {
+		AlertDisplayNameFormat  string `yaml:"alertDisplayNameFormat"`
+		AlertDescriptionFormat  string `yaml:"alertDescriptionFormat"`
+		AlertSeverityColumnName string `yaml:"alertSeverityColumnName"`
+	} `yaml:"alertDetailsOverride"`
+	CustomDetails map[string]string `yaml:"customDetails"`
+	Version       string            `yaml:"version"`
+	Kind          string            `yaml:"kind"`
+}
+
+// columns is every result column a rule's settings name: entities, custom
+// details, the severity column and the alert format's placeholders.
+func (r analyticRule) columns() []string {
+	var out []string
+	for _, e := range r.EntityMappings {
+		for _, fm := range e.FieldMappings {
+			out = append(out, fm.ColumnName)
+		}
+	}
+	for _, c := range r.CustomDetails {
+		out = append(out, c)
+	}
+	out = append(out, r.AlertDetailsOverride.AlertSeverityColumnName)
+	for _, m := range placeholder.FindAllStringSubmatch(r.AlertDetailsOverride.AlertDisplayNameFormat+r.AlertDetailsOverride.AlertDescriptionFormat, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }
 
 var (
@@ -48,7 +73,8 @@ var (
 	tech     = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
 	semver   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 	tactics  = map[string]bool{"InitialAccess": true, "Execution": true, "Persistence": true, "PrivilegeEscalation": true, "DefenseEvasion": true, "CredentialAccess": true, "Discovery": true, "LateralMovement": true, "Collection": true, "CommandAndControl": true, "Exfiltration": true, "Impact": true}
-	entities = map[string][]string{"Host": {"HostName", "FullName"}, "Account": {"Name", "FullName"}, "Process": {"ProcessId", "CommandLine"}, "File": {"Name", "Directory"}}
+	entities = map[string][]string{"Host": {"HostName", "FullName"}, "Account": {"Name", "FullName"}, "Process": {"ProcessId", "CommandLine"}, "File": {"Name", "Directory"}, "FileHash": {"Algorithm", "Value"}}
+	placeholder = regexp.MustCompile(`\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}`)
 )
 
 func TestSentinelAnalyticRules(t *testing.T) {
@@ -88,6 +114,12 @@ func TestSentinelAnalyticRules(t *testing.T) {
 			check(c.ConnectorID != "" && len(c.DataTypes) > 0, "connector without id or data types")
 		}
 		check(period.MatchString(r.QueryFrequency) && period.MatchString(r.QueryPeriod), "queryFrequency/queryPeriod")
+		// A window longer than the frequency puts an event in several
+		// runs: one incident per run.
+		check(r.QueryFrequency == r.QueryPeriod, "queryFrequency differs from queryPeriod: an event would raise an alert per run")
+		check(r.AlertDetailsOverride.AlertSeverityColumnName != "", "severity not taken from the event (alertDetailsOverride.alertSeverityColumnName)")
+		check(r.AlertDetailsOverride.AlertDisplayNameFormat != "" && r.AlertDetailsOverride.AlertDescriptionFormat != "", "alert name and description formats")
+		check(r.CustomDetails["Reason"] != "" && r.CustomDetails["RiskScore"] != "", "customDetails Reason and RiskScore")
 		check(map[string]bool{"gt": true, "lt": true, "eq": true, "ne": true}[r.TriggerOperator] && r.TriggerThreshold != nil, "trigger")
 		check(len(r.Tactics) > 0, "tactics")
 		for _, ta := range r.Tactics {
@@ -107,11 +139,10 @@ func TestSentinelAnalyticRules(t *testing.T) {
 				for _, id := range entities[e.EntityType] {
 					ok = ok || fm.Identifier == id
 				}
-				check(strings.Contains(r.Query, fm.ColumnName), "entity column "+fm.ColumnName+" not in the query")
 			}
 			check(ok, "entity "+e.EntityType+" has no known identifier")
 		}
-		for _, want := range []string{"Host", "Account", "Process", "File"} {
+		for _, want := range []string{"Host", "Account", "Process", "File", "FileHash"} {
 			check(types[want], "no "+want+" entity")
 		}
 		// The ActionTypes a rule filters on are ones hookwatch emits.
