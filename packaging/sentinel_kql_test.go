@@ -148,14 +148,30 @@ func shippedKQL(t *testing.T) ([]kqlFunction, []kqlQuery) {
 	for f, r := range analyticRules(t) {
 		qs = append(qs, kqlQuery{Name: f, Text: r.Query})
 	}
+	for f, r := range huntingQueries(t) {
+		qs = append(qs, kqlQuery{Name: f, Text: r.Query})
+	}
 	return fns, qs
 }
 
 // analyticRules reads the shipped analytic rules by file.
 func analyticRules(t *testing.T) map[string]analyticRule {
+	return readRules(t, "sentinel/rules/*.yaml")
+}
+
+// huntingQueries reads the shipped hunting queries by file (the analytic
+// rule fields they share).
+func huntingQueries(t *testing.T) map[string]analyticRule {
+	return readRules(t, "sentinel/hunting/*.yaml")
+}
+
+func readRules(t *testing.T, glob string) map[string]analyticRule {
 	t.Helper()
 	out := map[string]analyticRule{}
-	files, _ := filepath.Glob("sentinel/rules/*.yaml")
+	files, _ := filepath.Glob(glob)
+	if len(files) == 0 {
+		t.Fatalf("nothing matches %s", glob)
+	}
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
 		var r analyticRule
@@ -175,7 +191,7 @@ func analyticRules(t *testing.T) map[string]analyticRule {
 func TestKQLAnalysis(t *testing.T) {
 	t.Parallel() // node and the analyser take seconds: overlap the package's other tests
 	fns, qs := shippedKQL(t)
-	rules := analyticRules(t)
+	rules, hunts := analyticRules(t), huntingQueries(t)
 	for _, r := range analyseKQL(t, fns, qs) {
 		for _, d := range r.Diagnostics {
 			t.Errorf("%s: %s at %d (%q): %s", r.Name, d.Severity, d.Start, d.Text, d.Message)
@@ -183,6 +199,14 @@ func TestKQLAnalysis(t *testing.T) {
 		cols := map[string]string{}
 		for _, c := range r.Columns {
 			cols[c.Name] = c.Type
+		}
+		if h, ok := hunts[r.Name]; ok {
+			for _, c := range h.columns() {
+				if _, ok := cols[c]; !ok {
+					t.Errorf("%s: maps entity column %s, which the query does not return", r.Name, c)
+				}
+			}
+			continue
 		}
 		fn, isFunction := strings.CutPrefix(r.Name, "function ")
 		if !isFunction {

@@ -60,7 +60,9 @@ func (r analyticRule) columns() []string {
 	for _, c := range r.CustomDetails {
 		out = append(out, c)
 	}
-	out = append(out, r.AlertDetailsOverride.AlertSeverityColumnName)
+	if c := r.AlertDetailsOverride.AlertSeverityColumnName; c != "" {
+		out = append(out, c)
+	}
 	for _, m := range placeholder.FindAllStringSubmatch(r.AlertDetailsOverride.AlertDisplayNameFormat+r.AlertDetailsOverride.AlertDescriptionFormat, -1) {
 		out = append(out, m[1])
 	}
@@ -149,6 +151,30 @@ func TestSentinelAnalyticRules(t *testing.T) {
 		for _, m := range regexp.MustCompile(`"(Hookwatch[A-Za-z]+)"`).FindAllStringSubmatch(r.Query, -1) {
 			check(actionTypes[m[1]], "unknown ActionType "+m[1])
 		}
+	}
+}
+
+// Hunting queries follow Azure-Sentinel's conventions.
+func TestSentinelHuntingQueries(t *testing.T) {
+	ids := map[string]bool{}
+	for f, h := range huntingQueries(t) {
+		check := func(ok bool, what string) {
+			if !ok {
+				t.Errorf("%s: %s", f, what)
+			}
+		}
+		check(guid.MatchString(h.ID) && !ids[h.ID], "id is not a fresh GUID")
+		ids[h.ID] = true
+		check(h.Name != "" && h.Description != "" && len(h.RequiredDataConnectors) > 0, "name, description, requiredDataConnectors")
+		check(len(h.Tactics) > 0 && len(h.RelevantTechniques) > 0, "tactics and techniques")
+		for _, ta := range h.Tactics {
+			check(tactics[ta], "tactic "+ta)
+		}
+		for _, te := range h.RelevantTechniques {
+			check(tech.MatchString(te), "technique "+te)
+		}
+		check(semver.MatchString(h.Version) && strings.Contains(h.Query, "Hookwatch"), "version, and a query over a hookwatch parser")
+		check(len(h.EntityMappings) > 0, "no entities")
 	}
 }
 
