@@ -70,12 +70,12 @@ func (r analyticRule) columns() []string {
 }
 
 var (
-	guid     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	period   = regexp.MustCompile(`^[0-9]+[mhd]$`)
-	tech     = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
-	semver   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
-	tactics  = map[string]bool{"InitialAccess": true, "Execution": true, "Persistence": true, "PrivilegeEscalation": true, "DefenseEvasion": true, "CredentialAccess": true, "Discovery": true, "LateralMovement": true, "Collection": true, "CommandAndControl": true, "Exfiltration": true, "Impact": true}
-	entities = map[string][]string{"Host": {"HostName", "FullName"}, "Account": {"Name", "FullName"}, "Process": {"ProcessId", "CommandLine"}, "File": {"Name", "Directory"}, "FileHash": {"Algorithm", "Value"}}
+	guid        = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	period      = regexp.MustCompile(`^[0-9]+[mhd]$`)
+	tech        = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
+	semver      = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	tactics     = map[string]bool{"InitialAccess": true, "Execution": true, "Persistence": true, "PrivilegeEscalation": true, "DefenseEvasion": true, "CredentialAccess": true, "Discovery": true, "LateralMovement": true, "Collection": true, "CommandAndControl": true, "Exfiltration": true, "Impact": true}
+	entities    = map[string][]string{"Host": {"HostName", "FullName"}, "Account": {"Name", "FullName"}, "Process": {"ProcessId", "CommandLine"}, "File": {"Name", "Directory"}, "FileHash": {"Algorithm", "Value"}}
 	placeholder = regexp.MustCompile(`\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}`)
 )
 
