@@ -57,12 +57,17 @@ type rootOnly struct{}
 func (rootOnly) User(uid uint32) (string, bool)  { return "root", uid == 0 }
 func (rootOnly) Group(gid uint32) (string, bool) { return "root", gid == 0 }
 
+// sample is one event as hookwatch writes it.
+type sample struct {
+	row    map[string]any // the Defender row of the event (telemetry)
+	fields map[string]any // the fields the rules saw
+	doc    ecs.Doc        // the ECS document (telemetry), facts included
+	alerts []ecs.Doc      // the alerts the built-in rules raised on it
+}
+
 // samples builds one event of each category through the real engine and
-// encoders: the Defender row, and the fields the rules saw.
-func samples(t *testing.T) map[string]struct {
-	row    map[string]any
-	fields map[string]any
-} {
+// encoders.
+func samples(t *testing.T) map[string]sample {
 	t.Helper()
 	rs, err := rules.Builtin()
 	if err != nil {
@@ -85,21 +90,24 @@ func samples(t *testing.T) map[string]struct {
 	os.WriteFile(hook, b, 0o755)
 	now := time.Now()
 	parent := &proctable.Process{PID: 1, Executable: "/usr/bin/bash", Args: []string{"-bash"}, Name: "bash"}
-	p := &proctable.Process{PID: 42, PPID: 1, Executable: "/usr/bin/ssh", Name: "ssh", Args: []string{"ssh", "host"}, Credential: true,
+	p := &proctable.Process{PID: 42, PPID: 1, EntityID: "entity-42", Executable: "/usr/bin/ssh", Name: "ssh", Args: []string{"ssh", "host"}, Credential: true,
 		LoaderEnv: []string{"LD_PRELOAD=" + hook, "LD_LIBRARY_PATH=/tmp"}, Start: now}
-	out := map[string]struct {
-		row    map[string]any
-		fields map[string]any
-	}{}
+	out := map[string]sample{}
 	add := func(cat string, doc ecs.Doc, ev *detect.Event) {
-		row, err := def.Row(enc.Facts(doc, ev.Fields))
+		doc = enc.Facts(doc, ev.Fields)
+		row, err := def.Row(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[cat] = struct {
-			row    map[string]any
-			fields map[string]any
-		}{row, ev.Fields}
+		s := sample{row: row, fields: ev.Fields, doc: doc}
+		als, errs := eng.Evaluate(ev)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		for _, al := range als {
+			s.alerts = append(s.alerts, enc.Alert(p, parent, al))
+		}
+		out[cat] = s
 	}
 	ex := &event.Exec{Proc: event.Proc{Time: now}, Interpreter: "/lib64/ld-linux-x86-64.so.2"}
 	add(ruleset.ProcessCreation, enc.Exec(p, parent, ex), eng.Exec(p, parent, ex))
