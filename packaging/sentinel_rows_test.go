@@ -50,7 +50,7 @@ func TestSentinelContentReadsWhatHookwatchWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	written := map[string]map[string]bool{} // Defender table -> AdditionalFields keys
-	cefWritten := map[string]bool{}          // CommonSecurityLog columns
+	cefWritten := map[string]bool{}         // CommonSecurityLog columns
 	note := func(doc map[string]any) {
 		row, err := def.Row(doc)
 		if err != nil {
