@@ -50,7 +50,8 @@ type Set struct {
 	// Techniques names the ATT&CK techniques the rules' tags refer to.
 	Techniques map[string]*Technique `yaml:"techniques"`
 	// Tactics names the ATT&CK tactics the rules' tags refer to
-	// (attack.credential_access), by tag name.
+	// (attack.credential-access, or the older attack.credential_access), by
+	// tag name in the older spelling.
 	Tactics    map[string]*Ref `yaml:"tactics"`
 	Judgement  Judgement       `yaml:"judgement"`
 	LoaderConf LoaderConf      `yaml:"loader_config"`

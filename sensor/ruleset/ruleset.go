@@ -453,9 +453,11 @@ func (r *Rule) Techniques() []string {
 	return out
 }
 
-// Tactics returns the ATT&CK tactic names of the rule's tags
-// (attack.credential_access); technique (t1234), group (g0001) and software
-// (s0001) tags are left out.
+// Tactics returns the ATT&CK tactic names of the rule's tags, in the
+// facts file's spelling (credential_access): Sigma 2's tags
+// (attack.credential-access) and the older ones (attack.credential_access)
+// alike. Technique (t1234), group (g0001) and software (s0001) tags are
+// left out.
 func (r *Rule) Tactics() []string {
 	var out []string
 	for _, t := range r.Tags {
@@ -463,7 +465,7 @@ func (r *Rule) Tactics() []string {
 		if !ok || rest == "" || isATTACKID(rest) {
 			continue
 		}
-		out = append(out, rest)
+		out = append(out, strings.ReplaceAll(rest, "-", "_"))
 	}
 	return out
 }

@@ -140,6 +140,11 @@ func TestTags(t *testing.T) {
 	if got := strings.Join(r.Tactics(), ","); got != "credential_access" {
 		t.Errorf("tactics %s", got)
 	}
+	// Sigma 2's spelling names the same tactics.
+	r.Tags = []string{"attack.credential-access", "attack.defense-evasion", "attack.privilege_escalation"}
+	if got := strings.Join(r.Tactics(), ","); got != "credential_access,defense_evasion,privilege_escalation" {
+		t.Errorf("tactics %s", got)
+	}
 }
 
 // Rules in SigmaHQ's style (testdata/sigmahq-style/README.md says why they
