@@ -238,7 +238,7 @@ func TestKQLAnalysis(t *testing.T) {
 
 // asimMandatory are the fields the ASIM schemas mark mandatory (common
 // fields, then the schema's own, aliases included), from Microsoft's ASIM
-// schema references: ProcessEvent 0.1.4 and FileEvent 0.2.1.
+// schema references: ProcessEvent 0.1.4, FileEvent 0.2.1, AlertEvent 0.1.
 var asimMandatory = map[string]map[string]string{
 	"ProcessCreate": withCommon(map[string]string{
 		"ActingProcessId": "string", "ActorUsername": "string",
@@ -247,6 +247,10 @@ var asimMandatory = map[string]map[string]string{
 	}),
 	"FileEvent": withCommon(map[string]string{
 		"TargetFilePath": "string", "ActorUsername": "string", "User": "string", "FilePath": "string",
+	}),
+	// AlertEvent 0.1: the common fields and the alert's own identity.
+	"AlertEvent": withCommon(map[string]string{
+		"EventSeverity": "string", "AlertName": "string", "AlertId": "string", "DetectionMethod": "string",
 	}),
 }
 

@@ -105,6 +105,13 @@ func TestSentinelContentReadsWhatHookwatchWrites(t *testing.T) {
 	for f, h := range huntingQueries(t) {
 		reads(f, "DeviceImageLoadEvents", h.Query)
 	}
+	for _, p := range loadParsers(t, "sentinel/parsers") {
+		for _, table := range []string{"DeviceEvents", "DeviceImageLoadEvents", "DeviceFileEvents", "DeviceProcessEvents"} {
+			if strings.Contains(p.FunctionQuery, "Hookwatch"+table+"\n") {
+				reads(p.file, table, p.FunctionQuery)
+			}
+		}
+	}
 
 	rows, err := parserQuery("sentinel/parsers/HookwatchRows.yaml")
 	if err != nil {
