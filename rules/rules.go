@@ -88,6 +88,13 @@ type Judgement struct {
 	Weights           map[string]int `yaml:"weights"`
 }
 
+// ProgramDirs are the directories packages install credential programs and
+// loaders into, searched by name: audit's exec filters by path, and the
+// packaged program a copy or a patched build of a credential program is
+// compared with.
+var ProgramDirs = []string{"/usr/bin", "/usr/sbin", "/usr/lib/openssh", "/usr/libexec", "/lib64",
+	"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/policykit-1", "/usr/lib/polkit-1"}
+
 // Judgement finding keys, the weights' names.
 const (
 	FindingPackageModified     = "package_modified"

@@ -32,6 +32,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 )
@@ -192,7 +193,7 @@ func (c *Collector) watchedExecutables() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, name := range append(append([]string{}, c.cfg.CredentialPrograms...), c.cfg.LoaderNames...) {
-		for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/lib/openssh", "/usr/libexec", "/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/policykit-1", "/usr/lib/polkit-1"} {
+		for _, dir := range rules.ProgramDirs {
 			p, err := filepath.EvalSymlinks(filepath.Join(dir, name))
 			if err != nil || seen[p] {
 				continue

@@ -107,6 +107,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	closures map[closureKey]*closureResult
+	programs map[closureKey]program
 }
 
 type closureKey struct {
@@ -121,7 +122,7 @@ type closureResult struct {
 
 // New returns an engine.
 func New(c Config) *Engine {
-	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}}
+	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: map[closureKey]program{}}
 }
 
 // Rules returns the conditions in force.
@@ -180,6 +181,18 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 	setList(ev.Fields, "LoaderFlag", flags)
 	ev.Fields["LoaderRunDirectly"] = direct
 	ev.Fields["TargetImage"] = target
+	if credential {
+		prog := e.credentialProgram(target)
+		ev.Fields["ImageState"] = prog.state
+		switch prog.state {
+		case ImageModified:
+			ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s is not what its package shipped", target))
+		case ImageNotPackaged:
+			ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s is a credential program by name that no package installed (its libraries are expected as %s loads them)", target, prog.reference))
+		case ImageCopy:
+			ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s is a copy of %s", target, prog.reference))
+		}
+	}
 
 	var dirs []string
 	for _, it := range items {
@@ -355,7 +368,11 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	var unknown string
 	if !il.Deleted && !il.Memfd {
 		if p.Expected == nil {
-			c, err := e.closure(exe)
+			ref := exe
+			if p.Credential {
+				ref = e.credentialProgram(exe).reference
+			}
+			c, err := e.closure(ref)
 			if err != nil {
 				unknown = fmt.Sprintf("expected set unknown: %v", err)
 				c = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
