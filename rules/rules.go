@@ -71,12 +71,13 @@ type LoaderConf struct {
 // ConfPath is one watched file or directory and how to read it.
 type ConfPath struct {
 	Path      string `yaml:"path"`
-	Kind      string `yaml:"kind"` // preload, ldconf, cache, environment, unit
+	Kind      string `yaml:"kind"` // preload, ldconf, cache, environment, unit, pam, pamconf, nsswitch, sudoconf, sshconf
 	Recursive bool   `yaml:"recursive"`
 }
 
 // Kinds of loader configuration.
-var confKinds = map[string]bool{"preload": true, "ldconf": true, "cache": true, "environment": true, "unit": true}
+var confKinds = map[string]bool{"preload": true, "ldconf": true, "cache": true, "environment": true, "unit": true,
+	"pam": true, "pamconf": true, "nsswitch": true, "sudoconf": true, "sshconf": true}
 
 // Judgement configures library judgement.
 type Judgement struct {
@@ -214,7 +215,7 @@ func (s *Set) check() error {
 	}
 	for _, c := range append(append([]ConfPath{}, s.LoaderConf.Files...), s.LoaderConf.Directories...) {
 		if !strings.HasPrefix(c.Path, "/") || !confKinds[c.Kind] {
-			errs = append(errs, fmt.Errorf("loader_config: %q (kind %q) needs an absolute path and a kind of preload, ldconf, cache, environment or unit", c.Path, c.Kind))
+			errs = append(errs, fmt.Errorf("loader_config: %q (kind %q) needs an absolute path and a kind of preload, ldconf, cache, environment, unit, pam, pamconf, nsswitch, sudoconf or sshconf", c.Path, c.Kind))
 		}
 	}
 	if len(s.LoaderConf.KernelPrefixes) > 16 {

@@ -19,6 +19,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
+	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
@@ -333,6 +334,12 @@ func kindNoun(k ldso.Kind) string {
 		return "include"
 	case "environmentfile":
 		return "environment file"
+	case loaderconf.KindModule:
+		return "module"
+	case loaderconf.KindNSS:
+		return "name service source"
+	case loaderconf.KindPAMExecAuthtok:
+		return "pam_exec handing the password to"
 	}
 	return "value"
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hookwatch/hookwatch/sensor/ldso"
+	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
@@ -50,8 +51,8 @@ func (e *Engine) libraryFields(ev *Event) {
 		if l.Value != "" {
 			values = append(values, l.Value)
 		}
-		if l.Kind == ldso.SearchDir || l.Kind == "include" || l.Kind == "environmentfile" {
-			continue // a directory or a file of settings, not a library
+		if l.Kind == ldso.SearchDir || l.Kind == "include" || l.Kind == "environmentfile" || l.Kind == loaderconf.KindPAMExecAuthtok {
+			continue // a directory, a file of settings or a program, not a library
 		}
 		paths = append(paths, l.Path)
 		l.Trust = e.trustOf(l)

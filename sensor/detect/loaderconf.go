@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,6 +13,15 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
+
+// judged are the kinds of item whose file is a library a program loads
+// because the configuration says so: each is judged like a mapped library.
+var judged = map[ldso.Kind]bool{ldso.Preload: true, ldso.Audit: true, loaderconf.KindModule: true, loaderconf.KindNSS: true}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
 
 // ByPackageManager reports whether a change was made by the package manager
 // or something it ran (ldconfig from a postinst): the writer's comm or one
@@ -36,13 +46,21 @@ func (e *Engine) ByPackageManager(op *event.FileOp) bool {
 // that it did not before, and the judgement of each added library.
 func (e *Engine) LoaderConfig(c *loaderconf.Change, writer, parent *proctable.Process) *Event {
 	target, credential := "every process", true
-	if c.Kind == "ldconf" || c.Kind == "cache" {
+	switch c.Kind {
+	case "ldconf", "cache":
 		// Search directories change where libraries come from, for
 		// every program alike.
 		credential = false
-	}
-	if c.Kind == "unit" {
+	case "unit":
 		target = "the service " + filepath.Base(c.Path)
+	case "pam", "pamconf":
+		target = "the PAM stack " + filepath.Base(c.Path)
+	case "nsswitch":
+		target = "every program that looks up a user, group or host"
+	case "sudoconf":
+		target = "sudo"
+	case "sshconf":
+		target = "ssh and sshd"
 	}
 	ev := e.newEvent(ruleset.FileEvent, c.Time, target, credential)
 	ev.Target = c.Path
@@ -64,6 +82,13 @@ func (e *Engine) LoaderConfig(c *loaderconf.Change, writer, parent *proctable.Pr
 		best = e.rules.Scoring.Location["other"]
 	default:
 		for _, it := range c.Added {
+			if (it.Kind == loaderconf.KindModule || it.Kind == loaderconf.KindNSS) && !exists(it.Path) {
+				// Named but absent ("-session optional pam_systemd.so"
+				// on a host without it): nothing is loaded. A file put
+				// there later is judged when a program maps it.
+				ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s names %s, which does not exist (not loaded)", c.Path, it.Path))
+				continue
+			}
 			lib := Library{Path: it.Path, Value: it.Value, Kind: it.Kind, Source: c.Path}
 			lib.Location = e.locationOf(it)
 			w := e.rules.Scoring.Location[lib.Location]
@@ -71,7 +96,7 @@ func (e *Engine) LoaderConfig(c *loaderconf.Change, writer, parent *proctable.Pr
 				w = max(0, w-e.rules.Scoring.SearchPathDiscount)
 			}
 			ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s now names %s %s (%s)", c.Path, kindNoun(it.Kind), it.Value, lib.Location))
-			if (it.Kind == ldso.Preload || it.Kind == ldso.Audit) && strings.HasPrefix(it.Path, "/") {
+			if judged[it.Kind] && strings.HasPrefix(it.Path, "/") {
 				w += e.judgeInto(&lib, judge.Input{Path: filepath.Clean(it.Path)}, "", ev)
 			}
 			best = max(best, w)
@@ -85,7 +110,12 @@ func (e *Engine) LoaderConfig(c *loaderconf.Change, writer, parent *proctable.Pr
 		if c.Writer != nil {
 			ev.Reasons = append(ev.Reasons, fmt.Sprintf("written by %s (pid %d)", c.Writer.Comm, c.Writer.PID))
 		}
-		ev.targetWhy = fmt.Sprintf("%s reaches %s, credential programs included", filepath.Base(c.Path), target)
+		switch c.Kind {
+		case "pam", "pamconf", "nsswitch", "sudoconf", "sshconf":
+			ev.targetWhy = fmt.Sprintf("%s configures %s: what it names is loaded with the passwords", c.Path, target)
+		default:
+			ev.targetWhy = fmt.Sprintf("%s reaches %s, credential programs included", filepath.Base(c.Path), target)
+		}
 		e.score(ev, best)
 	}
 	e.libraryFields(ev)

@@ -1,6 +1,8 @@
-// Package loaderconf watches the dynamic loader's configuration —
-// /etc/ld.so.preload, ld.so.conf and its directory, the cache,
-// /etc/environment and systemd units that set loader variables — reads what
+// Package loaderconf watches the configuration that decides what libraries
+// credential programs load — the dynamic loader's (/etc/ld.so.preload,
+// ld.so.conf and its directory, the cache, /etc/environment and systemd
+// units that set loader variables) and the authentication stacks' (PAM
+// stacks, nsswitch.conf, sudo.conf, ssh's provider options) — reads what
 // each file now says, diffs it against what it said before, and attributes
 // each change to the process the kernel saw touch the file.
 package loaderconf
@@ -36,9 +38,20 @@ func (p *Parsed) add(it ldso.Item) {
 }
 
 // Parse reads a file of the given kind (preload, ldconf, environment, unit,
-// cache). source names the file in the items.
+// cache; pam, pamconf, nsswitch, sudoconf, sshconf). source names the file
+// in the items.
 func Parse(kind, source string, b []byte) Parsed {
 	switch kind {
+	case "pam":
+		return ParsePAM(source, b, false)
+	case "pamconf":
+		return ParsePAM(source, b, true)
+	case "nsswitch":
+		return ParseNSSwitch(source, b)
+	case "sudoconf":
+		return ParseSudoConf(source, b)
+	case "sshconf":
+		return ParseSSHConf(source, b)
 	case "preload":
 		return ParsePreload(source, b)
 	case "ldconf":

@@ -62,6 +62,11 @@ func FuzzParse(f *testing.F) {
 	f.Add("ldconf", []byte("include x\n/usr/lib"))
 	f.Add("environment", []byte("LD_PRELOAD=\"/x\""))
 	f.Add("unit", []byte("[Service]\nEnvironment=\"LD_PRELOAD=/x\\\" y\"\\\n"))
+	f.Add("pam", []byte("auth [success=1 default=ignore pam_unix.so\n@include\n-session optional pam_exec.so expose_authtok /x\n"))
+	f.Add("pamconf", []byte("sshd auth required pam_x.so\n"))
+	f.Add("nsswitch", []byte("passwd: files [NOTFOUND=return x\n:"))
+	f.Add("sudoconf", []byte("Plugin a b\nPath noexec\n"))
+	f.Add("sshconf", []byte("PKCS11Provider=\"/x\"\nInclude a b\n"))
 	f.Fuzz(func(t *testing.T, kind string, b []byte) {
 		p := Parse(kind, "f", b)
 		if len(p.Items) > maxItems {
