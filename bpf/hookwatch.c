@@ -368,10 +368,13 @@ struct {
 } env_matches SEC(".maps");
 
 /*
- * When the reader was last woken (ns): exec and file records wake it at most
- * every WAKE_GAP_NS, mapping records never (past a quarter-full ring). A
- * wakeup costs some 20 us, far more than a record; batching keeps a storm of
- * delivered events cheap, and the reader also polls every second.
+ * When the reader was last woken (ns): exec records wake it at most every
+ * WAKE_GAP_NS, mapping records never (past a quarter-full ring). A wakeup
+ * costs some 20 us, far more than a record; batching keeps a storm of
+ * delivered events cheap, and the reader also polls every second. File
+ * records always wake it: they are rare (writes to the watched
+ * configuration), and userspace attributes a change 150 ms after inotify
+ * reports it, so a record left for the next poll would lose the writer.
  */
 #define WAKE_GAP_NS (5 * 1000 * 1000)
 
@@ -1065,7 +1068,7 @@ static __always_inline void emit_file(struct file_event *ev, u16 len1, u16 len2)
 	u64 size = sizeof(ev->h) + (len1 & (PATH_BUF - 1)) + (len2 & (PATH_BUF - 1));
 	if (size > sizeof(*ev))
 		size = sizeof(*ev);
-	if (bpf_ringbuf_output(&events, ev, size, wake_flags(true)))
+	if (bpf_ringbuf_output(&events, ev, size, BPF_RB_FORCE_WAKEUP))
 		count(STAT_LOST_FILE);
 	else
 		count(STAT_FILE_EVENTS);

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	pamDir      = "/usr/lib/x86_64-linux-gnu/security"
+	sudoStack   = "/etc/pam.d/sudo"
+	nsswitch    = "/etc/nsswitch.conf"
+	rogueModule = pamDir + "/pam_hwtest.so"
+	rogueNSS    = "/usr/lib/x86_64-linux-gnu/libnss_hwtest.so.2"
+)
+
+// compileModule builds a shared object from C source into path and removes
+// it when the test ends.
+func compileModule(t *testing.T, path, code string) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "m.c")
+	os.WriteFile(src, []byte(code), 0o644)
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", path, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+}
+
+func requireSudo(t *testing.T) {
+	t.Helper()
+	requireRoot(t)
+	if _, err := exec.LookPath("sudo"); err != nil {
+		t.Fatal("sudo is needed: apt-get install sudo (make deps)")
+	}
+	if _, err := os.Stat(sudoStack); err != nil {
+		t.Fatalf("sudo's PAM stack: %v", err)
+	}
+}
+
+func sudoTrue(t *testing.T) float64 {
+	t.Helper()
+	c := exec.Command("sudo", "-n", "true")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("sudo -n true: %v %s", err, out)
+	}
+	return float64(c.Process.Pid)
+}
+
+// The PAM and NSS backdoors of 2025-2026 load through the stacks, not the
+// loader's variables: a module no package installed, added to sudo's stack
+// by a shell, is reported when the stack is written (naming the module and
+// the writer) and when sudo loads it; pam_unix.so modified in place is
+// tampered when sudo loads it; a rogue NSS source is reported when
+// nsswitch.conf names it; pam_exec handing out the password is reported.
+// A packaged module added by an administrator raises nothing.
+func TestAuthenticationStacks(t *testing.T) {
+	requireSudo(t)
+	s := startSensor(t, "-no-sweep")
+
+	// An unowned module added to sudo's stack.
+	compileModule(t, rogueModule, "int pam_sm_open_session(void *h, int f, int c, const char **v) { return 0; }\n"+
+		"int pam_sm_close_session(void *h, int f, int c, const char **v) { return 0; }\n"+
+		"int pam_sm_authenticate(void *h, int f, int c, const char **v) { return 0; }\n")
+	orig, err := os.ReadFile(sudoStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := replaceFile(t, sudoStack, nil)
+	sh := float64(runSh(t, "echo 'session optional pam_hwtest.so' >> "+sudoStack))
+	s.waitFor("auth-module-unvouched for the module sh added to sudo's stack", func(d map[string]any) bool {
+		return isAlert(d, "auth-module-unvouched") && get(d, "process.pid") == sh && str(d, "labels.severity_level") == "critical" &&
+			str(d, "dll.path") == rogueModule
+	})
+	pid := sudoTrue(t)
+	s.waitFor("tampered-library for the module sudo loaded", func(d map[string]any) bool {
+		return isAlert(d, "tampered-library") && get(d, "process.pid") == pid && str(d, "dll.path") == rogueModule
+	})
+	restore()
+
+	// pam_unix.so modified in place (same inode, one byte more).
+	unix := pamDir + "/pam_unix.so"
+	b, err := os.ReadFile(unix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(unix, b, 0o644) })
+	if err := os.WriteFile(unix, append(append([]byte{}, b...), 'x'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pid = sudoTrue(t)
+	s.waitFor("tampered-library for pam_unix.so modified in place", func(d map[string]any) bool {
+		return isAlert(d, "tampered-library") && get(d, "process.pid") == pid && str(d, "dll.path") == unix &&
+			strings.Contains(str(d, "labels.library_findings"), "package_modified")
+	})
+	os.WriteFile(unix, b, 0o644)
+
+	// A rogue NSS source.
+	compileModule(t, rogueNSS, "int _nss_hwtest_getpwnam_r(void) { return 0; }\n")
+	replaceFile(t, nsswitch, nil)
+	nss, _ := os.ReadFile(nsswitch)
+	sh = float64(runSh(t, "sed -i 's/^passwd:.*/& hwtest/' "+nsswitch))
+	s.waitFor("auth-module-unvouched for the NSS source", func(d map[string]any) bool {
+		return isAlert(d, "auth-module-unvouched") && str(d, "file.path") == nsswitch && str(d, "dll.path") == rogueNSS &&
+			byShell(d, sh)
+	})
+	os.WriteFile(nsswitch, nss, 0o644)
+
+	// pam_exec with expose_authtok, then a packaged module added by an
+	// administrator: the first is reported, the second is not.
+	sh = float64(runSh(t, "echo 'auth optional pam_exec.so expose_authtok /usr/bin/true' >> "+sudoStack))
+	s.waitFor("pam-exec-expose-authtok", func(d map[string]any) bool {
+		return isAlert(d, "pam-exec-expose-authtok") && get(d, "process.pid") == sh
+	})
+	os.WriteFile(sudoStack, orig, 0o644)
+	admin := float64(runSh(t, "echo 'session optional pam_env.so' >> "+sudoStack))
+	s.waitFor("the administrator's change seen", func(d map[string]any) bool {
+		return str(d, "event.kind") == "event" && str(d, "file.path") == sudoStack && get(d, "process.pid") == admin
+	})
+	for _, d := range s.docs() {
+		if str(d, "event.kind") == "alert" && get(d, "process.pid") == admin {
+			t.Errorf("a packaged module added by an administrator raised %s: %s", str(d, "event.action"), str(d, "event.reason"))
+		}
+	}
+}
