@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,7 +41,20 @@ type DB struct {
 	Root string
 	// RPMTimeout bounds each rpm command.
 	RPMTimeout time.Duration
+
+	mu sync.Mutex
+	// lists are the names of dpkg's .list files, read again when the info
+	// directory changes (a package installed or removed).
+	lists      []string
+	listsMtime time.Time
+	// dirOwner remembers which package owned the last file found in a
+	// directory: files of one directory mostly come from one package
+	// (every PAM module from libpam-modules), so its list is read first.
+	dirOwner map[string]string
 }
+
+// maxDirOwners bounds dirOwner: a simple reset when full.
+const maxDirOwners = 4096
 
 // New returns the live system's database.
 func New() *DB { return &DB{Root: "/", RPMTimeout: 5 * time.Second} }
@@ -94,12 +108,18 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 			break
 		}
 	}
-	info := filepath.Join(db.dpkgDir(), "info")
-	lists, err := filepath.Glob(filepath.Join(info, "*.list"))
+	lists, err := db.listFiles()
 	if err != nil {
-		return o, fmt.Errorf("listing dpkg database: %w", err)
+		return o, err
 	}
 	needles := Aliases(lookup)
+	dir := filepath.Dir(lookup)
+	db.mu.Lock()
+	if guess := db.dirOwner[dir]; guess != "" {
+		// The likely owner first; the full scan still decides.
+		lists = append([]string{filepath.Join(db.dpkgDir(), "info", guess+".list")}, lists...)
+	}
+	db.mu.Unlock()
 	buf := make([]byte, 64<<10) // one buffer for every list: no file is held whole
 	for _, l := range lists {
 		n, ok := fileHasLine(l, needles, buf)
@@ -107,6 +127,12 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 			continue
 		}
 		o.Package = strings.TrimSuffix(filepath.Base(l), ".list")
+		db.mu.Lock()
+		if db.dirOwner == nil || len(db.dirOwner) >= maxDirOwners {
+			db.dirOwner = map[string]string{}
+		}
+		db.dirOwner[dir] = o.Package
+		db.mu.Unlock()
 		o.ListedAs = n
 		o.Digest, err = db.dpkgDigest(o.Package, n)
 		if o.Digest != "" {
@@ -115,6 +141,27 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// listFiles are dpkg's .list files, listed again only when the info
+// directory's modification time changes.
+func (db *DB) listFiles() ([]string, error) {
+	info := filepath.Join(db.dpkgDir(), "info")
+	fi, err := os.Stat(info)
+	if err != nil {
+		return nil, fmt.Errorf("reading dpkg database: %w", err)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.lists != nil && fi.ModTime().Equal(db.listsMtime) {
+		return db.lists, nil
+	}
+	lists, err := filepath.Glob(filepath.Join(info, "*.list"))
+	if err != nil {
+		return nil, fmt.Errorf("listing dpkg database: %w", err)
+	}
+	db.lists, db.listsMtime = lists, fi.ModTime()
+	return lists, nil
 }
 
 // fileHasLine reports which of needles is a whole line of the file (a list
