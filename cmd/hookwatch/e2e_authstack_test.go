@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 )
 
 const (
@@ -123,4 +127,59 @@ func TestAuthenticationStacks(t *testing.T) {
 			t.Errorf("a packaged module added by an administrator raised %s: %s", str(d, "event.action"), str(d, "event.reason"))
 		}
 	}
+}
+
+// stackModules are the modules a PAM service's stack loads, includes
+// followed, that exist on this host.
+func stackModules(t *testing.T, service string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	seen := map[string]bool{}
+	var walk func(path string)
+	walk = func(path string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		for _, it := range loaderconf.ParsePAM(path, b, false).Items {
+			switch it.Kind {
+			case loaderconf.KindInclude:
+				walk(it.Path)
+			case loaderconf.KindModule:
+				if real, err := filepath.EvalSymlinks(it.Path); err == nil {
+					out[real] = true
+				}
+			}
+		}
+	}
+	walk("/etc/pam.d/" + service)
+	if len(out) < 3 {
+		t.Fatalf("%s's stack names only %v", service, out)
+	}
+	return out
+}
+
+// Every module of sudo's PAM stack reaches the agent as a library sudo
+// mapped (with every library written, telemetry: all).
+func TestSudoStackModulesSeen(t *testing.T) {
+	requireSudo(t)
+	want := stackModules(t, "sudo")
+	s := startSensor(t, "-telemetry", "all", "-no-sweep")
+	pid := sudoTrue(t)
+	s.waitUntil("every module of sudo's stack seen in sudo", 20*time.Second, func(docs []map[string]any) (bool, string) {
+		missing := map[string]bool{}
+		for m := range want {
+			missing[m] = true
+		}
+		for _, d := range docs {
+			if str(d, "event.action") == "library-loaded" && get(d, "process.pid") == pid {
+				delete(missing, str(d, "dll.path"))
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("not seen: %v", missing)
+	})
 }

@@ -180,6 +180,20 @@ func TestNormalLoginRaisesNoAlert(t *testing.T) {
 	if expected < 10 {
 		t.Errorf("only %d library loads seen: the sensor did not watch the login", expected)
 	}
+	// Every module of sshd's PAM stack reached the agent.
+	want := stackModules(t, "sshd")
+	s.waitUntil("every module of sshd's stack seen in sshd", 20*time.Second, func(docs []map[string]any) (bool, string) {
+		missing := map[string]bool{}
+		for m := range want {
+			missing[m] = true
+		}
+		for _, d := range docs {
+			if str(d, "event.action") == "library-loaded" && strings.HasPrefix(str(d, "process.name"), "sshd") {
+				delete(missing, str(d, "dll.path"))
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("not seen: %v", missing)
+	})
 }
 
 func TestStartupSweepFindsEarlierHook(t *testing.T) {
