@@ -91,7 +91,7 @@ func (a *Agent) sweepOne(c Collector, pid uint32) {
 		}
 		seen[m.Path] = true
 		il := &event.ImageLoad{
-			Proc: proc, Watch: watch, Path: m.Path, Ino: m.Inode, Dev: parseDev(m.Dev),
+			Proc: proc, Watch: watch, Path: m.Path, Ino: m.Inode, Dev: procfs.ParseDev(m.Dev),
 			Addr: m.Start, Deleted: m.Deleted, Memfd: strings.HasPrefix(m.Path, "/memfd:"), FromSweep: true,
 		}
 		if fi, err := os.Stat(filepath.Join(a.cfg.Proc.Root, strconv.Itoa(int(pid)), "map_files", mapFilesName(m))); err == nil {
@@ -105,20 +105,6 @@ func (a *Agent) sweepOne(c Collector, pid uint32) {
 // it can wait.
 func (a *Agent) enqueueWait(it item) {
 	a.queue <- it
-}
-
-// parseDev reads the "major:minor" hex pair of /proc/PID/maps.
-func parseDev(s string) uint64 {
-	maj, min, ok := strings.Cut(s, ":")
-	if !ok {
-		return 0
-	}
-	ma, err1 := strconv.ParseUint(maj, 16, 32)
-	mi, err2 := strconv.ParseUint(min, 16, 32)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return unix.Mkdev(uint32(ma), uint32(mi))
 }
 
 func mapFilesName(m procfs.Mapping) string {

@@ -30,7 +30,6 @@ import (
 	"github.com/elastic/go-libaudit/v2/rule"
 	"github.com/elastic/go-libaudit/v2/rule/flags"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -613,7 +612,7 @@ func (c *Collector) opened(h event.Handler, sc map[string]string, paths []map[st
 	c.maps.Add(1)
 	h.ImageLoad(&event.ImageLoad{
 		Proc: proc(sc, when, w.start), Watch: c.watchOf(sc) | event.WatchUserspace,
-		Path: name, Dev: parseDev(rec["dev"]), Ino: ino,
+		Path: name, Dev: procfs.ParseDev(rec["dev"]), Ino: ino,
 	})
 }
 
@@ -639,20 +638,6 @@ func sharedObject(path string) bool {
 		typ = uint16(hdr[17])<<8 | uint16(hdr[16])
 	}
 	return typ == 3 // ET_DYN
-}
-
-// parseDev turns audit's "major:minor" (hex) into a userspace dev_t.
-func parseDev(s string) uint64 {
-	maj, min, ok := strings.Cut(s, ":")
-	if !ok {
-		return 0
-	}
-	ma, err1 := strconv.ParseUint(maj, 16, 32)
-	mi, err2 := strconv.ParseUint(min, 16, 32)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return unix.Mkdev(uint32(ma), uint32(mi))
 }
 
 // scanLater reads a watched process's mappings a few times after an exec or

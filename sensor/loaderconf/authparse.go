@@ -50,6 +50,8 @@ func findIn(dirs []string, name string) string {
 	return filepath.Join(dirs[0], name)
 }
 
+// lines calls each for every line with its "#" comment cut and blanks
+// trimmed, skipping empty ones.
 func lines(b []byte, each func(line string)) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

@@ -81,30 +81,20 @@ func ParsePreload(source string, b []byte) Parsed {
 // lines, which are reported as items too (their globs are not followed).
 func ParseLdConf(source string, b []byte) Parsed {
 	var p Parsed
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
+	lines(b, func(line string) {
 		if rest, ok := strings.CutPrefix(line, "include"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
 			for _, g := range strings.Fields(rest) {
 				p.add(ldso.Item{Kind: "include", Source: source, Value: g, Path: g})
 			}
-			continue
+			return
 		}
 		if strings.HasPrefix(line, "hwcap ") {
-			continue
+			return
 		}
 		for _, d := range strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == ':' }) {
 			p.add(ldso.Item{Kind: ldso.SearchDir, Source: source, Value: d, Path: d})
 		}
-	}
+	})
 	return p
 }
 

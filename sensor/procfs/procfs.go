@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxEnviron bounds how much of an environment is read: the kernel's own
@@ -278,4 +280,19 @@ func parseStatusIDs(b []byte, st *Stat) error {
 		return errors.New("no Uid and Gid lines")
 	}
 	return nil
+}
+
+// ParseDev turns the kernel's "major:minor" hex pair (/proc/PID/maps,
+// audit's PATH records) into a userspace dev_t; 0 when it is not one.
+func ParseDev(s string) uint64 {
+	maj, min, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0
+	}
+	ma, err1 := strconv.ParseUint(maj, 16, 32)
+	mi, err2 := strconv.ParseUint(min, 16, 32)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return unix.Mkdev(uint32(ma), uint32(mi))
 }
