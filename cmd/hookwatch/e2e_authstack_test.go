@@ -164,7 +164,9 @@ func stackModules(t *testing.T, service string) map[string]bool {
 }
 
 // Every module of sudo's PAM stack reaches the agent as a library sudo
-// mapped (with every library written, telemetry: all).
+// mapped (with every library written, telemetry: all), and a plain sudo
+// raises nothing: its default plugin (sudoers.so) and what that needs are
+// loaded on purpose.
 func TestSudoStackModulesSeen(t *testing.T) {
 	requireSudo(t)
 	want := stackModules(t, "sudo")
@@ -182,4 +184,9 @@ func TestSudoStackModulesSeen(t *testing.T) {
 		}
 		return len(missing) == 0, fmt.Sprintf("not seen: %v", missing)
 	})
+	for _, d := range s.docs() {
+		if str(d, "event.kind") == "alert" && get(d, "process.pid") == pid {
+			t.Errorf("a plain sudo raised %s: %s", str(d, "event.action"), str(d, "event.reason"))
+		}
+	}
 }

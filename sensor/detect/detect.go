@@ -109,6 +109,7 @@ type Engine struct {
 	mu       sync.Mutex
 	closures map[closureKey]*closureResult
 	programs map[closureKey]program
+	purposes *purposes
 }
 
 type closureKey struct {
@@ -123,7 +124,8 @@ type closureResult struct {
 
 // New returns an engine.
 func New(c Config) *Engine {
-	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: map[closureKey]program{}}
+	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: map[closureKey]program{},
+		purposes: newPurposes()}
 }
 
 // Rules returns the conditions in force.
@@ -373,6 +375,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 		}
 	}
 	var unknown string
+	onPurpose := false
 	if !il.Deleted && !il.Memfd {
 		if p.Expected == nil {
 			ref := exe
@@ -396,6 +399,8 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 			expected = true
 			// What a PAM or NSS module needs comes with it.
 			e.expectClosure(p, il.Path)
+		case p.Credential:
+			onPurpose = e.purposes.onPurpose(p, il.Path)
 		}
 	}
 
@@ -413,7 +418,6 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	ev = e.newEvent(ruleset.ImageLoad, il.Time, p.Executable, p.Credential)
 	e.processFields(ev.Fields, p, parent)
 	ev.Fields["ImageLoaded"] = il.Path
-	ev.Fields["Expected"] = expected
 	ev.Fields["LoadedVia"] = lib.Source
 
 	w := 0
@@ -423,6 +427,14 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	}
 	ev.Libraries = []Library{lib}
 	j = lib.Judgement
+	if onPurpose && j != nil && j.Exists && j.Package != "" && j.Intact != nil && *j.Intact {
+		// Its configuration or command line names it and its package
+		// vouches for the bytes: sudo's sudoers.so, a packaged PKCS#11
+		// provider. What it needs comes with it.
+		expected = true
+		e.expectClosure(p, il.Path)
+	}
+	ev.Fields["Expected"] = expected
 	if expected {
 		if j != nil && (j.Has(rules.FindingPackageModified) || j.Has(rules.FindingSymlinkRetargeted) || j.Has(rules.FindingUnownedInSystemDir)) {
 			ev.Reasons = append([]string{fmt.Sprintf("%s, loaded by %s under its usual name, is not what its package shipped", il.Path, filepath.Base(p.Executable))}, ev.Reasons...)
