@@ -190,3 +190,68 @@ func TestSudoStackModulesSeen(t *testing.T) {
 		}
 	}
 }
+
+// keepPamD restores /etc/pam.d as it is now when the test ends: every file's
+// content, and no file the test (or a tool it ran) added.
+func keepPamD(t *testing.T) {
+	t.Helper()
+	files, _ := filepath.Glob("/etc/pam.d/*")
+	saved := map[string][]byte{}
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			saved[f] = b
+		}
+	}
+	t.Cleanup(func() {
+		now, _ := filepath.Glob("/etc/pam.d/*")
+		for _, f := range now {
+			if _, ok := saved[f]; !ok {
+				os.Remove(f)
+			}
+		}
+		for f, b := range saved {
+			os.WriteFile(f, b, 0o644)
+		}
+	})
+}
+
+// pam-auth-update rewriting the common stacks from the packages' profiles
+// (after an administrator removed a line) adds only packaged modules:
+// telemetry, no alert.
+func TestPamAuthUpdateRaisesNothing(t *testing.T) {
+	requireSudo(t)
+	if _, err := exec.LookPath("pam-auth-update"); err != nil {
+		t.Fatal("pam-auth-update is needed: apt-get install libpam-runtime")
+	}
+	const common = "/etc/pam.d/common-session"
+	orig, err := os.ReadFile(common)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepPamD(t)
+	var kept []string
+	for _, l := range strings.Split(string(orig), "\n") {
+		if !strings.Contains(l, "pam_unix.so") {
+			kept = append(kept, l)
+		}
+	}
+	s := startSensor(t, "-no-sweep")
+	os.WriteFile(common, []byte(strings.Join(kept, "\n")), 0o644)
+	s.waitFor("the administrator's removal seen", func(d map[string]any) bool {
+		return str(d, "file.path") == common && strings.Contains(str(d, "labels.removed"), "pam_unix.so")
+	})
+	c := exec.Command("pam-auth-update", "--package", "--force")
+	c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("pam-auth-update: %v %s", err, out)
+	}
+	pid := float64(c.Process.Pid)
+	s.waitFor("pam-auth-update's rewrite seen, pam_unix.so back", func(d map[string]any) bool {
+		return str(d, "file.path") == common && strings.Contains(str(d, "labels.added"), "pam_unix.so")
+	})
+	for _, d := range s.docs() {
+		if str(d, "event.kind") == "alert" && (get(d, "process.pid") == pid || get(d, "process.parent.pid") == pid) {
+			t.Errorf("pam-auth-update raised %s: %s", str(d, "event.action"), str(d, "event.reason"))
+		}
+	}
+}
