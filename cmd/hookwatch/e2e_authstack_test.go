@@ -255,3 +255,32 @@ func TestPamAuthUpdateRaisesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A package upgrade that replaces pam_unix.so (a reinstall of Debian's
+// libpam-modules from the archive, which also runs pam-auth-update), then
+// sudo: nothing is raised.
+func TestPAMPackageReinstallRaisesNothing(t *testing.T) {
+	requireSudo(t)
+	keepPamD(t)
+	s := startSensor(t, "-telemetry", "all", "-no-sweep")
+	c := exec.Command("apt-get", "install", "--reinstall", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "libpam-modules")
+	c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get install --reinstall libpam-modules: %v %s", err, out)
+	}
+	pid := sudoTrue(t)
+	s.waitFor("pam_unix.so loaded by sudo after the reinstall", func(d map[string]any) bool {
+		return get(d, "process.pid") == pid && str(d, "dll.path") == pamDir+"/pam_unix.so"
+	})
+	for _, d := range s.docs() {
+		if str(d, "event.kind") != "alert" {
+			continue
+		}
+		// Other test packages run beside this one: only sudo's and the
+		// package manager's processes count.
+		name := str(d, "process.name")
+		if get(d, "process.pid") == pid || name == "dpkg" || name == "apt-get" || name == "pam-auth-update" || str(d, "process.parent.name") == "dpkg" {
+			t.Errorf("%s raised %s: %s", name, str(d, "event.action"), str(d, "event.reason"))
+		}
+	}
+}
