@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -176,19 +175,13 @@ func (r *rsyslog) stop(sig syscall.Signal) {
 // received parses every message body received so far.
 func (r *rsyslog) received(t *testing.T) []map[string]any {
 	t.Helper()
-	f, err := os.Open(r.out)
+	b, err := os.ReadFile(r.out)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
+	for _, raw := range completeLines(b) {
+		line := strings.TrimSpace(string(raw))
 		var d map[string]any
 		if err := json.Unmarshal([]byte(line), &d); err != nil {
 			t.Errorf("received a message that is not JSON: %v\n%q", err, line)
