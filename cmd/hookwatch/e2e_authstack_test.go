@@ -15,6 +15,7 @@ import (
 const (
 	pamDir      = "/usr/lib/x86_64-linux-gnu/security"
 	sudoStack   = "/etc/pam.d/sudo"
+	suStack     = "/etc/pam.d/su"
 	nsswitch    = "/etc/nsswitch.conf"
 	rogueModule = pamDir + "/pam_hwtest.so"
 	rogueNSS    = "/usr/lib/x86_64-linux-gnu/libnss_hwtest.so.2"
@@ -55,7 +56,7 @@ func sudoTrue(t *testing.T) float64 {
 // The PAM and NSS backdoors of 2025-2026 load through the stacks, not the
 // loader's variables: a module no package installed, added to sudo's stack
 // by a shell, is reported when the stack is written (naming the module and
-// the writer) and when sudo loads it; pam_unix.so modified in place is
+// the writer) and when sudo (or su, from its stack) loads it; pam_unix.so modified in place is
 // tampered when sudo loads it; a rogue NSS source is reported when
 // nsswitch.conf names it; pam_exec handing out the password is reported.
 // A packaged module added by an administrator raises nothing.
@@ -82,6 +83,17 @@ func TestAuthenticationStacks(t *testing.T) {
 		return isAlert(d, "tampered-library") && get(d, "process.pid") == pid && str(d, "dll.path") == rogueModule
 	})
 	restore()
+
+	// The same module in su's stack, and su run by root.
+	replaceFile(t, suStack, nil)
+	runSh(t, "echo 'session optional pam_hwtest.so' >> "+suStack)
+	su := exec.Command("su", "root", "-c", "true")
+	if out, err := su.CombinedOutput(); err != nil {
+		t.Fatalf("su root -c true: %v %s", err, out)
+	}
+	s.waitFor("tampered-library for the module su loaded", func(d map[string]any) bool {
+		return isAlert(d, "tampered-library") && get(d, "process.pid") == float64(su.Process.Pid) && str(d, "dll.path") == rogueModule
+	})
 
 	// pam_unix.so modified in place (same inode, one byte more).
 	unix := pamDir + "/pam_unix.so"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,7 +99,13 @@ func startSensor(t *testing.T, args ...string) *sensor {
 		}
 	}
 	s.conf = conf
-	s.cmd = exec.Command(binPath, append([]string{"run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-metrics-listen", "127.0.0.1:0"}, args...)...)
+	base := []string{"run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-metrics-listen", "127.0.0.1:0"}
+	if !slices.Contains(args, "-fold-window") {
+		// Tests look for the alert of each process they run: every alert
+		// is written unless a test is about folding.
+		base = append(base, "-fold-window", "0")
+	}
+	s.cmd = exec.Command(binPath, append(base, args...)...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting hookwatch: %v", err)

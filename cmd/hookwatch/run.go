@@ -37,7 +37,7 @@ func newRunFlags(name string) *runFlags {
 		ring                                                          uint
 		queue                                                         int
 		noSweep                                                       bool
-		stats                                                         time.Duration
+		stats, foldWindow                                             time.Duration
 	)
 	fs.StringVar(&rulesFile, "rules", "", "detection conditions `file` (default: the rules built in)")
 	fs.StringVar(&out, "output", "stdout", "where events go: stdout, or an absolute file `path`")
@@ -49,6 +49,7 @@ func newRunFlags(name string) *runFlags {
 	fs.IntVar(&queue, "queue", 8192, "events queued between the kernel reader and the agent")
 	fs.BoolVar(&noSweep, "no-sweep", false, "skip the startup sweep of running processes and loader configuration")
 	fs.DurationVar(&stats, "stats-interval", time.Minute, "how often to log counters (0: only at exit)")
+	fs.DurationVar(&foldWindow, "fold-window", 5*time.Minute, "repeats of an alert within this window are folded into one follow-up (0: write every alert)")
 	r.set = func(c *config.Config) {
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
@@ -72,6 +73,8 @@ func newRunFlags(name string) *runFlags {
 				c.Agent.StartupSweep = !noSweep
 			case "stats-interval":
 				c.Agent.StatsInterval = stats
+			case "fold-window":
+				c.Output.FoldWindow = foldWindow
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/fold"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
@@ -56,6 +58,8 @@ type Config struct {
 	MaxProcesses int
 	Sweep        bool
 	Proc         procfs.FS
+	// Fold folds repeats of an alert into follow-ups; nil folds nothing.
+	Fold *fold.Folder
 }
 
 // Stats counts what the agent did, for logs and metrics.
@@ -71,6 +75,7 @@ type Stats struct {
 	RuleFilesRejected atomic.Int64  // user rule and allowlist files not loaded
 	WriteErrors       atomic.Uint64
 	Swept             atomic.Uint64 // processes examined by the startup sweep
+	Folded            atomic.Uint64 // alerts folded into a follow-up instead of written
 }
 
 type item struct {
@@ -79,6 +84,7 @@ type item struct {
 	change *loaderconf.Change
 	reload *Reload
 	ping   chan struct{}
+	tick   time.Time // close the fold windows that ended by then
 }
 
 // Reload replaces the rules, the engine and the telemetry level. It takes
@@ -253,7 +259,34 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 		for it := range a.queue {
 			a.process(it)
 		}
+		// Nothing folded is lost at exit: every open window is closed.
+		if a.cfg.Fold != nil {
+			a.writeFollowUps(a.cfg.Fold.Flush())
+		}
 	}()
+	// The worker owns the folder: windows are closed through the queue.
+	tickCtx, stopTicks := context.WithCancel(ctx)
+	ticksDone := make(chan struct{})
+	if a.cfg.Fold == nil {
+		close(ticksDone)
+	} else {
+		go func() {
+			defer close(ticksDone)
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-tickCtx.Done():
+					return
+				case now := <-t.C:
+					select {
+					case a.queue <- item{tick: now}:
+					default: // busy: the next tick closes them
+					}
+				}
+			}
+		}()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- c.Run(ctx, a) }()
@@ -284,9 +317,12 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 		a.ready()
 	}
 	err := <-errc
-	// Nothing may be queued after the queue closes: stop the watcher first.
+	// Nothing may be queued after the queue closes: stop the watcher and
+	// the ticks first.
 	stopFiles()
 	<-filesDone
+	stopTicks()
+	<-ticksDone
 	close(a.queue)
 	wg.Wait()
 	return err
@@ -308,6 +344,8 @@ func (a *Agent) process(it item) {
 		}
 	case it.ping != nil:
 		close(it.ping)
+	case !it.tick.IsZero():
+		a.writeFollowUps(a.cfg.Fold.Expired(it.tick))
 	}
 }
 
@@ -539,7 +577,40 @@ func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert) {
 	}
 	r.Count++
 	a.alertsMu.Unlock()
-	a.write(a.enc.Alert(p, parent, al))
+	doc := a.enc.Alert(p, parent, al)
+	if a.cfg.Fold == nil {
+		a.write(doc)
+		return
+	}
+	fa := fold.Alert{Rule: al.Rule.ID, Target: al.Target, Time: al.Time, Doc: doc}
+	if p != nil {
+		fa.PID, fa.User = p.PID, strconv.FormatUint(uint64(p.EUID), 10)
+	}
+	for _, l := range al.Libraries {
+		if l.Judgement != nil && l.Judgement.SHA256 != "" {
+			fa.Library = l.Judgement.SHA256
+			break
+		}
+		if fa.Library == "" {
+			fa.Library = l.Path
+		}
+	}
+	write, closed := a.cfg.Fold.Admit(fa)
+	a.writeFollowUps(closed)
+	if !write {
+		a.stats.Folded.Add(1)
+		return
+	}
+	a.write(doc)
+}
+
+// writeFollowUps writes the documents that close fold windows.
+func (a *Agent) writeFollowUps(fs []fold.FollowUp) {
+	for _, f := range fs {
+		if first, ok := f.First.(ecs.Doc); ok {
+			a.write(a.enc.FollowUp(first, f.Count, f.Start, f.End, f.SamplePIDs))
+		}
+	}
 }
 
 func (a *Agent) write(d ecs.Doc) {

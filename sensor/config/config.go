@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookwatch/hookwatch/sensor/fold"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -64,6 +66,12 @@ type Output struct {
 	// FileMaxBackups old files.
 	FileMaxBytes   int64 `yaml:"file_max_bytes"`
 	FileMaxBackups int   `yaml:"file_max_backups"`
+	// FoldWindow: repeats of an alert (same FoldKey) within this window of
+	// the first are folded into one follow-up written when it ends; 0
+	// writes every alert.
+	FoldWindow time.Duration `yaml:"fold_window"`
+	// FoldKey: what makes two alerts repeats: rule, library, target, user.
+	FoldKey []string `yaml:"fold_key"`
 }
 
 // Syslog configures delivery to a syslog collector (for Sentinel: rsyslog or
@@ -140,7 +148,8 @@ func Default() Config {
 	return Config{
 		Collector: "auto",
 		Rules:     Rules{Dir: DefaultRulesDir},
-		Output:    Output{Destination: "stdout", Format: "ecs", Telemetry: "loader", FileMaxBytes: 100 << 20, FileMaxBackups: 5},
+		Output: Output{Destination: "stdout", Format: "ecs", Telemetry: "loader", FileMaxBytes: 100 << 20, FileMaxBackups: 5,
+			FoldWindow: 5 * time.Minute, FoldKey: fold.DefaultKey},
 		Syslog: Syslog{Format: "ecs", Header: "rfc5424", Facility: "local0", AppName: "hookwatch", MaxMessageBytes: 8192,
 			SpoolDir: "/var/spool/hookwatch", SpoolMaxBytes: 256 << 20, ResendWindow: 5 * time.Second},
 		Log:     Log{Level: "info", Format: "auto"},
@@ -375,6 +384,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Exec != "all" && c.Audit.Exec != "watched" {
 		errs = append(errs, fmt.Errorf("audit.exec: %q is not all or watched", c.Audit.Exec))
+	}
+	if c.Output.FoldWindow < 0 {
+		errs = append(errs, fmt.Errorf("output.fold_window: %s is negative", c.Output.FoldWindow))
+	}
+	if _, err := fold.New(c.Output.FoldWindow, c.Output.FoldKey); err != nil {
+		errs = append(errs, fmt.Errorf("output.fold_key: %w", err))
 	}
 	switch c.Output.Telemetry {
 	case "none", "loader", "all":

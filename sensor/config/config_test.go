@@ -59,6 +59,8 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown key", main: "agent:\n  queue: 1\n  bogus: 2\n", want: "hookwatch.yaml:3: field bogus not found"},
 		{name: "wrong type", main: "agent:\n  queue: lots\n", want: "hookwatch.yaml:2: cannot unmarshal !!str `lots` into int"},
 		{name: "bad duration", main: "agent:\n  stats_interval: soon\n", want: "hookwatch.yaml:2:"},
+		{name: "bad fold key", main: "output:\n  fold_key: [rule, colour]\n", want: `output.fold_key: fold key part "colour"`},
+		{name: "negative fold window", main: "output:\n  fold_window: -1m\n", want: "output.fold_window: -1m0s is negative"},
 		{name: "duplicate key", main: "log:\n  level: info\nlog:\n  level: debug\n", want: "hookwatch.yaml:3: mapping key \"log\" already defined at line 1"},
 		{name: "syntax", main: "log: [unclosed\n", want: "hookwatch.yaml:"},
 		{name: "bad value", main: "output:\n  telemetry: loud\n", want: "output.telemetry: \"loud\" is not none, loader or all"},

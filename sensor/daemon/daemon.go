@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/fold"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
@@ -170,9 +173,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	names := users.New("/etc/passwd", "/etc/group")
+	folder, err := fold.New(cfg.Output.FoldWindow, cfg.Output.FoldKey)
+	if err != nil {
+		return fmt.Errorf("output.fold_key: %w", err)
+	}
 	ag := agent.New(agent.Config{
 		Rules: rs, Host: host, Telemetry: cfg.Output.Telemetry, QueueSize: cfg.Agent.Queue,
-		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(),
+		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(), Fold: folder,
 	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs), sink, log)
 	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
@@ -378,11 +385,12 @@ func reload(o Options, started running, pr Collector, ag *agent.Agent, sink *swa
 		strings.Join(started.rules.LoaderConf.KernelPrefixes, ",") != strings.Join(rs.LoaderConf.KernelPrefixes, ",") {
 		log.Warn("loader variables or kernel file prefixes changed: they apply at the next restart")
 	}
-	if cfg.Kernel.RingBufferBytes != old.Kernel.RingBufferBytes || cfg.Metrics.Listen != old.Metrics.Listen {
-		log.Warn("kernel.ring_buffer_bytes and metrics.listen apply at the next restart")
+	if cfg.Kernel.RingBufferBytes != old.Kernel.RingBufferBytes || cfg.Metrics.Listen != old.Metrics.Listen ||
+		cfg.Output.FoldWindow != old.Output.FoldWindow || !slices.Equal(cfg.Output.FoldKey, old.Output.FoldKey) {
+		log.Warn("kernel.ring_buffer_bytes, metrics.listen and output.fold_* apply at the next restart")
 	}
 	var newSink *output.Publisher
-	if cfg.Output != old.Output || cfg.Syslog != old.Syslog {
+	if !reflect.DeepEqual(cfg.Output, old.Output) || cfg.Syslog != old.Syslog {
 		if newSink, err = buildPublisher(cfg, o.Version, log); err != nil {
 			return err
 		}

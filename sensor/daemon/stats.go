@@ -47,7 +47,7 @@ func emitStats(log logrus.FieldLogger, pr Collector, ag *agent.Agent, msg string
 		"kernel_file_events": ks.FileEvents, "kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull,
 		"kernel_env_truncated": ks.EnvTrunc, "decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(),
 		"written": st.Written.Load(), "alerts": st.Alerts.Load(), "rule_errors": st.RuleErrors.Load(), "write_errors": st.WriteErrors.Load(),
-		"swept": st.Swept.Load(), "config_changes": st.Changes.Load(),
+		"swept": st.Swept.Load(), "config_changes": st.Changes.Load(), "alerts_folded": st.Folded.Load(),
 	}).Info(msg)
 }
 
@@ -89,6 +89,7 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 				}
 				return out
 			}},
+		counter("hookwatch_alerts_folded_total", "Alerts folded into a follow-up document instead of written (output.fold_window): each is counted in a follow-up's labels.folded_count.", func() float64 { return float64(st.Folded.Load()) }),
 		counter("hookwatch_rule_errors_total", "Rule evaluations that failed (the event was still judged by the other rules).", func() float64 { return float64(st.RuleErrors.Load()) }),
 		gauge("hookwatch_rules_loaded", "Sigma rules in force, built-in and the user's.", func() float64 { return float64(st.RulesLoaded.Load()) }),
 		gauge("hookwatch_rule_files_rejected", "User rule and allowlist files that could not be loaded (the log says which and why).", func() float64 { return float64(st.RuleFilesRejected.Load()) }),
