@@ -7,9 +7,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -368,48 +365,6 @@ func (a *Agent) handleExec(e *event.Exec) {
 	}
 }
 
-// evaluate runs the rules over an event; a rule that cannot be evaluated
-// is counted and logged, and the others still decide.
-func (a *Agent) evaluate(ev *detect.Event) []*detect.Alert {
-	alerts, errs := a.engine.Evaluate(ev)
-	for _, err := range errs {
-		// A rule that fails on one event likely fails on all: warn once
-		// per message, count every time.
-		a.stats.RuleErrors.Add(1)
-		if a.ruleErrSeen == nil {
-			a.ruleErrSeen = map[string]bool{}
-		}
-		if msg := err.Error(); !a.ruleErrSeen[msg] && len(a.ruleErrSeen) < 256 {
-			a.ruleErrSeen[msg] = true
-			a.log.WithError(err).Warn("rule not evaluated (further failures counted in hookwatch_rule_errors_total)")
-		}
-	}
-	return alerts
-}
-
-// loaderEnv keeps the configured loader variables of an exec. When the
-// kernel could not scan the whole environment it reads /proc/PID/environ:
-// padding the environment must not hide LD_PRELOAD. If the process is gone
-// by then, the kernel's partial view is all there is.
-func (a *Agent) loaderEnv(e *event.Exec) []string {
-	env := e.LoaderEnv
-	if e.EnvTruncated || e.EnvUnreadable {
-		if full, err := a.cfg.Proc.Environ(e.PID); err == nil {
-			env = full
-		} else {
-			a.log.WithError(err).WithField("pid", e.PID).Debug("environment unreadable after a truncated in-kernel scan")
-		}
-	}
-	var out []string
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if a.cfg.Rules.IsLoaderVariable(name) {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 func (a *Agent) handleImage(il *event.ImageLoad) {
 	p := a.processFor(il)
 	var start, end uint64
@@ -434,25 +389,6 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 	}
 }
 
-// mappingOf finds the bounds of the process's mapping of a file by inode.
-func (a *Agent) mappingOf(il *event.ImageLoad) (uint64, uint64) {
-	maps, err := a.cfg.Proc.Maps(il.PID)
-	if err != nil {
-		return 0, 0
-	}
-	for _, m := range maps {
-		if m.Inode == il.Ino && (il.Addr == 0 || m.Start == il.Addr || (il.Addr >= m.Start && il.Addr < m.End)) {
-			return m.Start, m.End
-		}
-	}
-	for _, m := range maps {
-		if m.Inode == il.Ino {
-			return m.Start, m.End
-		}
-	}
-	return 0, 0
-}
-
 // Change takes a loader configuration change from the watcher (its own
 // goroutine; it may wait for room in the queue).
 func (a *Agent) Change(c *loaderconf.Change) {
@@ -474,150 +410,4 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 	for _, al := range a.evaluate(ev) {
 		a.writeAlert(writer, parent, al)
 	}
-}
-
-// writerProcess is the context of the process the kernel saw write: the
-// table, /proc, or the kernel record alone (it may have exited).
-func (a *Agent) writerProcess(op *event.FileOp) *proctable.Process {
-	ticks := startTicks(op.StartTime)
-	if p, ok := a.table.Get(op.PID); ok && p.StartTicks == ticks {
-		return p
-	}
-	if p, err := a.fromProc(op.PID); err == nil && p.StartTicks == ticks {
-		a.table.Put(p)
-		return p
-	}
-	return a.fromRecord(op.Proc)
-}
-
-// fromRecord is a process as the kernel record alone describes it, for
-// when neither the table nor /proc knows it.
-func (a *Agent) fromRecord(r event.Proc) *proctable.Process {
-	p := &proctable.Process{
-		PID: r.PID, PPID: r.PPID, StartTicks: startTicks(r.StartTime), Name: r.Comm,
-		UID: r.UID, EUID: r.EUID, GID: r.GID, EGID: r.EGID,
-		Start: a.bootAt.Add(time.Duration(r.StartTime)),
-	}
-	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
-	return p
-}
-
-// processFor finds the context of the process that mapped a library: the
-// table, else the parent it was forked from (same image), else /proc, else
-// what the kernel record alone says.
-func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
-	ticks := startTicks(il.StartTime)
-	if p, ok := a.table.Get(il.PID); ok && (p.StartTicks == ticks || il.FromSweep) {
-		return p
-	}
-	p := a.fromRecord(il.Proc)
-	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
-		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
-		p.LoaderEnv, p.Expected, p.Extra = parent.LoaderEnv, parent.Expected, parent.Extra
-	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
-		p.Executable = strings.TrimSuffix(exe, " (deleted)")
-		p.Args, _ = a.cfg.Proc.Cmdline(il.PID)
-		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable))
-	} else {
-		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(il.Comm)
-	}
-	a.table.Put(p)
-	return p
-}
-
-// parent returns the parent's context from the table or, failing that,
-// from /proc (best effort: it may be gone).
-func (a *Agent) parent(p *proctable.Process) *proctable.Process {
-	if p.PPID == 0 {
-		return nil
-	}
-	if pp, ok := a.table.Get(p.PPID); ok {
-		return pp
-	}
-	pp, err := a.fromProc(p.PPID)
-	if err != nil {
-		return nil
-	}
-	a.table.Put(pp)
-	return pp
-}
-
-// fromProc builds a process's context from /proc.
-func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
-	st, err := a.cfg.Proc.Stat(pid)
-	if err != nil {
-		return nil, err
-	}
-	exe, err := a.cfg.Proc.Exe(pid)
-	if err != nil {
-		return nil, err
-	}
-	args, _ := a.cfg.Proc.Cmdline(pid)
-	p := &proctable.Process{
-		PID: pid, PPID: st.PPID, StartTicks: st.StartTicks,
-		Start:      a.bootAt.Add(time.Duration(st.StartTicks) * (time.Second / ticksPerSecond)),
-		Executable: strings.TrimSuffix(exe, " (deleted)"), Name: st.Comm, Args: args,
-		UID: st.UID, EUID: st.EUID, GID: st.GID, EGID: st.EGID,
-	}
-	p.EntityID = proctable.EntityID(a.cfg.Host.ID, pid, st.StartTicks)
-	p.Credential = a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable)) || a.cfg.Rules.IsCredentialProgram(st.Comm)
-	return p, nil
-}
-
-func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert) {
-	a.stats.Alerts.Add(1)
-	a.alertsMu.Lock()
-	if a.alerts == nil {
-		a.alerts = map[string]*RuleCount{}
-	}
-	r := a.alerts[al.Rule.ID]
-	if r == nil {
-		r = &RuleCount{ID: al.Rule.ID, Name: al.Rule.Title}
-		a.alerts[al.Rule.ID] = r
-	}
-	r.Count++
-	a.alertsMu.Unlock()
-	doc := a.enc.Alert(p, parent, al)
-	if a.cfg.Fold == nil {
-		a.write(doc)
-		return
-	}
-	fa := fold.Alert{Rule: al.Rule.ID, Target: al.Target, Time: al.Time, Doc: doc}
-	if p != nil {
-		fa.PID, fa.User = p.PID, strconv.FormatUint(uint64(p.EUID), 10)
-	}
-	for _, l := range al.Libraries {
-		if l.Judgement != nil && l.Judgement.SHA256 != "" {
-			fa.Library = l.Judgement.SHA256
-			break
-		}
-		if fa.Library == "" {
-			fa.Library = l.Path
-		}
-	}
-	write, closed := a.cfg.Fold.Admit(fa)
-	a.writeFollowUps(closed)
-	if !write {
-		a.stats.Folded.Add(1)
-		return
-	}
-	a.write(doc)
-}
-
-// writeFollowUps writes the documents that close fold windows.
-func (a *Agent) writeFollowUps(fs []fold.FollowUp) {
-	for _, f := range fs {
-		if first, ok := f.First.(ecs.Doc); ok {
-			a.write(a.enc.FollowUp(first, f.Count, f.Start, f.End, f.SamplePIDs))
-		}
-	}
-}
-
-func (a *Agent) write(d ecs.Doc) {
-	if err := a.out.Publish(d); err != nil {
-		a.stats.WriteErrors.Add(1)
-		a.log.WithError(err).Warn("event not written")
-		return
-	}
-	a.stats.Written.Add(1)
 }
