@@ -159,7 +159,7 @@ func TestBenignPreloaders(t *testing.T) {
 	// An image load's alerts are written just after its telemetry: wait
 	// for a later event's alert so everything before it is out.
 	sync := exec.Command("/bin/true", "benign-sync")
-	sync.Env = []string{"LD_PRELOAD=/tmp/hookwatch-benign-sync.so"}
+	sync.Env = []string{"LD_PRELOAD=" + compileHook(t)}
 	sync.Run()
 	s.waitFor("alert for the sync exec", func(d map[string]any) bool {
 		return isAlert(d, "loader-variable-untrusted") && get(d, "process.pid") == float64(sync.Process.Pid)
