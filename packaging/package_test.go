@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hookwatch/hookwatch/internal/testlock"
 )
 
 func run(t *testing.T, name string, args ...string) string {
@@ -54,6 +56,9 @@ func TestDebLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	build(t, "1.0.0", dir)
 	build(t, "1.0.1", dir)
+	// dpkg does not wait for its lock: hold the package database against
+	// the other test packages' apt-get.
+	testlock.Hold(t, testlock.Dpkg)
 	deb := func(v string) string { return filepath.Join(dir, "hookwatch_"+v+"_amd64.deb") }
 	t.Cleanup(func() { exec.Command("dpkg", "--purge", "hookwatch").Run() })
 

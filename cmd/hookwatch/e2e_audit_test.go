@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookwatch/hookwatch/sensor/audit/audittest"
+	"github.com/hookwatch/hookwatch/internal/testlock"
 )
 
 // requireAudit checks for root and auditctl, and waits until no other test
@@ -22,7 +22,7 @@ func requireAudit(t *testing.T) {
 	if _, err := exec.LookPath("auditctl"); err != nil {
 		t.Fatal("auditctl is needed: apt-get install auditd (see .ci/run)")
 	}
-	audittest.Serialize(t)
+	testlock.Hold(t, testlock.Audit)
 }
 
 func auditConfig(t *testing.T) string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookwatch/hookwatch/internal/testlock"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 )
 
@@ -273,6 +274,7 @@ func TestPamAuthUpdateRaisesNothing(t *testing.T) {
 // sudo: nothing is raised.
 func TestPAMPackageReinstallRaisesNothing(t *testing.T) {
 	requireSudo(t)
+	testlock.Hold(t, testlock.Dpkg)
 	keepPamD(t)
 	s := startSensor(t, "-telemetry", "all", "-no-sweep")
 	c := exec.Command("apt-get", "install", "--reinstall", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "libpam-modules")

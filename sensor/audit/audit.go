@@ -143,9 +143,12 @@ func New(cfg Config, log logrus.FieldLogger) (*Collector, error) {
 			return nil, fmt.Errorf("registering as the audit reader: %w", err)
 		}
 		// Nobody else tuned the backlog: the kernel's default (64) drops
-		// records in an exec storm.
-		if status.BacklogLimit < 8192 {
-			if err := control.SetBacklogLimit(8192, libaudit.WaitForReply); err != nil {
+		// records in an exec storm. Each library a credential program opens
+		// is an event too, and every exec on a busy host (a build) is
+		// audited: the backlog holds bursts the reader is late for (kernel
+		// memory only while it is used).
+		if status.BacklogLimit < backlogLimit {
+			if err := control.SetBacklogLimit(backlogLimit, libaudit.WaitForReply); err != nil {
 				log.WithError(err).Warn("audit: cannot raise the backlog limit")
 			}
 		}
@@ -153,12 +156,21 @@ func New(cfg Config, log logrus.FieldLogger) (*Collector, error) {
 	return c, nil
 }
 
+// backlogLimit is the audit backlog hookwatch asks for when it is the
+// reader.
+const backlogLimit = 65536
+
+// recvBufferBytes is the receive buffer of the stream socket: bursts wait
+// there rather than in the kernel's backlog.
+const recvBufferBytes = 8 << 20
+
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-// setRecvTimeout sets SO_RCVTIMEO on the client's netlink socket.
+// tuneRecv sets the read timeout (SO_RCVTIMEO) and a larger receive
+// buffer on the client's netlink socket.
 // go-libaudit does not expose the descriptor, so it is read from its
 // netlink client by reflection (read only; nothing is changed through it).
-func setRecvTimeout(c *libaudit.AuditClient, d time.Duration) error {
+func tuneRecv(c *libaudit.AuditClient, d time.Duration) error {
 	v := reflect.ValueOf(c.Netlink)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return errors.New("audit: unexpected netlink client type")
@@ -170,6 +182,13 @@ func setRecvTimeout(c *libaudit.AuditClient, d time.Duration) error {
 	tv := syscall.NsecToTimeval(d.Nanoseconds())
 	if err := syscall.SetsockoptTimeval(int(f.Int()), syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		return fmt.Errorf("audit: setting the read timeout: %w", err)
+	}
+	// A larger receive buffer than the default (net.core.rmem_default):
+	// past it, multicast records are dropped (ENOBUFS) and unicast ones
+	// wait in the backlog. FORCE ignores rmem_max; it needs CAP_NET_ADMIN,
+	// and the plain option is the fallback.
+	if err := syscall.SetsockoptInt(int(f.Int()), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, recvBufferBytes); err != nil {
+		syscall.SetsockoptInt(int(f.Int()), syscall.SOL_SOCKET, syscall.SO_RCVBUF, recvBufferBytes)
 	}
 	return nil
 }
@@ -224,7 +243,7 @@ func (c *Collector) Run(ctx context.Context, h event.Handler) error {
 	defer re.Close()
 	// Closing a socket does not wake a thread blocked reading it: read
 	// with a timeout instead, and look at ctx between reads.
-	if err := setRecvTimeout(c.recv, 500*time.Millisecond); err != nil {
+	if err := tuneRecv(c.recv, 500*time.Millisecond); err != nil {
 		return err
 	}
 	// Timed-out events are evicted from this goroutine too, never from

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/hookwatch/hookwatch/sensor/audit/audittest"
+	"github.com/hookwatch/hookwatch/internal/testlock"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 )
@@ -49,7 +49,7 @@ func TestAuditCollector(t *testing.T) {
 	if _, err := exec.LookPath("auditctl"); err != nil {
 		t.Fatal("auditctl is needed: apt-get install auditd (see .ci/run)")
 	}
-	audittest.Serialize(t)
+	testlock.Hold(t, testlock.Audit)
 	before := rulesText(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "ld.so.preload")
@@ -125,7 +125,7 @@ func TestOneCollectorPerHost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("must be root to use the audit subsystem (the test suite runs as root in CI)")
 	}
-	audittest.Serialize(t)
+	testlock.Hold(t, testlock.Audit)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	first, err := New(Config{CredentialPrograms: []string{"ssh"}, Proc: procfs.Default()}, log)
