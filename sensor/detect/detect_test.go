@@ -60,6 +60,13 @@ func TestExecRules(t *testing.T) {
 	if _, err := os.Stat(fakeroot); err != nil {
 		t.Fatal("fakeroot is needed: apt-get install fakeroot")
 	}
+	// A library in /tmp that defines credential functions (libpam's bytes).
+	capable := filepath.Join(t.TempDir(), "libhook.so")
+	if b, err := os.ReadFile("/usr/lib/x86_64-linux-gnu/libpam.so.0"); err != nil {
+		t.Fatal(err)
+	} else {
+		os.WriteFile(capable, b, 0o755)
+	}
 	for _, c := range []struct {
 		name       string
 		exe        string
@@ -69,7 +76,10 @@ func TestExecRules(t *testing.T) {
 		want       string // rules fired, "" for none
 	}{
 		{"credential, tmp", "/usr/bin/ssh", true, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "loader-variable-credential-untrusted/critical"},
-		{"other, tmp", "/usr/bin/cat", false, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "loader-variable-untrusted/medium"},
+		// A library that can do nothing (here: none at all) preloaded into
+		// a program that handles no credentials is low.
+		{"other, tmp, nothing there", "/usr/bin/cat", false, []string{"LD_PRELOAD=/tmp/h.so"}, nil, "loader-variable-at-exec/low"},
+		{"other, tmp, credential functions", "/usr/bin/cat", false, []string{"LD_PRELOAD=" + capable}, nil, "loader-variable-untrusted/medium"},
 		{"other, allowlisted", "/usr/bin/cat", false, []string{"LD_PRELOAD=" + fakeroot}, nil, ""},
 		{"credential, allowlisted", "/usr/bin/ssh", true, []string{"LD_PRELOAD=" + fakeroot}, nil, ""},
 		// fakeroot's own way: a bare name found through LD_LIBRARY_PATH.
