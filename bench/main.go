@@ -258,7 +258,9 @@ type sensor struct {
 func startSensor(e *env, extra ...string) (*sensor, error) {
 	s := &sensor{out: filepath.Join(e.dir, fmt.Sprintf("events-%d.json", time.Now().UnixNano())), stderr: &strings.Builder{}}
 	conf := filepath.Join(e.dir, "hookwatch.yaml")
-	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\n"+strings.Join(extra, "")), 0o600)
+	// Every alert written (no folding): the figures are per document, as
+	// in earlier runs, and the storms measure the whole path.
+	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\noutput:\n  fold_window: 0s\n"+strings.Join(extra, "")), 0o600)
 	s.cmd = exec.Command(e.hookwatch, "run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-no-sweep")
 	s.cmd.Stderr = &lockedWriter{b: s.stderr}
 	if err := s.cmd.Start(); err != nil {
