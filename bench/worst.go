@@ -1,0 +1,118 @@
+package main
+
+// The worst case (a storm of hooked execs) and the idle agent.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// worstCase runs the preload storm (every exec an event, with mappings and
+// alerts) under hookwatch and reads its counters, latency, CPU and memory.
+func worstCase(e *env, o options, argv []string) (Worst, error) {
+	w := Worst{Execs: o.execs}
+	s, err := startSensor(e)
+	if err != nil {
+		return w, err
+	}
+	cpu0 := procCPU(s.cmd.Process.Pid)
+	t0 := time.Now()
+	if _, err := cpuOf(argv); err != nil {
+		s.stop()
+		return w, err
+	}
+	w.ExecsPerSecond = float64(o.execs) / time.Since(t0).Seconds()
+	time.Sleep(time.Second) // let the agent catch up
+	cpu1 := procCPU(s.cmd.Process.Pid)
+	w.PeakRSSMiB = peakRSS(s.cmd.Process.Pid)
+	final := s.stop()
+	num := func(k string) uint64 { f, _ := final[k].(float64); return uint64(f) }
+	w.Events, w.KernelLost, w.UserspaceDropped = num("written"), num("kernel_lost"), num("agent_dropped")
+	if w.Events > 0 {
+		w.AgentCPUPer1000 = (cpu1 - cpu0) / float64(w.Events) * 1000
+	}
+	lat, err := latencies(s.out)
+	if err != nil {
+		return w, err
+	}
+	if len(lat) > 0 {
+		sort.Float64s(lat)
+		w.LatencyP50ms, w.LatencyP99ms = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return w, nil
+}
+
+// latencies are, per document, the time from the kernel's record
+// (@timestamp) to the document's creation (event.created), in ms.
+func latencies(path string) ([]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var d struct {
+			TS    time.Time `json:"@timestamp"`
+			Event struct {
+				Created time.Time `json:"created"`
+			} `json:"event"`
+		}
+		if json.Unmarshal(sc.Bytes(), &d) == nil && !d.TS.IsZero() {
+			out = append(out, float64(d.Event.Created.Sub(d.TS).Microseconds())/1000)
+		}
+	}
+	return out, sc.Err()
+}
+
+func idle(e *env, d time.Duration) (float64, error) {
+	s, err := startSensor(e)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(2 * time.Second) // past start-up
+	c0 := procCPU(s.cmd.Process.Pid)
+	time.Sleep(d)
+	c1 := procCPU(s.cmd.Process.Pid)
+	s.stop()
+	return (c1 - c0) / d.Seconds() * 100, nil
+}
+
+// procCPU is a process's time on CPU in seconds, summed over its threads
+// from /proc/PID/task/*/schedstat (nanoseconds: /proc/PID/stat counts whole
+// clock ticks, too coarse for an idle agent).
+func procCPU(pid int) float64 {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var ns float64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) > 0 {
+			v, _ := strconv.ParseFloat(fs[0], 64)
+			ns += v
+		}
+	}
+	return ns / 1e9
+}
+
+func peakRSS(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
