@@ -47,6 +47,7 @@ func TestAuditModeScenarios(t *testing.T) {
 	srv := startSSHD(t)
 	before := auditRules(t)
 	s := startSensor(t, "-config", auditConfig(t), "-no-sweep")
+	s.auditLoss = true
 	if got, _ := s.logLine("hookwatch running")["collector"].(string); got != "audit" {
 		t.Fatalf("collector %q, want audit", got)
 	}
@@ -89,6 +90,7 @@ func TestAuditModeShortLivedCredentialProgram(t *testing.T) {
 	requireAudit(t)
 	hook := compileHook(t)
 	s := startSensor(t, "-config", auditConfig(t), "-no-sweep")
+	s.auditLoss = true
 	const n = 60
 	want := map[float64]bool{}
 	for i := 0; i < n; i++ {
@@ -137,6 +139,7 @@ func TestAuditAlongsideAuditd(t *testing.T) {
 	logBefore, _ := os.ReadFile(filepath.Join(logDir, "audit.log"))
 
 	s := startSensor(t, "-config", auditConfig(t), "-no-sweep")
+	s.auditLoss = true
 	if s.logLine("audit: reading through the multicast group alongside auditd") == nil {
 		t.Errorf("hookwatch did not read alongside auditd:\n%s", s.stderr.String())
 	}
@@ -164,6 +167,7 @@ func TestAutoFallsBackToAudit(t *testing.T) {
 	hook := compileHook(t)
 	t.Setenv("HOOKWATCH_TEST_DENY_BPF", "1")
 	s := startSensor(t, "-no-sweep")
+	s.auditLoss = true
 	fb := s.logLine("eBPF collector unavailable: falling back to the audit collector")
 	if fb == nil || !strings.Contains(str(fb, "error"), "permission denied") {
 		t.Fatalf("no fallback log line with the reason:\n%s", s.stderr.String())

@@ -186,7 +186,7 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 	ev.Fields["TargetImage"] = target
 	if credential {
 		prog := e.credentialProgram(target)
-		ev.Fields["ImageState"] = prog.state
+		setString(ev.Fields, "ImageState", prog.state)
 		switch prog.state {
 		case ImageModified:
 			ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s is not what its package shipped", target))

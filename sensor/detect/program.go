@@ -9,14 +9,16 @@ import (
 )
 
 // What a credential program's own executable is, beside its name.
+// An unreadable executable (or no judge) has no state: the field is absent.
 const (
-	ImagePackaged      = "packaged"         // its package's file, bytes intact
-	ImageModified      = "package_modified" // its package's file, bytes changed (a patched binary in place)
-	ImageCopy          = "copy_of_packaged" // elsewhere, the same bytes as the packaged program of its name
-	ImageNotPackaged   = "not_packaged"     // no package's file, and not a copy of one
-	ImageUnknown       = ""                 // unreadable, or no judge
-	maxProgramVerdicts = 1024
+	ImagePackaged    = "packaged"         // its package's file, bytes intact
+	ImageModified    = "package_modified" // its package's file, bytes changed (a patched binary in place)
+	ImageCopy        = "copy_of_packaged" // elsewhere, the same bytes as the packaged program of its name
+	ImageNotPackaged = "not_packaged"     // no package's file, and not a copy of one
 )
+
+// maxProgramVerdicts bounds the verdicts kept (one per executable).
+const maxProgramVerdicts = 1024
 
 // program is the verdict on a credential program's executable.
 type program struct {
