@@ -115,13 +115,18 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 	needles := Aliases(lookup)
 	dir := filepath.Dir(lookup)
 	db.mu.Lock()
-	if guess := db.dirOwner[dir]; guess != "" {
+	guess := ""
+	if g := db.dirOwner[dir]; g != "" {
 		// The likely owner first; the full scan still decides.
-		lists = append([]string{filepath.Join(db.dpkgDir(), "info", guess+".list")}, lists...)
+		guess = filepath.Join(db.dpkgDir(), "info", g+".list")
+		lists = append([]string{guess}, lists...)
 	}
 	db.mu.Unlock()
 	buf := make([]byte, 64<<10) // one buffer for every list: no file is held whole
-	for _, l := range lists {
+	for i, l := range lists {
+		if i > 0 && l == guess {
+			continue // read first already, and it did not list the file
+		}
 		n, ok := fileHasLine(l, needles, buf)
 		if !ok {
 			continue
