@@ -60,6 +60,7 @@ enum kind {
 	KIND_EXEC = 1,
 	KIND_MAP = 2,
 	KIND_FILE = 3,
+	KIND_ACCESS = 4,
 };
 
 /* What a process did to a loader configuration file. */
@@ -89,6 +90,7 @@ enum exec_flag {
 	EXEC_ENV_FAULT = 1 << 4,    /* the environment could not be read */
 	EXEC_ODD_INTERP = 1 << 5,   /* its ELF interpreter is not a system loader */
 	EXEC_LOADERLIKE = 1 << 6,   /* no interpreter and position-independent: static-pie, or a copy of ld.so */
+	EXEC_PTRACED = 1 << 7,      /* a watched program exec'd while traced (a debugger started it) */
 };
 
 enum map_flag {
@@ -108,6 +110,10 @@ enum stat_index {
 	STAT_ENV_TRUNC,          /* environments too large to scan in the kernel */
 	STAT_FILE_EVENTS,        /* loader configuration file operations delivered */
 	STAT_LOST_FILE,          /* file records the ring buffer could not take */
+	STAT_ACCESS_EVENTS,      /* accesses to a watched process's memory delivered */
+	STAT_LOST_ACCESS,        /* access records the ring buffer could not take */
+	STAT_ACCESS_OTHER,       /* ptrace, process_vm_*, /proc/PID/mem on unwatched processes */
+	STAT_ACCESS_DENIED,      /* such calls on watched processes that failed */
 	STAT_MAX,
 };
 
@@ -772,6 +778,8 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	ev->h.kind = KIND_EXEC;
 	ev->h.watch = watch;
 	ev->h.flags = s.flags;
+	if ((watch & (WATCH_CREDENTIAL | WATCH_LOADER)) && BPF_CORE_READ(task, ptrace))
+		ev->h.flags |= EXEC_PTRACED;
 	fill_proc(&ev->h.proc, task);
 
 	struct file *exe = BPF_CORE_READ(mm, exe_file);
@@ -1004,13 +1012,13 @@ int handle_mprotect(struct syscall_enter_ctx *ctx)
 
 /* ---- loader configuration: who writes, renames, links, deletes -------- */
 
-static __always_inline void fill_ancestors(struct file_hdr *h, struct task_struct *task)
+static __always_inline void fill_ancestors(u8 ancestors[ANCESTORS][16], struct task_struct *task)
 {
 	struct task_struct *t = BPF_CORE_READ(task, real_parent);
 	for (int i = 0; i < ANCESTORS; i++) {
 		if (!t)
 			break;
-		bpf_probe_read_kernel_str(h->ancestors[i], 16, __builtin_preserve_access_index(&t->comm));
+		bpf_probe_read_kernel_str(ancestors[i], 16, __builtin_preserve_access_index(&t->comm));
 		struct task_struct *up = BPF_CORE_READ(t, real_parent);
 		if (up == t)
 			break;
@@ -1018,24 +1026,34 @@ static __always_inline void fill_ancestors(struct file_hdr *h, struct task_struc
 	}
 }
 
+#include "access.h"
+
 static __always_inline bool intent_to_write(u64 flags)
 {
 	return (flags & (O_WRONLY | O_RDWR)) || (flags & (O_CREAT | O_TRUNC));
 }
 
-static __always_inline void stash_open(u64 flags)
+#define OPEN_PENDING 0x80000000   /* never zero: zero means "no open pending" */
+#define OPEN_MEM_CHECK 0x40000000 /* read-only: only a /proc/PID/mem check at exit */
+
+static __always_inline void stash_open(u64 flags, const char *name)
 {
-	if (!intent_to_write(flags))
+	u32 v;
+	if (intent_to_write(flags))
+		v = flags | OPEN_PENDING;
+	else if (maybe_proc_mem(name))
+		v = OPEN_PENDING | OPEN_MEM_CHECK;
+	else
 		return;
 	u32 *f = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (f)
-		*f = flags | 0x80000000; /* never zero: zero means "no open pending" */
+		*f = v;
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
 int handle_enter_openat(struct syscall_enter_ctx *ctx)
 {
-	stash_open(ctx->args[2]);
+	stash_open(ctx->args[2], (const char *)ctx->args[1]);
 	return 0;
 }
 
@@ -1045,21 +1063,21 @@ int handle_enter_openat2(struct syscall_enter_ctx *ctx)
 	struct open_how how = {};
 	if (bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]))
 		return 0;
-	stash_open(how.flags);
+	stash_open(how.flags, (const char *)ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
 int handle_enter_open(struct syscall_enter_ctx *ctx)
 {
-	stash_open(ctx->args[1]);
+	stash_open(ctx->args[1], (const char *)ctx->args[0]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
 int handle_enter_creat(struct syscall_enter_ctx *ctx)
 {
-	stash_open(O_CREAT | O_WRONLY | O_TRUNC);
+	stash_open(O_CREAT | O_WRONLY | O_TRUNC, (const char *)ctx->args[0]);
 	return 0;
 }
 
@@ -1084,7 +1102,7 @@ static __always_inline struct file_event *new_file_event(u8 op, struct task_stru
 	ev->h.kind = KIND_FILE;
 	ev->h.op = op;
 	fill_proc(&ev->h.proc, task);
-	fill_ancestors(&ev->h, task);
+	fill_ancestors(ev->h.ancestors, task);
 	return ev;
 }
 
@@ -1098,7 +1116,8 @@ static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 	u32 *flags = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, 0);
 	if (!flags || !*flags)
 		return 0;
-	u32 oflags = *flags & 0x7fffffff;
+	u32 pending = *flags;
+	u32 oflags = pending & ~(OPEN_PENDING | OPEN_MEM_CHECK);
 	*flags = 0;
 	long fd = ctx->ret;
 	if (fd < 0)
@@ -1112,6 +1131,12 @@ static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	if (!f)
+		return 0;
+	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) == PROC_SUPER_MAGIC) {
+		proc_mem_opened(task, f, oflags);
+		return 0;
+	}
+	if (pending & OPEN_MEM_CHECK)
 		return 0;
 	struct file_key k = {};
 	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);

@@ -40,6 +40,7 @@ type pipeline struct {
 		Replacement      string            `yaml:"replacement"`
 		InterpretSpecial bool              `yaml:"interpret_special"`
 		Mapping          map[string]string `yaml:"mapping"`
+		Conditions       map[string]string `yaml:"conditions"`
 		RuleConditions   []struct {
 			Type     string `yaml:"type"`
 			Product  string `yaml:"product"`
@@ -118,6 +119,10 @@ func samples(t *testing.T) map[string]sample {
 	c := &loaderconf.Change{Time: now, Path: "/etc/ld.so.preload", Kind: "preload", Type: "change", Exists: true, Items: items, Added: items,
 		Writer: &event.FileOp{Proc: event.Proc{PID: 42, Comm: "sh"}}}
 	add(ruleset.FileEvent, enc.FileChange(c, p, parent, false), eng.LoaderConfig(c, p, parent))
+	reader := &proctable.Process{PID: 77, PPID: 1, EntityID: "entity-77", Executable: "/tmp/reader", Name: "reader", Args: []string{"/tmp/reader"}, Start: now}
+	agent := &proctable.Process{PID: 50, PPID: 1, EntityID: "entity-50", Executable: "/usr/bin/ssh-agent", Name: "ssh-agent", Credential: true, Start: now}
+	ac := &event.Access{Proc: event.Proc{Time: now, PID: 77}, Executable: reader.Executable, Op: event.AccessMemRead, Target: 50, TargetPID: 50, TargetWatch: event.WatchCredential}
+	add(ruleset.ProcessAccess, enc.Access(reader, parent, agent, ac, false), eng.Access(reader, parent, agent, ac, false))
 	return out
 }
 

@@ -17,7 +17,7 @@ import (
 var cefColumns = map[string]string{
 	"rt": "ReceiptTime", "act": "DeviceAction", "cat": "DeviceEventCategory", "externalId": "ExtID",
 	"dvchost": "DeviceName", "suser": "SourceUserName", "suid": "SourceUserID", "spid": "SourceProcessId",
-	"sproc": "SourceProcessName", "fname": "FileName", "filePath": "FilePath", "fileHash": "FileHash", "msg": "Message",
+	"sproc": "SourceProcessName", "dpid": "DestinationProcessId", "dproc": "DestinationProcessName", "duser": "DestinationUserName", "fname": "FileName", "filePath": "FilePath", "fileHash": "FileHash", "msg": "Message",
 	"cs1": "DeviceCustomString1", "cs2": "DeviceCustomString2", "cs3": "DeviceCustomString3",
 	"cs4": "DeviceCustomString4", "cs5": "DeviceCustomString5", "cs6": "DeviceCustomString6",
 	"cs1Label": "DeviceCustomString1Label", "cs2Label": "DeviceCustomString2Label", "cs3Label": "DeviceCustomString3Label",

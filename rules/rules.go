@@ -144,6 +144,10 @@ type Scoring struct {
 	Target             map[string]int `yaml:"target"`
 	Location           map[string]int `yaml:"location"`
 	SearchPathDiscount int            `yaml:"search_path_discount"`
+	// Access weighs a process reaching into a credential process by what
+	// the operation allows (read, write, attach) and takes by_parent off
+	// when the caller started the target (a debugger). Absent keys weigh 0.
+	Access map[string]int `yaml:"access"`
 }
 
 // Builtin returns the conditions shipped in the binary.

@@ -173,7 +173,43 @@ struct cred {
 	kgid_t egid;
 } __attribute__((preserve_access_index));
 
+struct list_head {
+	struct list_head *next;
+	struct list_head *prev;
+};
+
+struct hlist_node {
+	struct hlist_node *next;
+	struct hlist_node **pprev;
+};
+
+struct hlist_head {
+	struct hlist_node *first;
+};
+
+/* A pid as each namespace level numbers it; numbers[level] is the innermost. */
+struct upid {
+	int nr;
+	void *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+	struct hlist_head tasks[4]; /* PIDTYPE_PID first */
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
+/* procfs's inode: the pid a /proc/PID/... file is about. */
+struct proc_inode {
+	struct pid *pid;
+	struct inode vfs_inode;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	unsigned int ptrace; /* non-zero while traced */
+	struct task_struct *parent; /* the tracer while traced, else real_parent */
+	struct hlist_node pid_links[4];
+	struct pid *thread_pid;
 	pid_t pid;
 	pid_t tgid;
 	struct task_struct *real_parent;

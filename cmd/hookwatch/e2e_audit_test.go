@@ -76,6 +76,19 @@ func TestAuditModeScenarios(t *testing.T) {
 		return isAlert(d, "preload-file-library-added") && byShell(d, sh) && str(d, "process.name") == "sh"
 	})
 	os.Remove(preloadFile)
+
+	// A running ssh-agent's memory read by process_vm_readv and written by
+	// ptrace: audit's syscall records name the target.
+	reach, agent := compileReach(t), startAgent(t)
+	for mode, rule := range map[string]string{"vm-read": "credential-process-memory-read", "poke": "credential-process-memory-write"} {
+		c := exec.Command(reach, mode, fmt.Sprint(agent))
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("reach %s: %v %s", mode, err, out)
+		}
+		s.waitFor(mode+" of ssh-agent in audit mode", func(d map[string]any) bool {
+			return isAlert(d, rule) && get(d, "process.pid") == float64(c.Process.Pid) && str(d, "labels.target_process_id") == fmt.Sprint(agent)
+		})
+	}
 	s.stop()
 	if after := auditRules(t); after != before {
 		t.Errorf("audit rules changed:\nbefore:\n%s\nafter:\n%s", before, after)

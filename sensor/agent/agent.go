@@ -43,7 +43,7 @@ func startTicks(ns uint64) uint64 { return ns / (1e9 / ticksPerSecond) }
 type Collector interface {
 	Run(ctx context.Context, h event.Handler) error
 	// Watch asks the collector to report a running process's mappings.
-	Watch(pid uint32) error
+	Watch(pid uint32, why event.Watch) error
 }
 
 // Config is the agent's configuration.
@@ -63,6 +63,8 @@ type Config struct {
 type Stats struct {
 	Execs, ImageLoads atomic.Uint64 // events taken from the collector
 	FileOps           atomic.Uint64
+	Accesses          atomic.Uint64 // reaches into a watched process's memory
+	AccessesIgnored   atomic.Uint64 // of those, on a process that is not a credential one, or unnamed
 	Changes           atomic.Uint64 // loader configuration changes
 	Dropped           atomic.Uint64 // events dropped: the queue was full
 	Written           atomic.Uint64 // documents written
@@ -78,6 +80,7 @@ type Stats struct {
 type item struct {
 	exec   *event.Exec
 	image  *event.ImageLoad
+	access *event.Access
 	change *loaderconf.Change
 	reload *Reload
 	ping   chan struct{}
@@ -331,6 +334,8 @@ func (a *Agent) process(it item) {
 		a.handleExec(it.exec)
 	case it.image != nil:
 		a.handleImage(it.image)
+	case it.access != nil:
+		a.handleAccess(it.access)
 	case it.change != nil:
 		a.handleChange(it.change)
 	case it.reload != nil:
@@ -362,6 +367,9 @@ func (a *Agent) handleExec(e *event.Exec) {
 	}
 	for _, al := range alerts {
 		a.writeAlert(p, parent, al)
+	}
+	if e.Traced && (p.Credential || e.Watch&event.WatchLoader != 0) {
+		a.tracedExec(p, e)
 	}
 }
 

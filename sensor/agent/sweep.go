@@ -55,10 +55,6 @@ func (a *Agent) sweepOne(c Collector, pid uint32) {
 	if !p.Credential && !loader && len(loaderEnv) == 0 {
 		return
 	}
-	if err := c.Watch(pid); err != nil {
-		a.log.WithError(err).WithField("pid", pid).Warn("cannot watch a running process")
-	}
-
 	var watch event.Watch
 	if p.Credential {
 		watch |= event.WatchCredential
@@ -68,6 +64,14 @@ func (a *Agent) sweepOne(c Collector, pid uint32) {
 	}
 	if len(loaderEnv) > 0 {
 		watch |= event.WatchLoaderEnv
+	}
+	// Every thread: a reader may name any of them (ptrace, process_vm_readv).
+	tids, _ := a.cfg.Proc.Threads(pid)
+	for _, tid := range append([]uint32{pid}, tids...) {
+		if err := c.Watch(tid, watch); err != nil {
+			a.log.WithError(err).WithField("pid", tid).Warn("cannot watch a running process")
+			break
+		}
 	}
 	now := time.Now()
 	startNS := p.StartTicks * (1e9 / ticksPerSecond)

@@ -77,6 +77,8 @@ type Collector struct {
 
 	mu      sync.Mutex
 	watched map[uint32]*watchedProc
+	// accessSeen: the accesses reported already (access.go).
+	accessSeen map[accessKey]bool
 
 	// Counters.
 	execs, delivered, maps, files atomic.Uint64
@@ -336,9 +338,12 @@ func (s *stream) ReassemblyComplete(msgs []*auparse.AuditMessage) {
 		// An attach is often an injection on its way: look at the
 		// target's mappings now and again shortly.
 		if pid, err := strconv.ParseUint(sc["a1"], 16, 32); err == nil {
-			s.c.Watch(uint32(pid))
+			s.c.Watch(uint32(pid), 0)
 			s.c.scanLater(s.h, uint32(pid))
 		}
+		s.c.access(s.h, name, sc, when)
+	case name == "process_vm_readv" || name == "process_vm_writev":
+		s.c.access(s.h, name, sc, when)
 	default:
 		s.c.fileOp(s.h, name, sc, paths, cwd, when)
 	}

@@ -24,6 +24,7 @@ type recorder struct {
 	execs  []*event.Exec
 	images []*event.ImageLoad
 	files  []*event.FileOp
+	access []*event.Access
 }
 
 func (r *recorder) Exec(e *event.Exec) { r.mu.Lock(); r.execs = append(r.execs, e); r.mu.Unlock() }
@@ -33,6 +34,11 @@ func (r *recorder) ImageLoad(e *event.ImageLoad) {
 	r.mu.Unlock()
 }
 func (r *recorder) FileOp(e *event.FileOp) { r.mu.Lock(); r.files = append(r.files, e); r.mu.Unlock() }
+func (r *recorder) Access(e *event.Access) {
+	r.mu.Lock()
+	r.access = append(r.access, e)
+	r.mu.Unlock()
+}
 
 func rulesText(t *testing.T) string {
 	out, err := exec.Command("auditctl", "-l").CombinedOutput()

@@ -24,7 +24,7 @@ type watchedProc struct {
 }
 
 // Watch marks a running process as watched: its mappings are read.
-func (c *Collector) Watch(pid uint32) error {
+func (c *Collector) Watch(pid uint32, _ event.Watch) error {
 	c.watchedEntry(pid, 0)
 	return nil
 }

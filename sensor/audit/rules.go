@@ -50,6 +50,13 @@ func (c *Collector) rules() []string {
 	rs = append(rs,
 		"-a always,exit -F arch=b64 -S ptrace -F a0=0x10 -k "+Key,   // PTRACE_ATTACH
 		"-a always,exit -F arch=b64 -S ptrace -F a0=0x4206 -k "+Key, // PTRACE_SEIZE
+		// Writes into another process and reads of its memory (not
+		// PTRACE_PEEK*: a tracer issues thousands), successful only.
+		"-a always,exit -F arch=b64 -S ptrace -F a0=0x4 -F success=1 -k "+Key,    // PTRACE_POKETEXT
+		"-a always,exit -F arch=b64 -S ptrace -F a0=0x5 -F success=1 -k "+Key,    // PTRACE_POKEDATA
+		"-a always,exit -F arch=b64 -S ptrace -F a0=0xd -F success=1 -k "+Key,    // PTRACE_SETREGS
+		"-a always,exit -F arch=b64 -S ptrace -F a0=0x4205 -F success=1 -k "+Key, // PTRACE_SETREGSET
+		"-a always,exit -F arch=b64 -S process_vm_readv,process_vm_writev -F success=1 -k "+Key,
 	)
 	for _, p := range c.cfg.ConfigPaths {
 		rs = append(rs, "-w "+p+" -p wa -k "+Key)

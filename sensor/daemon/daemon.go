@@ -269,7 +269,7 @@ func Run(ctx context.Context, o Options) error {
 // Collector is what the daemon needs of a collector, eBPF or audit.
 type Collector interface {
 	Run(ctx context.Context, h event.Handler) error
-	Watch(pid uint32) error
+	Watch(pid uint32, why event.Watch) error
 	SetWatchedFiles(files, dirs []event.FileID) error
 	SetNames(credential, loaders []string) error
 	Stats() (event.Stats, uint64, error)

@@ -44,7 +44,7 @@ func emitStats(log logrus.FieldLogger, pr Collector, ag *agent.Agent, msg string
 	}
 	log.WithFields(fields).WithFields(logrus.Fields{
 		"kernel_execs": ks.Execs, "kernel_exec_events": ks.ExecEvents, "kernel_map_events": ks.MapEvents,
-		"kernel_file_events": ks.FileEvents, "kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull,
+		"kernel_file_events": ks.FileEvents, "kernel_access_events": ks.AccessEvents, "kernel_lost": ks.Lost(), "kernel_watch_full": ks.WatchFull,
 		"kernel_env_truncated": ks.EnvTrunc, "decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(),
 		"written": st.Written.Load(), "alerts": st.Alerts.Load(), "rule_errors": st.RuleErrors.Load(), "write_errors": st.WriteErrors.Load(),
 		"swept": st.Swept.Load(), "config_changes": st.Changes.Load(), "alerts_folded": st.Folded.Load(),
@@ -78,6 +78,7 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 					{Labels: []string{"exec"}, Value: float64(st.Execs.Load())},
 					{Labels: []string{"image_load"}, Value: float64(st.ImageLoads.Load())},
 					{Labels: []string{"file_op"}, Value: float64(st.FileOps.Load())},
+					{Labels: []string{"access"}, Value: float64(st.Accesses.Load())},
 					{Labels: []string{"config_change"}, Value: float64(st.Changes.Load())},
 				}
 			}},
@@ -106,8 +107,22 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 					{Labels: []string{"exec"}, Value: float64(ks.LostExec)},
 					{Labels: []string{"map"}, Value: float64(ks.LostMap)},
 					{Labels: []string{"file"}, Value: float64(ks.LostFile)},
+					{Labels: []string{"access"}, Value: float64(ks.LostAccess)},
 				}
 			}},
+		{Name: "hookwatch_kernel_accesses_total", Help: "ptrace, process_vm_readv/writev and /proc/PID/mem opens the kernel side saw, by outcome: delivered (on a watched credential process), other (on any other process, not delivered), denied (failed on a watched one).", Labels: []string{"outcome"}, Counter: true,
+			Read: func() []metrics.Sample {
+				ks, _, err := pr.Stats()
+				if err != nil {
+					return nil
+				}
+				return []metrics.Sample{
+					{Labels: []string{"delivered"}, Value: float64(ks.AccessEvents)},
+					{Labels: []string{"other"}, Value: float64(ks.AccessOther)},
+					{Labels: []string{"denied"}, Value: float64(ks.AccessDenied)},
+				}
+			}},
+		counter("hookwatch_accesses_ignored_total", "Delivered accesses the agent dropped: the target was gone or not a credential process (callers in another pid namespace).", func() float64 { return float64(st.AccessesIgnored.Load()) }),
 		{Name: "hookwatch_kernel_execs_total", Help: "Every exec the kernel side saw.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.execs) })},
 		{Name: "hookwatch_kernel_watch_full_total", Help: "Processes the kernel could not mark watched (map full).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.watchFull) })},
 		{Name: "hookwatch_kernel_env_truncated_total", Help: "Environments too large to scan in the kernel (read from /proc instead).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.envTrunc) })},

@@ -229,6 +229,8 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 		category, typ = []string{"intrusion_detection", "library"}, []string{"info", "start"}
 	case ruleset.FileEvent:
 		category, typ = []string{"intrusion_detection", "file", "configuration"}, []string{"info", "change"}
+	case ruleset.ProcessAccess:
+		category, typ = []string{"intrusion_detection", "process"}, []string{"info", "access"}
 	default:
 		category, typ = []string{"intrusion_detection", "process"}, []string{"info", "start"}
 	}
@@ -287,9 +289,9 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 		libs = append(libs, clean(l.Path))
 		locs = append(locs, l.Location)
 	}
-	labels := Doc{
-		"severity_level": r.Level, "libraries": strings.Join(libs, " "),
-		"location_class": strings.Join(locs, " "), "target": clean(a.Target), "rule_name": clean(r.Name),
+	labels := Doc{"severity_level": r.Level, "target": clean(a.Target), "rule_name": clean(r.Name)}
+	if len(libs) > 0 {
+		labels["libraries"], labels["location_class"] = strings.Join(libs, " "), strings.Join(locs, " ")
 	}
 	if r.File != "" && !r.Builtin {
 		labels["rule_file"] = clean(r.File)
@@ -305,6 +307,7 @@ var sigmaStandard = map[string]bool{
 	"Image": true, "CommandLine": true, "ProcessId": true, "User": true, "UserId": true,
 	"ParentProcessId": true, "ParentImage": true, "ParentCommandLine": true,
 	"ImageLoaded": true, "TargetFilename": true, "Hashes": true,
+	"SourceImage": true, "SourceCommandLine": true, "SourceProcessId": true, "SourceUser": true, "SourceUserId": true,
 }
 
 // Facts adds the facts the rules decided on (hookwatch's own Sigma fields,

@@ -62,6 +62,58 @@ type Exec struct {
 	// LoaderLike is set for a position-independent executable with no
 	// interpreter: static-pie, or a copy of the loader under another name.
 	LoaderLike bool
+	// Traced is set when a watched program was exec'd under ptrace: a
+	// debugger or tracer started it.
+	Traced bool
+}
+
+// AccessOp is what one process did to another's memory or execution.
+type AccessOp string
+
+// Access operations: ptrace requests, process_vm_*, /proc/PID/mem opens.
+const (
+	AccessAttach     AccessOp = "ptrace-attach"
+	AccessSeize      AccessOp = "ptrace-seize"
+	AccessPeek       AccessOp = "ptrace-peek"    // memory or registers read
+	AccessPoke       AccessOp = "ptrace-poke"    // memory written
+	AccessSetRegs    AccessOp = "ptrace-setregs" // registers changed
+	AccessVMRead     AccessOp = "vm-read"        // process_vm_readv
+	AccessVMWrite    AccessOp = "vm-write"       // process_vm_writev
+	AccessMemRead    AccessOp = "mem-read"       // /proc/PID/mem opened read-only
+	AccessMemWrite   AccessOp = "mem-write"      // /proc/PID/mem opened for writing
+	AccessTracedExec AccessOp = "traced-exec"    // the program exec'd under the caller's ptrace
+)
+
+// Class is read, write or attach: what the operation lets the caller do.
+func (o AccessOp) Class() string {
+	switch o {
+	case AccessPoke, AccessSetRegs, AccessVMWrite, AccessMemWrite:
+		return "write"
+	case AccessPeek, AccessVMRead, AccessMemRead:
+		return "read"
+	}
+	return "attach"
+}
+
+// Access is a process reaching into a watched (credential) process: the
+// caller is Proc, the process it named is the target.
+type Access struct {
+	Proc
+	Executable string   // the caller's executable, resolved in the kernel
+	Ancestors  []string // comm of the caller's parent, grandparent, ...
+	Op         AccessOp
+	// Target is the thread or process the caller named; TargetPID its
+	// process when known (0: resolve from Target).
+	Target    uint32
+	TargetPID uint32
+	// TargetWatch is why the kernel watches the target (0: unresolved).
+	TargetWatch Watch
+	// TargetVPID says Target is a pid in the caller's pid namespace, not
+	// the host's: the kernel could not map it.
+	TargetVPID bool
+	// ByParent says the caller is the target's parent or tracer.
+	ByParent bool
+	Result   int64
 }
 
 // FileOp is an operation on a loader configuration file, with the process
@@ -104,10 +156,16 @@ type Stats struct {
 	EnvTrunc   uint64 // environments too large to scan in the kernel
 	FileEvents uint64 // loader configuration file operations delivered
 	LostFile   uint64 // file records the ring buffer could not take
+	// Accesses to another process's memory: delivered, lost, on processes
+	// not watched (not delivered), and refused by the kernel.
+	AccessEvents uint64
+	LostAccess   uint64
+	AccessOther  uint64
+	AccessDenied uint64
 }
 
 // Lost is every record the kernel could not deliver.
-func (s Stats) Lost() uint64 { return s.LostExec + s.LostMap + s.LostFile }
+func (s Stats) Lost() uint64 { return s.LostExec + s.LostMap + s.LostFile + s.LostAccess }
 
 // Handler receives events from a collector. Collectors call it from their
 // reader goroutine: it must not block for long.
@@ -115,6 +173,7 @@ type Handler interface {
 	Exec(*Exec)
 	ImageLoad(*ImageLoad)
 	FileOp(*FileOp)
+	Access(*Access)
 }
 
 // FileID is a file by device (userspace encoding) and inode.

@@ -65,6 +65,12 @@ func (c CEF) Encode(doc map[string]any) ([]byte, error) {
 	// sproc alone: CommonSecurityLog maps sproc and sourceProcessName to the
 	// same column (SourceProcessName), so sending both makes it ambiguous.
 	add("sproc", str(doc, "process.executable"))
+	// The process reached into (memory access): CEF's destination process.
+	add("dpid", str(doc, "labels.target_process_id"))
+	if str(doc, "labels.target_process_id") != "" {
+		add("dproc", str(doc, "labels.target_image"))
+		add("duser", str(doc, "labels.target_user"))
+	}
 	path := str(doc, "dll.path")
 	if path == "" {
 		path = str(doc, "file.path")

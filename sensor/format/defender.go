@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -61,7 +62,7 @@ func (d *Defender) DeviceID() string { return d.deviceID }
 // Table says which table a document belongs to.
 func Table(doc map[string]any) string {
 	switch {
-	case str(doc, "event.kind") == "alert":
+	case str(doc, "event.kind") == "alert", str(doc, "event.dataset") == "hookwatch.access":
 		return "DeviceEvents"
 	case str(doc, "event.dataset") == "hookwatch.library":
 		return "DeviceImageLoadEvents"
@@ -160,7 +161,23 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		} else {
 			d.file(v, doc, "file.path", "file.hash")
 		}
-		subject()
+		if isAccess(doc) {
+			// As Defender's OpenProcessApiCall rows: the caller is the
+			// initiating process, the process it reached the subject.
+			if str(doc, "event.kind") != "alert" {
+				v["ActionType"] = accessActionType(str(doc, "event.action"))
+			}
+			proc("InitiatingProcess", "process")
+			v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
+			v["InitiatingProcessParentFileName"] = str(doc, "process.parent.name")
+			if t := str(doc, "labels.target_image"); t != "" {
+				v["FolderPath"], v["FileName"] = t, path.Base(t)
+			}
+			v["ProcessId"], _ = strconv.ParseInt(str(doc, "labels.target_process_id"), 10, 64)
+			v["AccountName"] = str(doc, "labels.target_user")
+		} else {
+			subject()
+		}
 		for k, p := range map[string]string{
 			"rule_id": "rule.id", "rule_name": "rule.name", "severity": "labels.severity_level", "reason": "event.reason",
 			"techniques": "threat.technique.subtechnique.id", "target": "labels.target", "config_file": "file.path",
@@ -239,6 +256,23 @@ func (d *Defender) file(v map[string]any, doc map[string]any, pathKey, hashKey s
 	if n, ok := num(doc, "file.size"); ok && str(doc, "file.path") == p {
 		v["FileSize"] = n
 	}
+}
+
+// isAccess says the document is about one process reaching into another.
+func isAccess(doc map[string]any) bool {
+	return str(doc, "event.dataset") == "hookwatch.access" || str(doc, "rule.category") == "process_access"
+}
+
+// accessActionType names an access as Defender names its Windows
+// equivalents, so the seed's queries read the same on Linux.
+func accessActionType(op string) string {
+	switch op {
+	case "ptrace-peek", "vm-read", "mem-read":
+		return "ReadProcessMemoryApiCall"
+	case "ptrace-poke", "ptrace-setregs", "vm-write", "mem-write":
+		return "WriteProcessMemoryApiCall"
+	}
+	return "OpenProcessApiCall" // attach, seize, traced from exec
 }
 
 func isEmpty(v any) bool {

@@ -14,10 +14,23 @@ import (
 )
 
 var (
-	execHdrSize = binary.Size(hookwatchExecHdr{})
-	mapHdrSize  = binary.Size(hookwatchMapHdr{})
-	fileHdrSize = binary.Size(hookwatchFileHdr{})
+	execHdrSize   = binary.Size(hookwatchExecHdr{})
+	mapHdrSize    = binary.Size(hookwatchMapHdr{})
+	fileHdrSize   = binary.Size(hookwatchFileHdr{})
+	accessHdrSize = binary.Size(hookwatchAccessHdr{})
 )
+
+var accessOps = map[hookwatchAccessOp]event.AccessOp{
+	hookwatchAccessOpACC_ATTACH:    event.AccessAttach,
+	hookwatchAccessOpACC_SEIZE:     event.AccessSeize,
+	hookwatchAccessOpACC_PEEK:      event.AccessPeek,
+	hookwatchAccessOpACC_POKE:      event.AccessPoke,
+	hookwatchAccessOpACC_SETREGS:   event.AccessSetRegs,
+	hookwatchAccessOpACC_VM_READ:   event.AccessVMRead,
+	hookwatchAccessOpACC_VM_WRITE:  event.AccessVMWrite,
+	hookwatchAccessOpACC_MEM_READ:  event.AccessMemRead,
+	hookwatchAccessOpACC_MEM_WRITE: event.AccessMemWrite,
+}
 
 var fileOps = map[hookwatchFileOp]string{
 	hookwatchFileOpFOP_OPEN_WRITE: "open-write",
@@ -69,6 +82,13 @@ func (d *decoder) dispatch(raw []byte, h event.Handler) error {
 			return err
 		}
 		h.FileOp(ev)
+	case hookwatchKindKIND_ACCESS:
+		ev, err := d.access(raw)
+		if err != nil {
+			d.errors.Add(1)
+			return err
+		}
+		h.Access(ev)
 	default:
 		d.errors.Add(1)
 		return fmt.Errorf("unknown record kind %d", raw[0])
@@ -106,6 +126,7 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 		Interpreter:        string(interp),
 		OddInterpreter:     f&hookwatchExecFlagEXEC_ODD_INTERP != 0,
 		LoaderLike:         f&hookwatchExecFlagEXEC_LOADERLIKE != 0,
+		Traced:             f&hookwatchExecFlagEXEC_PTRACED != 0,
 	}, nil
 }
 
@@ -149,8 +170,38 @@ func (d *decoder) fileOp(raw []byte) (*event.FileOp, error) {
 	if !known {
 		return nil, fmt.Errorf("unknown file operation %d", h.Op)
 	}
+	return &event.FileOp{
+		Proc: d.proc(&h.Proc), Op: op, Path: string(p1), Path2: string(p2),
+		Dev: userDev(h.Dev), Ino: h.Ino, OpenFlags: h.OpenFlags, Ancestors: ancestors(h.Ancestors),
+	}, nil
+}
+
+func (d *decoder) access(raw []byte) (*event.Access, error) {
+	var h hookwatchAccessHdr
+	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+		return nil, fmt.Errorf("decoding access header: %w", err)
+	}
+	path, _, ok := cut(raw[accessHdrSize:], int(h.PathLen))
+	if !ok {
+		return nil, fmt.Errorf("access record shorter than its path length %d", h.PathLen)
+	}
+	op, known := accessOps[hookwatchAccessOp(h.Op)]
+	if !known {
+		return nil, fmt.Errorf("unknown access operation %d", h.Op)
+	}
+	f := hookwatchAccessFlag(h.Flags)
+	return &event.Access{
+		Proc: d.proc(&h.Proc), Executable: string(path), Ancestors: ancestors(h.Ancestors),
+		Op: op, Target: h.Target, TargetPID: h.TargetTgid, TargetWatch: event.Watch(h.TargetWatch),
+		TargetVPID: f&hookwatchAccessFlagACC_VPID != 0, ByParent: f&hookwatchAccessFlagACC_PARENT != 0,
+		Result: h.Ret,
+	}, nil
+}
+
+// ancestors reads the kernel's comm list, stopping at the first empty one.
+func ancestors(comms [4][16]uint8) []string {
 	var anc []string
-	for _, c := range h.Ancestors {
+	for _, c := range comms {
 		if n := bytes.IndexByte(c[:], 0); n > 0 {
 			anc = append(anc, string(c[:n]))
 		} else if n < 0 {
@@ -159,10 +210,7 @@ func (d *decoder) fileOp(raw []byte) (*event.FileOp, error) {
 			break
 		}
 	}
-	return &event.FileOp{
-		Proc: d.proc(&h.Proc), Op: op, Path: string(p1), Path2: string(p2),
-		Dev: userDev(h.Dev), Ino: h.Ino, OpenFlags: h.OpenFlags, Ancestors: anc,
-	}, nil
+	return anc
 }
 
 func (d *decoder) proc(p *hookwatchProcInfo) event.Proc {

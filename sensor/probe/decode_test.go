@@ -31,6 +31,7 @@ type discard struct{ n int }
 func (d *discard) Exec(*event.Exec)           { d.n++ }
 func (d *discard) ImageLoad(*event.ImageLoad) { d.n++ }
 func (d *discard) FileOp(*event.FileOp)       { d.n++ }
+func (d *discard) Access(*event.Access)       { d.n++ }
 
 func TestDecodeExecRecord(t *testing.T) {
 	dec := newDecoder()

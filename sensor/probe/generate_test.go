@@ -42,6 +42,8 @@ func checkGenerated(t *testing.T, dir, pkg string) {
 	srcs, _ := filepath.Glob("../../bpf/*.c")
 	refs, _ := filepath.Glob("../../bench/ref/*.c")
 	hdrs, _ := filepath.Glob("../../bpf/headers/*.h")
+	local, _ := filepath.Glob("../../bpf/*.h")
+	hdrs = append(hdrs, local...)
 	for _, f := range append(append(srcs, refs...), hdrs...) {
 		if _, err := os.ReadFile(f); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,67 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type hookwatchAccessEvent struct {
+	_    structs.HostLayout
+	H    hookwatchAccessHdr
+	Data [4096]uint8
+}
+
+type hookwatchAccessFlag uint32
+
+const (
+	hookwatchAccessFlagACC_VPID   hookwatchAccessFlag = 1
+	hookwatchAccessFlagACC_PARENT hookwatchAccessFlag = 2
+)
+
+type hookwatchAccessHdr struct {
+	_           structs.HostLayout
+	Kind        uint8
+	Op          uint8
+	TargetWatch uint8
+	Flags       uint8
+	Target      uint32
+	TargetTgid  uint32
+	PathLen     uint16
+	Pad         uint16
+	Ret         int64
+	Proc        hookwatchProcInfo
+	Ancestors   [4][16]uint8
+}
+
+type hookwatchAccessIntent struct {
+	_      structs.HostLayout
+	Target uint32
+	Op     uint8
+	Watch  uint8
+	Flags  uint8
+	Pad    uint8
+}
+
+type hookwatchAccessKey struct {
+	_           structs.HostLayout
+	CallerStart uint64
+	Caller      uint32
+	Target      uint32
+	Op          uint32
+	Pad         uint32
+}
+
+type hookwatchAccessOp uint32
+
+const (
+	hookwatchAccessOpACC_ATTACH      hookwatchAccessOp = 1
+	hookwatchAccessOpACC_SEIZE       hookwatchAccessOp = 2
+	hookwatchAccessOpACC_PEEK        hookwatchAccessOp = 3
+	hookwatchAccessOpACC_POKE        hookwatchAccessOp = 4
+	hookwatchAccessOpACC_SETREGS     hookwatchAccessOp = 5
+	hookwatchAccessOpACC_VM_READ     hookwatchAccessOp = 6
+	hookwatchAccessOpACC_VM_WRITE    hookwatchAccessOp = 7
+	hookwatchAccessOpACC_MEM_READ    hookwatchAccessOp = 8
+	hookwatchAccessOpACC_MEM_WRITE   hookwatchAccessOp = 9
+	hookwatchAccessOpACC_TRACED_EXEC hookwatchAccessOp = 10
+)
+
 type hookwatchEnvBuf struct {
 	_ structs.HostLayout
 	B [8208]uint8
@@ -34,6 +95,7 @@ const (
 	hookwatchExecFlagEXEC_ENV_FAULT    hookwatchExecFlag = 16
 	hookwatchExecFlagEXEC_ODD_INTERP   hookwatchExecFlag = 32
 	hookwatchExecFlagEXEC_LOADERLIKE   hookwatchExecFlag = 64
+	hookwatchExecFlagEXEC_PTRACED      hookwatchExecFlag = 128
 )
 
 type hookwatchExecHdr struct {
@@ -94,9 +156,10 @@ const (
 type hookwatchKind uint32
 
 const (
-	hookwatchKindKIND_EXEC hookwatchKind = 1
-	hookwatchKindKIND_MAP  hookwatchKind = 2
-	hookwatchKindKIND_FILE hookwatchKind = 3
+	hookwatchKindKIND_EXEC   hookwatchKind = 1
+	hookwatchKindKIND_MAP    hookwatchKind = 2
+	hookwatchKindKIND_FILE   hookwatchKind = 3
+	hookwatchKindKIND_ACCESS hookwatchKind = 4
 )
 
 type hookwatchMapEvent struct {
@@ -161,16 +224,20 @@ type hookwatchProcInfo struct {
 type hookwatchStatIndex uint32
 
 const (
-	hookwatchStatIndexSTAT_EXECS       hookwatchStatIndex = 0
-	hookwatchStatIndexSTAT_EXEC_EVENTS hookwatchStatIndex = 1
-	hookwatchStatIndexSTAT_MAP_EVENTS  hookwatchStatIndex = 2
-	hookwatchStatIndexSTAT_LOST_EXEC   hookwatchStatIndex = 3
-	hookwatchStatIndexSTAT_LOST_MAP    hookwatchStatIndex = 4
-	hookwatchStatIndexSTAT_WATCH_FULL  hookwatchStatIndex = 5
-	hookwatchStatIndexSTAT_ENV_TRUNC   hookwatchStatIndex = 6
-	hookwatchStatIndexSTAT_FILE_EVENTS hookwatchStatIndex = 7
-	hookwatchStatIndexSTAT_LOST_FILE   hookwatchStatIndex = 8
-	hookwatchStatIndexSTAT_MAX         hookwatchStatIndex = 9
+	hookwatchStatIndexSTAT_EXECS         hookwatchStatIndex = 0
+	hookwatchStatIndexSTAT_EXEC_EVENTS   hookwatchStatIndex = 1
+	hookwatchStatIndexSTAT_MAP_EVENTS    hookwatchStatIndex = 2
+	hookwatchStatIndexSTAT_LOST_EXEC     hookwatchStatIndex = 3
+	hookwatchStatIndexSTAT_LOST_MAP      hookwatchStatIndex = 4
+	hookwatchStatIndexSTAT_WATCH_FULL    hookwatchStatIndex = 5
+	hookwatchStatIndexSTAT_ENV_TRUNC     hookwatchStatIndex = 6
+	hookwatchStatIndexSTAT_FILE_EVENTS   hookwatchStatIndex = 7
+	hookwatchStatIndexSTAT_LOST_FILE     hookwatchStatIndex = 8
+	hookwatchStatIndexSTAT_ACCESS_EVENTS hookwatchStatIndex = 9
+	hookwatchStatIndexSTAT_LOST_ACCESS   hookwatchStatIndex = 10
+	hookwatchStatIndexSTAT_ACCESS_OTHER  hookwatchStatIndex = 11
+	hookwatchStatIndexSTAT_ACCESS_DENIED hookwatchStatIndex = 12
+	hookwatchStatIndexSTAT_MAX           hookwatchStatIndex = 13
 )
 
 type hookwatchWatchReason uint32
@@ -187,63 +254,76 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	hookwatchMapEnvMatches          = "env_matches"
-	hookwatchMapEnvScratch          = "env_scratch"
-	hookwatchMapEvents              = "events"
-	hookwatchMapExecScratch         = "exec_scratch"
-	hookwatchMapFileScratch         = "file_scratch"
-	hookwatchMapLastWake            = "last_wake"
-	hookwatchMapMapScratch          = "map_scratch"
-	hookwatchMapMapped              = "mapped"
-	hookwatchMapOpenIntent          = "open_intent"
-	hookwatchMapPathScratch         = "path_scratch"
-	hookwatchMapStats               = "stats"
-	hookwatchMapSystemInterps       = "system_interps"
-	hookwatchMapWatched             = "watched"
-	hookwatchMapWatchedDirs         = "watched_dirs"
-	hookwatchMapWatchedInodes       = "watched_inodes"
-	hookwatchMapWatchedNames        = "watched_names"
-	hookwatchProgHandleEnterCreat   = "handle_enter_creat"
-	hookwatchProgHandleEnterOpen    = "handle_enter_open"
-	hookwatchProgHandleEnterOpenat  = "handle_enter_openat"
-	hookwatchProgHandleEnterOpenat2 = "handle_enter_openat2"
-	hookwatchProgHandleExec         = "handle_exec"
-	hookwatchProgHandleExit         = "handle_exit"
-	hookwatchProgHandleExitCreat    = "handle_exit_creat"
-	hookwatchProgHandleExitOpen     = "handle_exit_open"
-	hookwatchProgHandleExitOpenat   = "handle_exit_openat"
-	hookwatchProgHandleExitOpenat2  = "handle_exit_openat2"
-	hookwatchProgHandleFork         = "handle_fork"
-	hookwatchProgHandleLink         = "handle_link"
-	hookwatchProgHandleLinkat       = "handle_linkat"
-	hookwatchProgHandleMmap         = "handle_mmap"
-	hookwatchProgHandleMprotect     = "handle_mprotect"
-	hookwatchProgHandleRename       = "handle_rename"
-	hookwatchProgHandleRenameat     = "handle_renameat"
-	hookwatchProgHandleRenameat2    = "handle_renameat2"
-	hookwatchProgHandleSymlink      = "handle_symlink"
-	hookwatchProgHandleSymlinkat    = "handle_symlinkat"
-	hookwatchProgHandleTruncate     = "handle_truncate"
-	hookwatchProgHandleUnlink       = "handle_unlink"
-	hookwatchProgHandleUnlinkat     = "handle_unlinkat"
-	hookwatchVarCheckInterp         = "check_interp"
-	hookwatchVarEnvMask             = "env_mask"
-	hookwatchVarEnvPrefix           = "env_prefix"
-	hookwatchVarFilePrefix          = "file_prefix"
-	hookwatchVarFilePrefixMask      = "file_prefix_mask"
-	hookwatchVarFilePrefixWords     = "file_prefix_words"
-	hookwatchVarN_envPrefixes       = "n_env_prefixes"
-	hookwatchVarN_filePrefixes      = "n_file_prefixes"
-	hookwatchVarRingbufWakeBytes    = "ringbuf_wake_bytes"
-	hookwatchVarUnusedExecFlag      = "unused_exec_flag"
-	hookwatchVarUnusedExecHdr       = "unused_exec_hdr"
-	hookwatchVarUnusedFileHdr       = "unused_file_hdr"
-	hookwatchVarUnusedFileOp        = "unused_file_op"
-	hookwatchVarUnusedKind          = "unused_kind"
-	hookwatchVarUnusedMapFlag       = "unused_map_flag"
-	hookwatchVarUnusedMapHdr        = "unused_map_hdr"
-	hookwatchVarUnusedStatIndex     = "unused_stat_index"
-	hookwatchVarUnusedWatchReason   = "unused_watch_reason"
+	hookwatchMapAccessIntent         = "access_intent"
+	hookwatchMapAccessScratch        = "access_scratch"
+	hookwatchMapAccessed             = "accessed"
+	hookwatchMapEnvMatches           = "env_matches"
+	hookwatchMapEnvScratch           = "env_scratch"
+	hookwatchMapEvents               = "events"
+	hookwatchMapExecScratch          = "exec_scratch"
+	hookwatchMapFileScratch          = "file_scratch"
+	hookwatchMapLastWake             = "last_wake"
+	hookwatchMapMapScratch           = "map_scratch"
+	hookwatchMapMapped               = "mapped"
+	hookwatchMapOpenIntent           = "open_intent"
+	hookwatchMapPathScratch          = "path_scratch"
+	hookwatchMapStats                = "stats"
+	hookwatchMapSystemInterps        = "system_interps"
+	hookwatchMapWatched              = "watched"
+	hookwatchMapWatchedDirs          = "watched_dirs"
+	hookwatchMapWatchedInodes        = "watched_inodes"
+	hookwatchMapWatchedNames         = "watched_names"
+	hookwatchProgHandleEnterCreat    = "handle_enter_creat"
+	hookwatchProgHandleEnterOpen     = "handle_enter_open"
+	hookwatchProgHandleEnterOpenat   = "handle_enter_openat"
+	hookwatchProgHandleEnterOpenat2  = "handle_enter_openat2"
+	hookwatchProgHandleEnterPtrace   = "handle_enter_ptrace"
+	hookwatchProgHandleEnterVmReadv  = "handle_enter_vm_readv"
+	hookwatchProgHandleEnterVmWritev = "handle_enter_vm_writev"
+	hookwatchProgHandleExec          = "handle_exec"
+	hookwatchProgHandleExit          = "handle_exit"
+	hookwatchProgHandleExitCreat     = "handle_exit_creat"
+	hookwatchProgHandleExitOpen      = "handle_exit_open"
+	hookwatchProgHandleExitOpenat    = "handle_exit_openat"
+	hookwatchProgHandleExitOpenat2   = "handle_exit_openat2"
+	hookwatchProgHandleExitPtrace    = "handle_exit_ptrace"
+	hookwatchProgHandleExitVmReadv   = "handle_exit_vm_readv"
+	hookwatchProgHandleExitVmWritev  = "handle_exit_vm_writev"
+	hookwatchProgHandleFork          = "handle_fork"
+	hookwatchProgHandleLink          = "handle_link"
+	hookwatchProgHandleLinkat        = "handle_linkat"
+	hookwatchProgHandleMmap          = "handle_mmap"
+	hookwatchProgHandleMprotect      = "handle_mprotect"
+	hookwatchProgHandleRename        = "handle_rename"
+	hookwatchProgHandleRenameat      = "handle_renameat"
+	hookwatchProgHandleRenameat2     = "handle_renameat2"
+	hookwatchProgHandleSymlink       = "handle_symlink"
+	hookwatchProgHandleSymlinkat     = "handle_symlinkat"
+	hookwatchProgHandleTruncate      = "handle_truncate"
+	hookwatchProgHandleUnlink        = "handle_unlink"
+	hookwatchProgHandleUnlinkat      = "handle_unlinkat"
+	hookwatchVarCheckInterp          = "check_interp"
+	hookwatchVarEnvMask              = "env_mask"
+	hookwatchVarEnvPrefix            = "env_prefix"
+	hookwatchVarFilePrefix           = "file_prefix"
+	hookwatchVarFilePrefixMask       = "file_prefix_mask"
+	hookwatchVarFilePrefixWords      = "file_prefix_words"
+	hookwatchVarN_envPrefixes        = "n_env_prefixes"
+	hookwatchVarN_filePrefixes       = "n_file_prefixes"
+	hookwatchVarRingbufWakeBytes     = "ringbuf_wake_bytes"
+	hookwatchVarSelfTgid             = "self_tgid"
+	hookwatchVarUnusedAccessFlag     = "unused_access_flag"
+	hookwatchVarUnusedAccessHdr      = "unused_access_hdr"
+	hookwatchVarUnusedAccessOp       = "unused_access_op"
+	hookwatchVarUnusedExecFlag       = "unused_exec_flag"
+	hookwatchVarUnusedExecHdr        = "unused_exec_hdr"
+	hookwatchVarUnusedFileHdr        = "unused_file_hdr"
+	hookwatchVarUnusedFileOp         = "unused_file_op"
+	hookwatchVarUnusedKind           = "unused_kind"
+	hookwatchVarUnusedMapFlag        = "unused_map_flag"
+	hookwatchVarUnusedMapHdr         = "unused_map_hdr"
+	hookwatchVarUnusedStatIndex      = "unused_stat_index"
+	hookwatchVarUnusedWatchReason    = "unused_watch_reason"
 )
 
 // loadHookwatch returns the embedded CollectionSpec for hookwatch.
@@ -288,35 +368,44 @@ type hookwatchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type hookwatchProgramSpecs struct {
-	HandleEnterCreat   *ebpf.ProgramSpec `ebpf:"handle_enter_creat"`
-	HandleEnterOpen    *ebpf.ProgramSpec `ebpf:"handle_enter_open"`
-	HandleEnterOpenat  *ebpf.ProgramSpec `ebpf:"handle_enter_openat"`
-	HandleEnterOpenat2 *ebpf.ProgramSpec `ebpf:"handle_enter_openat2"`
-	HandleExec         *ebpf.ProgramSpec `ebpf:"handle_exec"`
-	HandleExit         *ebpf.ProgramSpec `ebpf:"handle_exit"`
-	HandleExitCreat    *ebpf.ProgramSpec `ebpf:"handle_exit_creat"`
-	HandleExitOpen     *ebpf.ProgramSpec `ebpf:"handle_exit_open"`
-	HandleExitOpenat   *ebpf.ProgramSpec `ebpf:"handle_exit_openat"`
-	HandleExitOpenat2  *ebpf.ProgramSpec `ebpf:"handle_exit_openat2"`
-	HandleFork         *ebpf.ProgramSpec `ebpf:"handle_fork"`
-	HandleLink         *ebpf.ProgramSpec `ebpf:"handle_link"`
-	HandleLinkat       *ebpf.ProgramSpec `ebpf:"handle_linkat"`
-	HandleMmap         *ebpf.ProgramSpec `ebpf:"handle_mmap"`
-	HandleMprotect     *ebpf.ProgramSpec `ebpf:"handle_mprotect"`
-	HandleRename       *ebpf.ProgramSpec `ebpf:"handle_rename"`
-	HandleRenameat     *ebpf.ProgramSpec `ebpf:"handle_renameat"`
-	HandleRenameat2    *ebpf.ProgramSpec `ebpf:"handle_renameat2"`
-	HandleSymlink      *ebpf.ProgramSpec `ebpf:"handle_symlink"`
-	HandleSymlinkat    *ebpf.ProgramSpec `ebpf:"handle_symlinkat"`
-	HandleTruncate     *ebpf.ProgramSpec `ebpf:"handle_truncate"`
-	HandleUnlink       *ebpf.ProgramSpec `ebpf:"handle_unlink"`
-	HandleUnlinkat     *ebpf.ProgramSpec `ebpf:"handle_unlinkat"`
+	HandleEnterCreat    *ebpf.ProgramSpec `ebpf:"handle_enter_creat"`
+	HandleEnterOpen     *ebpf.ProgramSpec `ebpf:"handle_enter_open"`
+	HandleEnterOpenat   *ebpf.ProgramSpec `ebpf:"handle_enter_openat"`
+	HandleEnterOpenat2  *ebpf.ProgramSpec `ebpf:"handle_enter_openat2"`
+	HandleEnterPtrace   *ebpf.ProgramSpec `ebpf:"handle_enter_ptrace"`
+	HandleEnterVmReadv  *ebpf.ProgramSpec `ebpf:"handle_enter_vm_readv"`
+	HandleEnterVmWritev *ebpf.ProgramSpec `ebpf:"handle_enter_vm_writev"`
+	HandleExec          *ebpf.ProgramSpec `ebpf:"handle_exec"`
+	HandleExit          *ebpf.ProgramSpec `ebpf:"handle_exit"`
+	HandleExitCreat     *ebpf.ProgramSpec `ebpf:"handle_exit_creat"`
+	HandleExitOpen      *ebpf.ProgramSpec `ebpf:"handle_exit_open"`
+	HandleExitOpenat    *ebpf.ProgramSpec `ebpf:"handle_exit_openat"`
+	HandleExitOpenat2   *ebpf.ProgramSpec `ebpf:"handle_exit_openat2"`
+	HandleExitPtrace    *ebpf.ProgramSpec `ebpf:"handle_exit_ptrace"`
+	HandleExitVmReadv   *ebpf.ProgramSpec `ebpf:"handle_exit_vm_readv"`
+	HandleExitVmWritev  *ebpf.ProgramSpec `ebpf:"handle_exit_vm_writev"`
+	HandleFork          *ebpf.ProgramSpec `ebpf:"handle_fork"`
+	HandleLink          *ebpf.ProgramSpec `ebpf:"handle_link"`
+	HandleLinkat        *ebpf.ProgramSpec `ebpf:"handle_linkat"`
+	HandleMmap          *ebpf.ProgramSpec `ebpf:"handle_mmap"`
+	HandleMprotect      *ebpf.ProgramSpec `ebpf:"handle_mprotect"`
+	HandleRename        *ebpf.ProgramSpec `ebpf:"handle_rename"`
+	HandleRenameat      *ebpf.ProgramSpec `ebpf:"handle_renameat"`
+	HandleRenameat2     *ebpf.ProgramSpec `ebpf:"handle_renameat2"`
+	HandleSymlink       *ebpf.ProgramSpec `ebpf:"handle_symlink"`
+	HandleSymlinkat     *ebpf.ProgramSpec `ebpf:"handle_symlinkat"`
+	HandleTruncate      *ebpf.ProgramSpec `ebpf:"handle_truncate"`
+	HandleUnlink        *ebpf.ProgramSpec `ebpf:"handle_unlink"`
+	HandleUnlinkat      *ebpf.ProgramSpec `ebpf:"handle_unlinkat"`
 }
 
 // hookwatchMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type hookwatchMapSpecs struct {
+	AccessIntent  *ebpf.MapSpec `ebpf:"access_intent"`
+	AccessScratch *ebpf.MapSpec `ebpf:"access_scratch"`
+	Accessed      *ebpf.MapSpec `ebpf:"accessed"`
 	EnvMatches    *ebpf.MapSpec `ebpf:"env_matches"`
 	EnvScratch    *ebpf.MapSpec `ebpf:"env_scratch"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
@@ -348,6 +437,10 @@ type hookwatchVariableSpecs struct {
 	N_envPrefixes     *ebpf.VariableSpec `ebpf:"n_env_prefixes"`
 	N_filePrefixes    *ebpf.VariableSpec `ebpf:"n_file_prefixes"`
 	RingbufWakeBytes  *ebpf.VariableSpec `ebpf:"ringbuf_wake_bytes"`
+	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedAccessFlag  *ebpf.VariableSpec `ebpf:"unused_access_flag"`
+	UnusedAccessHdr   *ebpf.VariableSpec `ebpf:"unused_access_hdr"`
+	UnusedAccessOp    *ebpf.VariableSpec `ebpf:"unused_access_op"`
 	UnusedExecFlag    *ebpf.VariableSpec `ebpf:"unused_exec_flag"`
 	UnusedExecHdr     *ebpf.VariableSpec `ebpf:"unused_exec_hdr"`
 	UnusedFileHdr     *ebpf.VariableSpec `ebpf:"unused_file_hdr"`
@@ -379,6 +472,9 @@ func (o *hookwatchObjects) Close() error {
 //
 // It can be passed to loadHookwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type hookwatchMaps struct {
+	AccessIntent  *ebpf.Map `ebpf:"access_intent"`
+	AccessScratch *ebpf.Map `ebpf:"access_scratch"`
+	Accessed      *ebpf.Map `ebpf:"accessed"`
 	EnvMatches    *ebpf.Map `ebpf:"env_matches"`
 	EnvScratch    *ebpf.Map `ebpf:"env_scratch"`
 	Events        *ebpf.Map `ebpf:"events"`
@@ -399,6 +495,9 @@ type hookwatchMaps struct {
 
 func (m *hookwatchMaps) Close() error {
 	return _HookwatchClose(
+		m.AccessIntent,
+		m.AccessScratch,
+		m.Accessed,
 		m.EnvMatches,
 		m.EnvScratch,
 		m.Events,
@@ -431,6 +530,10 @@ type hookwatchVariables struct {
 	N_envPrefixes     *ebpf.Variable `ebpf:"n_env_prefixes"`
 	N_filePrefixes    *ebpf.Variable `ebpf:"n_file_prefixes"`
 	RingbufWakeBytes  *ebpf.Variable `ebpf:"ringbuf_wake_bytes"`
+	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedAccessFlag  *ebpf.Variable `ebpf:"unused_access_flag"`
+	UnusedAccessHdr   *ebpf.Variable `ebpf:"unused_access_hdr"`
+	UnusedAccessOp    *ebpf.Variable `ebpf:"unused_access_op"`
 	UnusedExecFlag    *ebpf.Variable `ebpf:"unused_exec_flag"`
 	UnusedExecHdr     *ebpf.Variable `ebpf:"unused_exec_hdr"`
 	UnusedFileHdr     *ebpf.Variable `ebpf:"unused_file_hdr"`
@@ -446,29 +549,35 @@ type hookwatchVariables struct {
 //
 // It can be passed to loadHookwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type hookwatchPrograms struct {
-	HandleEnterCreat   *ebpf.Program `ebpf:"handle_enter_creat"`
-	HandleEnterOpen    *ebpf.Program `ebpf:"handle_enter_open"`
-	HandleEnterOpenat  *ebpf.Program `ebpf:"handle_enter_openat"`
-	HandleEnterOpenat2 *ebpf.Program `ebpf:"handle_enter_openat2"`
-	HandleExec         *ebpf.Program `ebpf:"handle_exec"`
-	HandleExit         *ebpf.Program `ebpf:"handle_exit"`
-	HandleExitCreat    *ebpf.Program `ebpf:"handle_exit_creat"`
-	HandleExitOpen     *ebpf.Program `ebpf:"handle_exit_open"`
-	HandleExitOpenat   *ebpf.Program `ebpf:"handle_exit_openat"`
-	HandleExitOpenat2  *ebpf.Program `ebpf:"handle_exit_openat2"`
-	HandleFork         *ebpf.Program `ebpf:"handle_fork"`
-	HandleLink         *ebpf.Program `ebpf:"handle_link"`
-	HandleLinkat       *ebpf.Program `ebpf:"handle_linkat"`
-	HandleMmap         *ebpf.Program `ebpf:"handle_mmap"`
-	HandleMprotect     *ebpf.Program `ebpf:"handle_mprotect"`
-	HandleRename       *ebpf.Program `ebpf:"handle_rename"`
-	HandleRenameat     *ebpf.Program `ebpf:"handle_renameat"`
-	HandleRenameat2    *ebpf.Program `ebpf:"handle_renameat2"`
-	HandleSymlink      *ebpf.Program `ebpf:"handle_symlink"`
-	HandleSymlinkat    *ebpf.Program `ebpf:"handle_symlinkat"`
-	HandleTruncate     *ebpf.Program `ebpf:"handle_truncate"`
-	HandleUnlink       *ebpf.Program `ebpf:"handle_unlink"`
-	HandleUnlinkat     *ebpf.Program `ebpf:"handle_unlinkat"`
+	HandleEnterCreat    *ebpf.Program `ebpf:"handle_enter_creat"`
+	HandleEnterOpen     *ebpf.Program `ebpf:"handle_enter_open"`
+	HandleEnterOpenat   *ebpf.Program `ebpf:"handle_enter_openat"`
+	HandleEnterOpenat2  *ebpf.Program `ebpf:"handle_enter_openat2"`
+	HandleEnterPtrace   *ebpf.Program `ebpf:"handle_enter_ptrace"`
+	HandleEnterVmReadv  *ebpf.Program `ebpf:"handle_enter_vm_readv"`
+	HandleEnterVmWritev *ebpf.Program `ebpf:"handle_enter_vm_writev"`
+	HandleExec          *ebpf.Program `ebpf:"handle_exec"`
+	HandleExit          *ebpf.Program `ebpf:"handle_exit"`
+	HandleExitCreat     *ebpf.Program `ebpf:"handle_exit_creat"`
+	HandleExitOpen      *ebpf.Program `ebpf:"handle_exit_open"`
+	HandleExitOpenat    *ebpf.Program `ebpf:"handle_exit_openat"`
+	HandleExitOpenat2   *ebpf.Program `ebpf:"handle_exit_openat2"`
+	HandleExitPtrace    *ebpf.Program `ebpf:"handle_exit_ptrace"`
+	HandleExitVmReadv   *ebpf.Program `ebpf:"handle_exit_vm_readv"`
+	HandleExitVmWritev  *ebpf.Program `ebpf:"handle_exit_vm_writev"`
+	HandleFork          *ebpf.Program `ebpf:"handle_fork"`
+	HandleLink          *ebpf.Program `ebpf:"handle_link"`
+	HandleLinkat        *ebpf.Program `ebpf:"handle_linkat"`
+	HandleMmap          *ebpf.Program `ebpf:"handle_mmap"`
+	HandleMprotect      *ebpf.Program `ebpf:"handle_mprotect"`
+	HandleRename        *ebpf.Program `ebpf:"handle_rename"`
+	HandleRenameat      *ebpf.Program `ebpf:"handle_renameat"`
+	HandleRenameat2     *ebpf.Program `ebpf:"handle_renameat2"`
+	HandleSymlink       *ebpf.Program `ebpf:"handle_symlink"`
+	HandleSymlinkat     *ebpf.Program `ebpf:"handle_symlinkat"`
+	HandleTruncate      *ebpf.Program `ebpf:"handle_truncate"`
+	HandleUnlink        *ebpf.Program `ebpf:"handle_unlink"`
+	HandleUnlinkat      *ebpf.Program `ebpf:"handle_unlinkat"`
 }
 
 func (p *hookwatchPrograms) Close() error {
@@ -477,12 +586,18 @@ func (p *hookwatchPrograms) Close() error {
 		p.HandleEnterOpen,
 		p.HandleEnterOpenat,
 		p.HandleEnterOpenat2,
+		p.HandleEnterPtrace,
+		p.HandleEnterVmReadv,
+		p.HandleEnterVmWritev,
 		p.HandleExec,
 		p.HandleExit,
 		p.HandleExitCreat,
 		p.HandleExitOpen,
 		p.HandleExitOpenat,
 		p.HandleExitOpenat2,
+		p.HandleExitPtrace,
+		p.HandleExitVmReadv,
+		p.HandleExitVmWritev,
 		p.HandleFork,
 		p.HandleLink,
 		p.HandleLinkat,

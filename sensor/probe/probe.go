@@ -162,6 +162,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 		"file_prefix_words": nwords,
 		"n_file_prefixes":   uint32(len(cfg.FilePrefixes)),
 		"check_interp":      check,
+		"self_tgid":         uint32(os.Getpid()),
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return fmt.Errorf("setting %s: %w", name, err)
@@ -303,6 +304,12 @@ func (p *Probe) attach() error {
 		{"syscalls", "sys_enter_symlinkat", p.objs.HandleSymlinkat, false},
 		{"syscalls", "sys_enter_symlink", p.objs.HandleSymlink, true},
 		{"syscalls", "sys_enter_truncate", p.objs.HandleTruncate, false},
+		{"syscalls", "sys_enter_ptrace", p.objs.HandleEnterPtrace, false},
+		{"syscalls", "sys_exit_ptrace", p.objs.HandleExitPtrace, false},
+		{"syscalls", "sys_enter_process_vm_readv", p.objs.HandleEnterVmReadv, false},
+		{"syscalls", "sys_exit_process_vm_readv", p.objs.HandleExitVmReadv, false},
+		{"syscalls", "sys_enter_process_vm_writev", p.objs.HandleEnterVmWritev, false},
+		{"syscalls", "sys_exit_process_vm_writev", p.objs.HandleExitVmWritev, false},
 	} {
 		l, err := link.Tracepoint(tp.group, tp.name, tp.prog, nil)
 		if err != nil {
@@ -317,10 +324,12 @@ func (p *Probe) attach() error {
 	return nil
 }
 
-// Watch marks a running process as watched, as if it had exec'd a watched
-// program: the startup sweep uses it for processes found before the probe.
-func (p *Probe) Watch(pid uint32) error {
-	v := uint8(hookwatchWatchReasonWATCH_USERSPACE)
+// Watch marks a running process (or one of its threads) as watched, as if
+// it had exec'd a watched program, for the reasons in why: the startup sweep
+// uses it for processes found before the probe. A credential program marked
+// so is a target whose memory accesses are reported.
+func (p *Probe) Watch(pid uint32, why event.Watch) error {
+	v := uint8(hookwatchWatchReasonWATCH_USERSPACE) | uint8(why)
 	if err := p.objs.Watched.Update(pid, v, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
 		return fmt.Errorf("marking pid %d watched: %w", pid, err)
 	}
@@ -369,15 +378,19 @@ func (p *Probe) Flush() error { return p.rd.Flush() }
 func (p *Probe) Stats() (event.Stats, uint64, error) {
 	var s event.Stats
 	fields := map[hookwatchStatIndex]*uint64{
-		hookwatchStatIndexSTAT_EXECS:       &s.Execs,
-		hookwatchStatIndexSTAT_EXEC_EVENTS: &s.ExecEvents,
-		hookwatchStatIndexSTAT_MAP_EVENTS:  &s.MapEvents,
-		hookwatchStatIndexSTAT_LOST_EXEC:   &s.LostExec,
-		hookwatchStatIndexSTAT_LOST_MAP:    &s.LostMap,
-		hookwatchStatIndexSTAT_WATCH_FULL:  &s.WatchFull,
-		hookwatchStatIndexSTAT_ENV_TRUNC:   &s.EnvTrunc,
-		hookwatchStatIndexSTAT_FILE_EVENTS: &s.FileEvents,
-		hookwatchStatIndexSTAT_LOST_FILE:   &s.LostFile,
+		hookwatchStatIndexSTAT_EXECS:         &s.Execs,
+		hookwatchStatIndexSTAT_EXEC_EVENTS:   &s.ExecEvents,
+		hookwatchStatIndexSTAT_MAP_EVENTS:    &s.MapEvents,
+		hookwatchStatIndexSTAT_LOST_EXEC:     &s.LostExec,
+		hookwatchStatIndexSTAT_LOST_MAP:      &s.LostMap,
+		hookwatchStatIndexSTAT_WATCH_FULL:    &s.WatchFull,
+		hookwatchStatIndexSTAT_ENV_TRUNC:     &s.EnvTrunc,
+		hookwatchStatIndexSTAT_FILE_EVENTS:   &s.FileEvents,
+		hookwatchStatIndexSTAT_LOST_FILE:     &s.LostFile,
+		hookwatchStatIndexSTAT_ACCESS_EVENTS: &s.AccessEvents,
+		hookwatchStatIndexSTAT_LOST_ACCESS:   &s.LostAccess,
+		hookwatchStatIndexSTAT_ACCESS_OTHER:  &s.AccessOther,
+		hookwatchStatIndexSTAT_ACCESS_DENIED: &s.AccessDenied,
 	}
 	for idx, dst := range fields {
 		var perCPU []uint64

@@ -36,6 +36,19 @@ type recorder struct {
 	execs  []*event.Exec
 	images []*event.ImageLoad
 	files  []*event.FileOp
+	access []*event.Access
+}
+
+func (r *recorder) Access(e *event.Access) {
+	r.mu.Lock()
+	r.access = append(r.access, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) accesses() []*event.Access {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*event.Access(nil), r.access...)
 }
 
 func (r *recorder) FileOp(e *event.FileOp) {
@@ -315,7 +328,7 @@ func TestUserspaceWatch(t *testing.T) {
 			// mark made earlier). Mark it once it waits for its line: the
 			// exec is over then.
 			waitBlocked(t, cmd.Process.Pid)
-			if err := p.Watch(uint32(cmd.Process.Pid)); err != nil {
+			if err := p.Watch(uint32(cmd.Process.Pid), 0); err != nil {
 				t.Fatal(err)
 			}
 		}

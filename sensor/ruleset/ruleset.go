@@ -29,10 +29,11 @@ const (
 	ProcessCreation = "process_creation"
 	ImageLoad       = "image_load"
 	FileEvent       = "file_event"
+	ProcessAccess   = "process_access" // one process reaching into another's memory
 )
 
 // Categories lists them, for messages.
-var Categories = []string{ProcessCreation, ImageLoad, FileEvent}
+var Categories = []string{ProcessCreation, ImageLoad, FileEvent, ProcessAccess}
 
 // Levels are Sigma's, lowest first.
 var Levels = []string{"informational", "low", "medium", "high", "critical"}

@@ -1,0 +1,87 @@
+package detect
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
+)
+
+// What an access lets the caller do (event.AccessOp.Class).
+const (
+	AccessRead   = "read"
+	AccessWrite  = "write"
+	AccessAttach = "attach"
+)
+
+// Access builds the process_access event of a process reaching into a
+// credential process: who (the caller, its executable's package state, its
+// parent), into what (the target and why it is watched), how (the
+// operation and what it allows), and whether the caller started the target
+// (a debugger run on the program) or is a stranger to it.
+func (e *Engine) Access(caller, callerParent, target *proctable.Process, a *event.Access, byParent bool) *Event {
+	ev := e.newEvent(ruleset.ProcessAccess, a.Time, target.Executable, target.Credential)
+	f := ev.Fields
+	f["SourceImage"] = caller.Executable
+	f["SourceCommandLine"] = strings.Join(caller.Args, " ")
+	f["SourceProcessId"] = int(caller.PID)
+	f["SourceUser"] = e.userName(caller.EUID)
+	f["SourceUserId"] = int(caller.EUID)
+	if callerParent != nil {
+		f["ParentImage"] = callerParent.Executable
+	}
+	setString(f, "SourceImageState", e.credentialProgram(caller.Executable).state)
+	f["TargetImage"] = target.Executable
+	f["TargetProcessId"] = int(target.PID)
+	f["TargetUser"] = e.userName(target.EUID)
+	f["AccessOperation"] = string(a.Op)
+	class := a.Op.Class()
+	f["AccessClass"] = class
+	f["SourceIsTargetParent"] = byParent
+	f["LoaderRunDirectly"] = a.TargetWatch&event.WatchLoader != 0
+
+	ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s (pid %d, user %s) %s %s (pid %d)",
+		filepath.Base(caller.Executable), caller.PID, f["SourceUser"], accessVerb(a.Op), filepath.Base(target.Executable), target.PID))
+	if byParent {
+		ev.Reasons = append(ev.Reasons, fmt.Sprintf("%s started %s (its parent or tracer from exec)", filepath.Base(caller.Executable), filepath.Base(target.Executable)))
+	}
+	w := e.rules.Scoring.Access[class]
+	if byParent {
+		w += e.rules.Scoring.Access["by_parent"]
+	}
+	ev.targetWhy = filepath.Base(target.Executable) + " is a credential program"
+	if !target.Credential {
+		ev.targetWhy = filepath.Base(target.Executable) + " is the dynamic loader run directly"
+	}
+	e.score(ev, w)
+	return ev
+}
+
+func accessVerb(op event.AccessOp) string {
+	switch op {
+	case event.AccessAttach:
+		return "attached with ptrace to"
+	case event.AccessSeize:
+		return "seized with ptrace"
+	case event.AccessPeek:
+		return "read with ptrace the memory or registers of"
+	case event.AccessPoke:
+		return "wrote with ptrace into the memory of"
+	case event.AccessSetRegs:
+		return "changed with ptrace the registers of"
+	case event.AccessVMRead:
+		return "read with process_vm_readv the memory of"
+	case event.AccessVMWrite:
+		return "wrote with process_vm_writev into the memory of"
+	case event.AccessMemRead:
+		return "opened for reading /proc/PID/mem of"
+	case event.AccessMemWrite:
+		return "opened for writing /proc/PID/mem of"
+	case event.AccessTracedExec:
+		return "traces from its start"
+	}
+	return string(op) + " on"
+}

@@ -1,0 +1,26 @@
+package ecs
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/proctable"
+)
+
+// Access encodes a process reaching into a credential process. process.*
+// is the caller, as in every hookwatch document; ECS has no field set for
+// a target process, so the target is in labels (target_image,
+// target_process_id, target_user from the facts, and its entity id here).
+func (e *Encoder) Access(caller, parent, target *proctable.Process, a *event.Access, byParent bool) Doc {
+	d := e.base(a.Time, "event", "hookwatch.access", string(a.Op), []string{"process"}, []string{"access"})
+	d["process"] = e.process(caller, parent)
+	rel := "a stranger to it"
+	if byParent {
+		rel = "its parent"
+	}
+	d["message"] = clean(fmt.Sprintf("%s (pid %d) %s %s (pid %d), %s", filepath.Base(caller.Executable), caller.PID,
+		a.Op, target.Executable, target.PID, rel))
+	d["labels"] = Doc{"target_entity_id": target.EntityID}
+	return d
+}
