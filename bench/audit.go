@@ -24,7 +24,7 @@ func runAuditStorm(n int) error {
 	if err != nil {
 		return fmt.Errorf("ssh is needed: %w", err)
 	}
-	e, err := setup()
+	e, err := setup("")
 	if err != nil {
 		return err
 	}

@@ -26,11 +26,14 @@ import (
 )
 
 type options struct {
-	rounds  int
-	execs   int
-	dlopens int
-	idle    time.Duration
-	out     string
+	rounds     int
+	execs      int
+	dlopens    int
+	opens      int
+	idle       time.Duration
+	out        string
+	bin        string // a hookwatch binary to measure instead of building the tree's
+	kernelOnly bool
 }
 
 func main() {
@@ -40,6 +43,9 @@ func main() {
 	flag.IntVar(&o.dlopens, "dlopens", 20000, "dlopen/dlclose pairs in the mmap storm")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle period measured")
 	flag.StringVar(&o.out, "json", "bench-results.json", "where to write the figures")
+	flag.IntVar(&o.opens, "opens", 500000, "read-only opens per open storm (kernel-side cost of the open handlers)")
+	flag.StringVar(&o.bin, "hookwatch", "", "measure this hookwatch binary (e.g. the previous main's) instead of building the tree")
+	flag.BoolVar(&o.kernelOnly, "kernel-only", false, "measure only the kernel-side cost per program (bpf_stats)")
 	auditStorm := flag.Int("audit-storm", 0, "instead: run this many preloaded ssh -V and /bin/true under the audit collector, CPUs kept busy, and count what it caught")
 	flag.Parse()
 	if *auditStorm > 0 {
@@ -92,15 +98,15 @@ type Worst struct {
 }
 
 type env struct {
-	dir, hookwatch, storm, dlopen, hook, watched, dlWatched string
-	baseEnv                                                 []string
+	dir, hookwatch, storm, dlopen, opens, hook, watched, dlWatched string
+	baseEnv                                                        []string
 }
 
 func run(o options) error {
 	if os.Geteuid() != 0 {
 		return errors.New("must be root")
 	}
-	e, err := setup()
+	e, err := setup(o.bin)
 	if err != nil {
 		return err
 	}
@@ -118,8 +124,15 @@ func run(o options) error {
 		"unwatched-exec-storm": append([]string{e.storm, strconv.Itoa(o.execs), "/bin/true", "--"}, e.baseEnv...),
 		"preload-exec-storm":   append([]string{e.storm, strconv.Itoa(o.execs), e.watched, "--", "LD_PRELOAD=" + e.hook}, e.baseEnv...),
 		"dlopen-storm":         {e.dlWatched, strconv.Itoa(o.dlopens), e.hook},
+		// Ordinary read-only opens, and opens of /proc files (what ps
+		// and top do all day): the /proc/PID/mem check must not cost them.
+		"open-storm":      {e.opens, strconv.Itoa(o.opens), "/etc/hostname"},
+		"proc-open-storm": {e.opens, strconv.Itoa(o.opens), "/proc/self/stat"},
 	}
 	for _, wname := range []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm"} {
+		if o.kernelOnly {
+			break
+		}
 		per := map[string][]float64{}
 		for r := 0; r < o.rounds; r++ {
 			// Rotate the order so no condition always runs first.
@@ -157,6 +170,8 @@ func run(o options) error {
 		{"hookwatch", "preload-exec-storm", "hookwatch-delivering"},
 		{"ref-empty", "unwatched-exec-storm", "ref-empty"},
 		{"ref-submit", "unwatched-exec-storm", "ref-submit"},
+		{"hookwatch", "open-storm", "hookwatch-open"},
+		{"hookwatch", "proc-open-storm", "hookwatch-proc-open"},
 	} {
 		stop, err := start(m.cond, e)
 		if err != nil {
@@ -172,6 +187,10 @@ func run(o options) error {
 		res.Kernel_[m.label] = diff(before, after)
 	}
 
+	if o.kernelOnly {
+		report(res)
+		return nil
+	}
 	if res.Worst, err = worstCase(e, o, workloads["preload-exec-storm"]); err != nil {
 		return err
 	}
@@ -183,25 +202,28 @@ func run(o options) error {
 	return os.WriteFile(o.out, b, 0o644)
 }
 
-func setup() (*env, error) {
+func setup(bin string) (*env, error) {
 	dir, err := os.MkdirTemp("", "hookwatch-bench-")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir}
-	e.hookwatch = filepath.Join(dir, "hookwatch")
-	build := exec.Command("go", "build", "-o", e.hookwatch, "./cmd/hookwatch")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building hookwatch: %v\n%s", err, out)
+	e := &env{dir: dir, hookwatch: bin}
+	if bin == "" {
+		e.hookwatch = filepath.Join(dir, "hookwatch")
+		build := exec.Command("go", "build", "-o", e.hookwatch, "./cmd/hookwatch")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building hookwatch: %v\n%s", err, out)
+		}
 	}
-	e.storm, e.dlopen = filepath.Join(dir, "storm"), filepath.Join(dir, "dlopen")
+	e.storm, e.dlopen, e.opens = filepath.Join(dir, "storm"), filepath.Join(dir, "dlopen"), filepath.Join(dir, "opens")
 	hookSrc := filepath.Join(dir, "hook.c")
 	os.WriteFile(hookSrc, []byte("#include <unistd.h>\nssize_t read(int fd, void *b, size_t n);\nint pam_authenticate(void *h, int f) { return 0; }\n"), 0o644)
 	e.hook = filepath.Join(dir, "hook.so")
 	for _, c := range [][]string{
 		{"gcc", "-O2", "-o", e.storm, "bench/drivers/storm.c"},
 		{"gcc", "-O2", "-o", e.dlopen, "bench/drivers/dlopen.c", "-ldl"},
+		{"gcc", "-O2", "-o", e.opens, "bench/drivers/opens.c"},
 		{"gcc", "-shared", "-fPIC", "-o", e.hook, hookSrc},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
@@ -395,12 +417,15 @@ func report(r Results) {
 			fmt.Printf("  %-22s %-10s %.3f [%.3f, %.3f]\n", w, c, x.Median, x.Min, x.Max)
 		}
 	}
-	fmt.Println("\nKernel side (bpf_stats: run_time_ns / run_cnt); unwatched exec storm, and the preload storm (delivering)")
-	for _, c := range []string{"hookwatch", "hookwatch-delivering", "ref-empty", "ref-submit"} {
+	fmt.Println("\nKernel side (bpf_stats: run_time_ns / run_cnt); unwatched exec storm, the preload storm (delivering), read-only opens of a file and of /proc/self/stat")
+	for _, c := range []string{"hookwatch", "hookwatch-delivering", "ref-empty", "ref-submit", "hookwatch-open", "hookwatch-proc-open"} {
 		for _, p := range slices.Sorted(maps.Keys(r.Kernel_[c])) {
 			k := r.Kernel_[c][p]
 			fmt.Printf("  %-21s %-22s %10.1f ns/run  %9d runs\n", c, p, k.NsPerRun, k.Runs)
 		}
+	}
+	if r.Worst.Execs == 0 {
+		return // -kernel-only
 	}
 	w := r.Worst
 	fmt.Printf("\nWorst case (every exec preloaded into a watched program): %d execs at %.0f/s\n", w.Execs, w.ExecsPerSecond)

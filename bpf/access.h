@@ -9,11 +9,12 @@
  * run directly) is delivered, once per caller, target and operation; calls on
  * anything else are counted (STAT_ACCESS_OTHER) and return. ptrace and
  * process_vm_* are rare system calls, so their enter handlers may look the
- * target up; every open in the system passes the open handlers, which only
- * read the first 8 bytes of a read-only open's name (see maybe_proc_mem).
+ * target up. Opens are common: the open exit handler (hookwatch.c) tests the
+ * opened file's filesystem, and only procfs files come here.
  */
 
 #define PROC_SUPER_MAGIC 0x9fa0
+#define FMODE_WRITE 0x2
 
 #define PTRACE_TRACEME 0
 #define PTRACE_PEEKTEXT 1
@@ -284,30 +285,11 @@ SEC("tracepoint/syscalls/sys_exit_process_vm_writev")
 int handle_exit_vm_writev(struct syscall_exit_ctx *ctx) { return access_exit(ctx); }
 
 /*
- * Could this read-only open be of /proc/PID/mem? One 8-byte read of the name:
- * "/proc/..." (any form after it: the exit handler checks the file itself),
- * "mem" relative to a /proc/PID directory, or a name starting with a digit
- * relative to /proc. Everything else is an ordinary open and returns here.
- */
-static __always_inline bool maybe_proc_mem(const char *name)
-{
-	u64 w = 0;
-	if (bpf_probe_read_user(&w, sizeof(w), name))
-		return false;
-	if ((w & 0xffffffffffffULL) == 0x2f636f72702fULL) /* "/proc/" */
-		return true;
-	if ((w & 0xffffffffULL) == 0x006d656dULL) /* "mem\0" */
-		return true;
-	u8 c = w & 0xff;
-	return c >= '0' && c <= '9';
-}
-
-/*
  * After an open resolved to a procfs file: if it is a /proc/PID/mem (or
  * /proc/PID/task/TID/mem) of a watched process other than the caller's own,
  * report it. The open itself passed the kernel's ptrace access check.
  */
-static __always_inline void proc_mem_opened(struct task_struct *task, struct file *f, u32 oflags)
+static __always_inline void proc_mem_opened(struct task_struct *task, struct file *f)
 {
 	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
@@ -334,6 +316,6 @@ static __always_inline void proc_mem_opened(struct task_struct *task, struct fil
 	u8 flags = 0;
 	if (BPF_CORE_READ(t, real_parent, tgid) == tgid || BPF_CORE_READ(t, parent, tgid) == tgid)
 		flags |= ACC_PARENT;
-	u8 op = (oflags & (O_WRONLY | O_RDWR)) ? ACC_MEM_WRITE : ACC_MEM_READ;
+	u8 op = (BPF_CORE_READ(f, f_mode) & FMODE_WRITE) ? ACC_MEM_WRITE : ACC_MEM_READ;
 	emit_access(task, op, BPF_CORE_READ(t, pid), ttgid, *w, flags, 0);
 }

@@ -1033,27 +1033,21 @@ static __always_inline bool intent_to_write(u64 flags)
 	return (flags & (O_WRONLY | O_RDWR)) || (flags & (O_CREAT | O_TRUNC));
 }
 
-#define OPEN_PENDING 0x80000000   /* never zero: zero means "no open pending" */
-#define OPEN_MEM_CHECK 0x40000000 /* read-only: only a /proc/PID/mem check at exit */
+#define OPEN_PENDING 0x80000000 /* never zero: zero means "no open pending" */
 
-static __always_inline void stash_open(u64 flags, const char *name)
+static __always_inline void stash_open(u64 flags)
 {
-	u32 v;
-	if (intent_to_write(flags))
-		v = flags | OPEN_PENDING;
-	else if (maybe_proc_mem(name))
-		v = OPEN_PENDING | OPEN_MEM_CHECK;
-	else
+	if (!intent_to_write(flags))
 		return;
 	u32 *f = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (f)
-		*f = v;
+		*f = flags | OPEN_PENDING;
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
 int handle_enter_openat(struct syscall_enter_ctx *ctx)
 {
-	stash_open(ctx->args[2], (const char *)ctx->args[1]);
+	stash_open(ctx->args[2]);
 	return 0;
 }
 
@@ -1063,21 +1057,21 @@ int handle_enter_openat2(struct syscall_enter_ctx *ctx)
 	struct open_how how = {};
 	if (bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]))
 		return 0;
-	stash_open(how.flags, (const char *)ctx->args[1]);
+	stash_open(how.flags);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
 int handle_enter_open(struct syscall_enter_ctx *ctx)
 {
-	stash_open(ctx->args[1], (const char *)ctx->args[0]);
+	stash_open(ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
 int handle_enter_creat(struct syscall_enter_ctx *ctx)
 {
-	stash_open(O_CREAT | O_WRONLY | O_TRUNC, (const char *)ctx->args[0]);
+	stash_open(O_CREAT | O_WRONLY | O_TRUNC);
 	return 0;
 }
 
@@ -1114,11 +1108,12 @@ static __always_inline struct file_event *new_file_event(u8 op, struct task_stru
 static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 {
 	u32 *flags = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, 0);
-	if (!flags || !*flags)
-		return 0;
-	u32 pending = *flags;
-	u32 oflags = pending & ~(OPEN_PENDING | OPEN_MEM_CHECK);
-	*flags = 0;
+	u32 pending = 0;
+	if (flags) {
+		pending = *flags;
+		*flags = 0;
+	}
+	u32 oflags = pending & ~OPEN_PENDING;
 	long fd = ctx->ret;
 	if (fd < 0)
 		return 0;
@@ -1132,11 +1127,17 @@ static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	if (!f)
 		return 0;
+	/*
+	 * Every successful open pays this much: a /proc/PID/mem opened for
+	 * reading is told from other opens by its file alone, so any path to
+	 * it (relative, through symlinks or "..") is seen; reading the name at
+	 * enter would cost as much and fault on a fresh process's strings.
+	 */
 	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) == PROC_SUPER_MAGIC) {
-		proc_mem_opened(task, f, oflags);
+		proc_mem_opened(task, f);
 		return 0;
 	}
-	if (pending & OPEN_MEM_CHECK)
+	if (!pending)
 		return 0;
 	struct file_key k = {};
 	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);

@@ -126,6 +126,7 @@ struct path {
 } __attribute__((preserve_access_index));
 
 struct file {
+	unsigned int f_mode;
 	struct path f_path;
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));
