@@ -51,6 +51,22 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted", &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
 		enc.Alert(p, parent, a),
 	}
+	// A process reaching into a credential process: the caller is
+	// process.*, the target in labels; its alert is valid ECS too.
+	agent := &proctable.Process{PID: 20, EntityID: "t", Executable: "/usr/bin/ssh-agent", Name: "ssh-agent", Credential: true}
+	ac := &event.Access{Proc: event.Proc{Time: now}, Op: event.AccessMemRead, Target: 20, TargetPID: 20, TargetWatch: event.WatchCredential}
+	acEv := eng.Access(p, parent, agent, ac, false)
+	acAlerts, _ := eng.Evaluate(acEv)
+	if len(acAlerts) != 1 || acAlerts[0].Rule.Name != "credential-process-memory-read" || acAlerts[0].Rule.Level != "critical" {
+		t.Fatalf("memory read of ssh-agent raised %v, want credential-process-memory-read", acAlerts)
+	}
+	docs = append(docs, enc.Facts(enc.Access(p, parent, agent, ac, false), acEv.Fields), enc.Alert(p, parent, acAlerts[0]))
+	for _, d := range docs[3:] {
+		l := d["labels"].(Doc)
+		if l["target_process_id"] != "20" || l["target_image"] != "/usr/bin/ssh-agent" || l["access_class"] != "read" || l["target_entity_id"] == "" && d["event"].(Doc)["kind"] == "event" {
+			t.Errorf("access document labels: %v", l)
+		}
+	}
 	for _, d := range docs {
 		b, err := Marshal(d)
 		if err != nil {

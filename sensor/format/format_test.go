@@ -58,7 +58,10 @@ func fixtures() map[string]map[string]any {
 	alert["threat"] = map[string]any{"technique": map[string]any{"subtechnique": map[string]any{"id": []any{"T1056.004", "T1574.006"}}}}
 	alert["dll"] = lib["dll"]
 	alert["labels"] = map[string]any{"severity_level": "critical", "target": "/usr/bin/ssh"}
-	return map[string]map[string]any{"exec": exec, "library": lib, "file": file, "alert": alert}
+	access := base("event", "hookwatch.access", "mem-read", []any{"process"}, []any{"access"})
+	access["process"] = process()
+	access["labels"] = map[string]any{"target_image": "/usr/bin/ssh-agent", "target_process_id": "1500", "target_user": "alice", "access_class": "read"}
+	return map[string]map[string]any{"exec": exec, "library": lib, "file": file, "alert": alert, "access": access}
 }
 
 func encoders(t *testing.T) map[string]Encoder {
@@ -92,7 +95,7 @@ func TestEncodersGoldenAndWellFormed(t *testing.T) {
 	framer := &Syslog{Facility: 16, Hostname: "web-1", AppName: "hookwatch", pid: "77", StructuredData: `[hw@32473 env="t\]"]`}
 	framer3164 := &Syslog{RFC3164: true, Facility: 16, Hostname: "web-1", AppName: "hookwatch", pid: "77"}
 	when := time.Date(2026, 11, 27, 3, 41, 16, 0, time.UTC)
-	for _, ev := range []string{"exec", "library", "file", "alert"} {
+	for _, ev := range []string{"exec", "library", "file", "alert", "access"} {
 		for _, en := range []string{"ecs", "defender", "cef"} {
 			b, err := encs[en].Encode(fx[ev])
 			if err != nil {
@@ -122,7 +125,7 @@ func TestDefenderRowsMatchTheTables(t *testing.T) {
 	}
 	json.Unmarshal(b, &schema)
 	d := encoders(t)["defender"].(*Defender)
-	want := map[string]string{"exec": "DeviceProcessEvents", "library": "DeviceImageLoadEvents", "file": "DeviceFileEvents", "alert": "DeviceEvents"}
+	want := map[string]string{"exec": "DeviceProcessEvents", "library": "DeviceImageLoadEvents", "file": "DeviceFileEvents", "alert": "DeviceEvents", "access": "DeviceEvents"}
 	for ev, doc := range fixtures() {
 		b, err := d.Encode(doc)
 		if err != nil {
@@ -287,5 +290,33 @@ func BenchmarkEncoders(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A memory access row reads as Defender's ReadProcessMemoryApiCall: the
+// caller initiates, the process reached is the row's own; CEF names it as
+// the destination process.
+func TestAccessRows(t *testing.T) {
+	d, err := NewDefender("machine-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := d.Row(fixtures()["access"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"Table": "DeviceEvents", "ActionType": "ReadProcessMemoryApiCall", "FolderPath": "/usr/bin/ssh-agent", "FileName": "ssh-agent",
+		"ProcessId": int64(1500), "AccountName": "alice", "InitiatingProcessFolderPath": "/usr/bin/ssh", "InitiatingProcessId": int64(4242),
+	} {
+		if row[k] != want {
+			t.Errorf("%s = %v (%T), want %v", k, row[k], row[k], want)
+		}
+	}
+	b, _ := CEF{Version: "1"}.Encode(fixtures()["access"])
+	for _, want := range []string{"dpid=1500", "dproc=/usr/bin/ssh-agent", "duser=alice", "spid=4242"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("CEF lacks %s: %s", want, b)
+		}
 	}
 }
