@@ -92,7 +92,7 @@ func samples(t *testing.T) map[string]sample {
 	now := time.Now()
 	parent := &proctable.Process{PID: 1, Executable: "/usr/bin/bash", Args: []string{"-bash"}, Name: "bash"}
 	p := &proctable.Process{PID: 42, PPID: 1, EntityID: "entity-42", Executable: "/usr/bin/ssh", Name: "ssh", Args: []string{"ssh", "host"}, Credential: true,
-		LoaderEnv: []string{"LD_PRELOAD=" + hook, "LD_LIBRARY_PATH=/tmp"}, Start: now}
+		LoaderEnv: []string{"LD_PRELOAD=" + hook, "LD_LIBRARY_PATH=/tmp"}, Start: now.Add(-time.Second)}
 	out := map[string]sample{}
 	add := func(cat string, doc ecs.Doc, ev *detect.Event) {
 		doc = enc.Facts(doc, ev.Fields)
@@ -110,7 +110,7 @@ func samples(t *testing.T) map[string]sample {
 		}
 		out[cat] = s
 	}
-	ex := &event.Exec{Proc: event.Proc{Time: now}, Interpreter: "/lib64/ld-linux-x86-64.so.2"}
+	ex := &event.Exec{Proc: event.Proc{Time: now}}
 	add(ruleset.ProcessCreation, enc.Exec(p, parent, ex), eng.Exec(p, parent, ex))
 	il := &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hook}
 	ev, j, expected, _ := eng.ImageLoad(p, parent, il, 0, 0)
@@ -119,7 +119,7 @@ func samples(t *testing.T) map[string]sample {
 	c := &loaderconf.Change{Time: now, Path: "/etc/ld.so.preload", Kind: "preload", Type: "change", Exists: true, Items: items, Added: items,
 		Writer: &event.FileOp{Proc: event.Proc{PID: 42, Comm: "sh"}}}
 	add(ruleset.FileEvent, enc.FileChange(c, p, parent, false), eng.LoaderConfig(c, p, parent))
-	reader := &proctable.Process{PID: 77, PPID: 1, EntityID: "entity-77", Executable: "/tmp/reader", Name: "reader", Args: []string{"/tmp/reader"}, Start: now}
+	reader := &proctable.Process{PID: 77, PPID: 1, EntityID: "entity-77", Executable: "/tmp/reader", Name: "reader", Args: []string{"/tmp/reader"}, Start: now.Add(-time.Second)}
 	agent := &proctable.Process{PID: 50, PPID: 1, EntityID: "entity-50", Executable: "/usr/bin/ssh-agent", Name: "ssh-agent", Credential: true, Start: now}
 	ac := &event.Access{Proc: event.Proc{Time: now, PID: 77}, Executable: reader.Executable, Op: event.AccessMemRead, Target: 50, TargetPID: 50, TargetWatch: event.WatchCredential}
 	add(ruleset.ProcessAccess, enc.Access(reader, parent, agent, ac, false), eng.Access(reader, parent, agent, ac, false))

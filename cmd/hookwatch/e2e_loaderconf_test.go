@@ -246,7 +246,7 @@ func TestAlternateLoaders(t *testing.T) {
 	a := s.waitFor("alert for a loader copy run directly", func(d map[string]any) bool {
 		return isAlert(d, "alternate-loader-credential") && get(d, "process.pid") == float64(copyRun.Process.Pid)
 	})
-	if str(a, "labels.target") != sshPath || !strings.Contains(str(a, "event.reason"), hook) || str(a, "labels.severity_level") != "critical" {
-		t.Errorf("target %q reason %q level %q", str(a, "labels.target"), str(a, "event.reason"), str(a, "labels.severity_level"))
+	if str(a, "labels.target_image") != sshPath || !strings.Contains(str(a, "event.reason"), hook) || str(a, "labels.severity_level") != "critical" {
+		t.Errorf("target %q reason %q level %q", str(a, "labels.target_image"), str(a, "event.reason"), str(a, "labels.severity_level"))
 	}
 }

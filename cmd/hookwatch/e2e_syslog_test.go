@@ -233,11 +233,9 @@ func alertTags(docs []map[string]any) (tags []string, dupes int) {
 			continue
 		}
 		seen[id] = true
-		args, _ := get(d, "process.args").([]any)
-		if len(args) == 2 {
-			if tag, ok := args[1].(string); ok && strings.HasPrefix(tag, "seq-") {
-				tags = append(tags, tag)
-			}
+		// process.args is there only when the command line is ambiguous.
+		if args := strings.Fields(str(d, "process.command_line")); len(args) == 2 && strings.HasPrefix(args[1], "seq-") {
+			tags = append(tags, args[1])
 		}
 	}
 	return tags, dupes

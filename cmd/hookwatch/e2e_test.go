@@ -258,8 +258,8 @@ func TestLoaderRunDirectly(t *testing.T) {
 	a := s.waitFor("alert for ld.so --preload", func(d map[string]any) bool {
 		return isAlert(d, "loader-variable-credential-untrusted") && get(d, "process.pid") == float64(cmd.Process.Pid)
 	})
-	if !hasLibrary(a, hook) || str(a, "labels.target") != sshPath || str(a, "labels.severity_level") != "critical" {
-		t.Errorf("dll %q target %q level %q (loader %s)", str(a, "dll.path"), str(a, "labels.target"), str(a, "labels.severity_level"), ldso)
+	if !hasLibrary(a, hook) || str(a, "labels.target_image") != sshPath || str(a, "labels.severity_level") != "critical" {
+		t.Errorf("dll %q target %q level %q (loader %s)", str(a, "dll.path"), str(a, "labels.target_image"), str(a, "labels.severity_level"), ldso)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,23 +72,18 @@ func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ 
 	return Doc{
 		"@timestamp": ts(t),
 		"ecs":        Doc{"version": Version},
+		// The sensor once, as observer.* (agent.* said the same again);
+		// event.dataset names hookwatch and the kind of event.
 		"event": Doc{
 			"kind":     kind,
 			"category": category,
 			"type":     typ,
 			"action":   action,
 			"id":       newID(),
-			"module":   "hookwatch",
 			"dataset":  dataset,
-			"provider": "hookwatch",
-			"created":  ts(e.now()),
 		},
-		"host": Doc{"name": e.host.Name, "hostname": e.host.Name, "id": e.host.ID, "os": Doc{"type": "linux", "kernel": e.kernel}},
-		"observer": Doc{
-			"type": "sensor", "vendor": "hookwatch", "product": "hookwatch",
-			"version": e.host.Version, "hostname": e.host.Name,
-		},
-		"agent": Doc{"type": "hookwatch", "version": e.host.Version, "name": e.host.Name},
+		"host":     Doc{"name": e.host.Name, "id": e.host.ID, "os": Doc{"type": "linux", "kernel": e.kernel}},
+		"observer": Doc{"vendor": "hookwatch", "product": "hookwatch", "version": e.host.Version},
 	}
 }
 
@@ -151,8 +147,11 @@ func (e *Encoder) judgement(d Doc, j *judge.Judgement, overrides []string) {
 		return
 	}
 	if j.SHA256 != "" {
-		h := Doc{"sha256": j.SHA256, "sha1": j.SHA1, "md5": j.MD5}
-		if dll, ok := d["dll"].(Doc); ok {
+		// SHA-256 for hunting and Sentinel's FileHash entity, SHA-1 for
+		// Defender's column; MD5 adds nothing either lacks.
+		h := Doc{"sha256": j.SHA256, "sha1": j.SHA1}
+		dll, hasDll := d["dll"].(Doc)
+		if hasDll {
 			dll["hash"] = h
 		}
 		f, _ := d["file"].(Doc)
@@ -163,7 +162,9 @@ func (e *Encoder) judgement(d Doc, j *judge.Judgement, overrides []string) {
 		if f["path"] != clean(j.Path) {
 			return // file.* is about another file (the configuration that named it)
 		}
-		f["hash"] = Doc{"sha256": j.SHA256, "sha1": j.SHA1, "md5": j.MD5}
+		if !hasDll || dll["path"] != f["path"] {
+			f["hash"] = h // else dll.hash is this file's
+		}
 		f["uid"] = strconv.FormatUint(uint64(j.UID), 10)
 		f["gid"] = strconv.FormatUint(uint64(j.GID), 10)
 		if n, ok := e.names.User(j.UID); ok {
@@ -239,11 +240,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	ev := d["event"].(Doc)
 	ev["severity"] = severityNumber(r.Level)
 	ev["risk_score"] = float64(a.Score)
-	ev["risk_score_norm"] = float64(a.Score)
 	ev["reason"] = clean(strings.Join(a.Reasons, "; "))
-	if len(r.References) > 0 {
-		ev["reference"] = r.References[0]
-	}
 	if p != nil {
 		d["process"] = e.process(p, parent)
 	}
@@ -254,15 +251,12 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	if !r.Builtin {
 		set = "local"
 	}
-	rd := Doc{
-		"id": r.ID, "uuid": r.ID, "name": clean(r.Title), "description": clean(strings.TrimSpace(r.Description)),
-		"ruleset": set, "category": a.Category,
-	}
+	// The rule by id, title and first reference: its description and
+	// author are in the rule file (docs/rules.md lists the built-in ones),
+	// not repeated in every alert.
+	rd := Doc{"id": r.ID, "name": clean(r.Title), "ruleset": set, "category": a.Category}
 	if len(r.References) > 0 {
 		rd["reference"] = clean(r.References[0])
-	}
-	if r.Author != "" {
-		rd["author"] = []string{clean(r.Author)}
 	}
 	d["rule"] = rd
 	if t := e.threat(r.Techniques(), r.Tactics()); t != nil {
@@ -270,7 +264,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	}
 	if len(a.Libraries) > 0 {
 		// The first library with a judgement is the one the alert shows
-		// in dll.* and file.*; labels.libraries names them all.
+		// in dll.* and file.*; labels.library names them all.
 		lib := a.Libraries[0]
 		for _, l := range a.Libraries {
 			if l.Judgement != nil && l.Judgement.Exists {
@@ -282,23 +276,24 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 		if lib.Ino != 0 && d["file"] == nil {
 			d["file"] = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
 		}
-		defer e.judgement(d, lib.Judgement, lib.Overrides)
+		e.judgement(d, lib.Judgement, lib.Overrides)
 	}
-	var libs, locs []string
-	for _, l := range a.Libraries {
-		libs = append(libs, clean(l.Path))
-		locs = append(locs, l.Location)
+	// The facts (labels, from the event's fields) name the target and the
+	// libraries; the rule's name is event.action, the reasons event.reason.
+	labels, _ := d["labels"].(Doc)
+	if labels == nil {
+		labels = Doc{}
 	}
-	labels := Doc{"severity_level": r.Level, "target": clean(a.Target), "rule_name": clean(r.Name)}
-	if len(libs) > 0 {
-		labels["libraries"], labels["location_class"] = strings.Join(libs, " "), strings.Join(locs, " ")
-	}
+	labels["severity_level"] = r.Level
 	if r.File != "" && !r.Builtin {
 		labels["rule_file"] = clean(r.File)
 	}
 	d["labels"] = labels
-	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, strings.Join(a.Reasons, "; ")))
-	return e.Facts(d, a.Fields)
+	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
+	d = e.Facts(d, a.Fields)
+	alertFacts(d["labels"].(Doc))
+	leanAlert(d)
+	return d
 }
 
 // sigmaStandard are the Sigma taxonomy fields ECS already carries in its
@@ -344,7 +339,119 @@ func (e *Encoder) Facts(d Doc, fields map[string]any) Doc {
 	if len(labels) > 0 {
 		d["labels"] = labels
 	}
+	once(d)
 	return d
+}
+
+// labelTwins names labels that repeat a fact under another label (the
+// judgement's own name for what the rules' fields say per library).
+var labelTwins = map[string]string{
+	"findings":       "library_findings",
+	"package_intact": "library_package_intact",
+	"overrides":      "overridden_imports",
+	"location_class": "library_location",
+}
+
+// once keeps each fact under one key: a label whose fact has an ECS field
+// in the document (the library's path and hash in dll.*, the score in
+// event.risk_score) or another label is left out, and file.* does not
+// repeat the path dll.* names. Every byte is billed in the SIEM.
+func once(d Doc) {
+	labels, _ := d["labels"].(Doc)
+	for twin, kept := range labelTwins {
+		if _, ok := labels[kept]; ok {
+			delete(labels, twin)
+		}
+	}
+	if ev, ok := d["event"].(Doc); ok && ev["risk_score"] != nil {
+		delete(labels, "risk_score")
+	}
+	dl, _ := d["dll"].(Doc)
+	if dl == nil {
+		return
+	}
+	if labels["library"] == dl["path"] {
+		delete(labels, "library")
+	}
+	if h, ok := dl["hash"].(Doc); ok && labels["library_sha256"] == h["sha256"] {
+		delete(labels, "library_sha256")
+	}
+	if f, ok := d["file"].(Doc); ok && f["path"] == dl["path"] {
+		delete(f, "path")
+		delete(f, "name")
+	}
+	if labels["loader_item"] == dl["path"] {
+		delete(labels, "loader_item") // written as it resolved
+	}
+}
+
+// leanAlert leaves out of an alert what identifies rather than informs,
+// and what the telemetry of the same process already holds: an alert is a
+// ticket and every byte of it is billed. SHA-256 names the file (SHA-1 is
+// in the library's telemetry), tactics by id, the rule by id and title, the
+// host without its kernel, users and files by name, techniques by the
+// sub-technique's name.
+func leanAlert(d Doc) {
+	if dl, ok := d["dll"].(Doc); ok {
+		if h, ok := dl["hash"].(Doc); ok {
+			delete(h, "sha1")
+		}
+	}
+	if f, ok := d["file"].(Doc); ok {
+		if _, named := f["owner"]; named {
+			delete(f, "uid")
+		}
+		if _, named := f["group"]; named {
+			delete(f, "gid")
+		}
+	}
+	if h, ok := d["host"].(Doc); ok {
+		if o, ok := h["os"].(Doc); ok {
+			delete(o, "kernel")
+		}
+	}
+	if t, ok := d["threat"].(Doc); ok {
+		if ta, ok := t["tactic"].(Doc); ok {
+			delete(ta, "name")
+		}
+		if te, ok := t["technique"].(Doc); ok && te["subtechnique"] != nil {
+			delete(te, "name") // the sub-technique's name says it
+		}
+	}
+	if r, ok := d["rule"].(Doc); ok {
+		delete(r, "reference")
+	}
+	if p, ok := d["process"].(Doc); ok {
+		delete(p, "group")
+		if pp, ok := p["parent"].(Doc); ok {
+			delete(pp, "user")
+			if pp["entity_id"] == "" {
+				delete(pp, "entity_id")
+			}
+		}
+		// process.env_vars is the loader variables and what they name,
+		// as written: the same facts as loader_variable and loader_item
+		// (kept when the loader's own flags named items too).
+		if _, ok := p["env_vars"]; ok {
+			if labels, ok := d["labels"].(Doc); ok && labels["loader_flag"] == nil {
+				delete(labels, "loader_variable")
+				delete(labels, "loader_item")
+			}
+		}
+	}
+	if o, ok := d["observer"].(Doc); ok {
+		delete(o, "product")
+	}
+}
+
+// alertFacts leaves out of an alert the facts that are false: the rule
+// that fired decided on them, and an absent fact reads as false.
+func alertFacts(labels Doc) {
+	for k, v := range labels {
+		if v == "false" {
+			delete(labels, k)
+		}
+	}
 }
 
 // snake turns a Sigma field name into a label key: LibrarySHA256 becomes
@@ -368,40 +475,40 @@ func snake(name string) string {
 }
 
 func (e *Encoder) process(p, parent *proctable.Process) Doc {
+	// user and group are the effective ones; real_* only when they differ
+	// (a set-user-ID program), as ECS means them.
 	d := Doc{
 		"pid":        int64(p.PID),
 		"entity_id":  p.EntityID,
 		"executable": clean(p.Executable),
 		"name":       clean(p.Name),
-		"user":       e.user(p.UID),
-		"real_user":  e.user(p.UID),
-		"group":      e.group(p.GID),
-		"real_group": e.group(p.GID),
+		"user":       e.user(p.EUID),
+		"group":      e.group(p.EGID),
 	}
 	if p.EUID != p.UID {
-		d["user"] = e.user(p.EUID)
+		d["real_user"] = e.user(p.UID)
 	}
 	if p.EGID != p.GID {
-		d["group"] = e.group(p.EGID)
+		d["real_group"] = e.group(p.GID)
 	}
 	if !p.Start.IsZero() {
 		d["start"] = ts(p.Start)
 	}
 	if len(p.Args) > 0 {
 		args := cleanAll(p.Args)
-		d["args"] = args
-		d["args_count"] = int64(len(args))
 		d["command_line"] = strings.Join(args, " ")
+		// args only when the command line cannot tell where one ends.
+		if slices.ContainsFunc(args, func(a string) bool { return a == "" || strings.ContainsAny(a, " \t") }) {
+			d["args"] = args
+		}
 	}
 	if len(p.LoaderEnv) > 0 {
 		d["env_vars"] = cleanAll(p.LoaderEnv)
 	}
 	if parent != nil {
-		pd := Doc{"pid": int64(parent.PID), "entity_id": parent.EntityID, "executable": clean(parent.Executable), "name": clean(parent.Name)}
+		pd := Doc{"pid": int64(parent.PID), "entity_id": parent.EntityID, "executable": clean(parent.Executable)}
 		if len(parent.Args) > 0 {
-			args := cleanAll(parent.Args)
-			pd["args"] = args
-			pd["command_line"] = strings.Join(args, " ")
+			pd["command_line"] = strings.Join(cleanAll(parent.Args), " ")
 		}
 		pd["user"] = e.user(parent.EUID)
 		d["parent"] = pd
@@ -471,14 +578,17 @@ func (e *Encoder) threat(ids, tacticTags []string) Doc {
 			addTactic(rules.Ref{ID: ta.ID, Name: ta.Name, Reference: ta.Reference})
 		}
 	}
+	// Ids and names only: each reference is the id's ATT&CK page, and
+	// three arrays of URLs were a fifth of an alert's bytes.
+	_, _, _ = tacticRef, techRef, subRef
 	d := Doc{"framework": "MITRE ATT&CK"}
 	if len(tacticID) > 0 {
-		d["tactic"] = Doc{"id": tacticID, "name": tacticName, "reference": tacticRef}
+		d["tactic"] = Doc{"id": tacticID, "name": tacticName}
 	}
 	if len(techID) > 0 {
-		tech := Doc{"id": techID, "name": techName, "reference": techRef}
+		tech := Doc{"id": techID, "name": techName}
 		if len(subID) > 0 {
-			tech["subtechnique"] = Doc{"id": subID, "name": subName, "reference": subRef}
+			tech["subtechnique"] = Doc{"id": subID, "name": subName}
 		}
 		d["technique"] = tech
 	}
@@ -504,7 +614,7 @@ func (e *Encoder) truncationLabels(d Doc, args, env, path bool) {
 }
 
 func dll(path string) Doc {
-	return Doc{"path": clean(path), "name": clean(filepath.Base(path))}
+	return Doc{"path": clean(path)} // its name is the path's last element
 }
 
 func fileDoc(path string, dev, ino uint64, size int64, mode uint32) Doc {

@@ -132,7 +132,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		d.file(v, doc, "dll.path", "dll.hash")
 		proc("InitiatingProcess", "process")
 		v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
-		v["InitiatingProcessParentFileName"] = str(doc, "process.parent.name")
+		v["InitiatingProcessParentFileName"] = baseOf(str(doc, "process.parent.executable"))
 		v["InitiatingProcessParentCreationTime"] = str(doc, "process.parent.start")
 	case "DeviceFileEvents":
 		v["ActionType"] = map[string]string{
@@ -151,7 +151,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		}
 		proc("InitiatingProcess", "process")
 		v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
-		v["InitiatingProcessParentFileName"] = str(doc, "process.parent.name")
+		v["InitiatingProcessParentFileName"] = baseOf(str(doc, "process.parent.executable"))
 	case "DeviceEvents":
 		// The rule's stable name (event.action), not its title, so
 		// queries survive a reworded title.
@@ -169,7 +169,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 			}
 			proc("InitiatingProcess", "process")
 			v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
-			v["InitiatingProcessParentFileName"] = str(doc, "process.parent.name")
+			v["InitiatingProcessParentFileName"] = baseOf(str(doc, "process.parent.executable"))
 			if t := str(doc, "labels.target_image"); t != "" {
 				v["FolderPath"], v["FileName"] = t, path.Base(t)
 			}
@@ -178,13 +178,15 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 		} else {
 			subject()
 		}
-		for k, p := range map[string]string{
-			"rule_id": "rule.id", "rule_name": "rule.name", "severity": "labels.severity_level", "reason": "event.reason",
-			"techniques": "threat.technique.subtechnique.id", "target": "labels.target", "config_file": "file.path",
-			"process_name": "process.name", "process_executable": "process.executable",
-		} {
-			if s := str(doc, p); s != "" {
-				extra[k] = s
+		if str(doc, "event.kind") == "alert" {
+			for k, p := range map[string]string{
+				"rule_id": "rule.id", "rule_name": "event.action", "severity": "labels.severity_level", "reason": "event.reason",
+				"techniques": "threat.technique.subtechnique.id", "config_file": "file.path",
+				"process_name": "process.name", "process_executable": "process.executable",
+			} {
+				if s := str(doc, p); s != "" {
+					extra[k] = s
+				}
 			}
 		}
 		if n, ok := get(doc, "event.risk_score").(float64); ok {
@@ -194,7 +196,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 	// Facts with no column: the Linux identity of the process, the loader
 	// variables, and hookwatch's labels.
 	for k, p := range map[string]string{
-		"process_entity_id": "process.entity_id", "process_uid": "process.user.id", "process_args": "process.args",
+		"process_entity_id": "process.entity_id", "process_uid": "process.user.id",
 		"parent_executable": "process.parent.executable",
 	} {
 		if s := str(doc, p); s != "" {
@@ -253,7 +255,9 @@ func (d *Defender) file(v map[string]any, doc map[string]any, pathKey, hashKey s
 	v["SHA1"] = str(doc, hashKey+".sha1")
 	v["SHA256"] = str(doc, hashKey+".sha256")
 	v["MD5"] = str(doc, hashKey+".md5")
-	if n, ok := num(doc, "file.size"); ok && str(doc, "file.path") == p {
+	// file.* is this file's when it names no other (it leaves out the
+	// path dll.* already names).
+	if n, ok := num(doc, "file.size"); ok && (str(doc, "file.path") == p || str(doc, "file.path") == "") {
 		v["FileSize"] = n
 	}
 }
@@ -273,6 +277,14 @@ func accessActionType(op string) string {
 		return "WriteProcessMemoryApiCall"
 	}
 	return "OpenProcessApiCall" // attach, seize, traced from exec
+}
+
+// baseOf is a path's last element ("" for "").
+func baseOf(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Base(p)
 }
 
 func isEmpty(v any) bool {
