@@ -41,8 +41,8 @@ func TestPreloadIntoCatRaisesAlert(t *testing.T) {
 	if env, _ := get(a, "process.env_vars").([]any); len(env) != 1 || env[0] != "LD_PRELOAD="+hook {
 		t.Errorf("process.env_vars = %v, want only the loader variable", env)
 	}
-	if str(a, "rule.id") != "92a18ede-672a-4a0d-a98b-d67bf5b0c102" || !strings.Contains(str(a, "message"), "temporary") {
-		t.Errorf("rule/message: %s / %s", str(a, "rule.id"), str(a, "message"))
+	if str(a, "rule.id") != "92a18ede-672a-4a0d-a98b-d67bf5b0c102" || !strings.Contains(str(a, "event.reason"), "temporary") {
+		t.Errorf("rule/reason: %s / %s", str(a, "rule.id"), str(a, "event.reason"))
 	}
 	subs, _ := get(a, "threat.technique.subtechnique.id").([]any)
 	if len(subs) != 1 || subs[0] != "T1574.006" {
@@ -102,9 +102,9 @@ func TestSSHClientAndSCPWithHook(t *testing.T) {
 		}
 		// The library's judgement travels with the alert.
 		if str(a, "dll.hash.sha256") != sha256File(t, hook) || str(a, "labels.interposed_symbols") != "pam_authenticate read" ||
-			str(a, "labels.overrides") != "read" || str(a, "labels.package_owned") != "false" {
-			t.Errorf("%s: judgement sha256 %q interposed %q overrides %q owned %q", action, str(a, "dll.hash.sha256"),
-				str(a, "labels.interposed_symbols"), str(a, "labels.overrides"), str(a, "labels.package_owned"))
+			str(a, "labels.overridden_imports") != "read" || get(a, "labels.library_package") != nil || str(a, "labels.library_trust") != "untrusted" {
+			t.Errorf("%s: judgement sha256 %q interposed %q overrides %q package %v trust %q", action, str(a, "dll.hash.sha256"),
+				str(a, "labels.interposed_symbols"), str(a, "labels.overridden_imports"), get(a, "labels.library_package"), str(a, "labels.library_trust"))
 		}
 	}
 
@@ -116,7 +116,7 @@ func TestSSHClientAndSCPWithHook(t *testing.T) {
 	})
 	// scp runs ssh underneath; the hook follows it there.
 	s.waitFor("unexpected library in the ssh under scp", func(d map[string]any) bool {
-		return isAlert(d, "unexpected-library-untrusted") && str(d, "process.name") == "ssh" && str(d, "process.parent.name") == "scp"
+		return isAlert(d, "unexpected-library-untrusted") && str(d, "process.name") == "ssh" && parentName(d) == "scp"
 	})
 }
 
@@ -158,8 +158,8 @@ func TestNormalLoginRaisesNoAlert(t *testing.T) {
 	// Other test packages run at the same time and do raise alerts (they
 	// test them): only the login's processes count here.
 	login := func(d map[string]any) bool {
-		for _, k := range []string{"process.name", "process.parent.name"} {
-			switch str(d, k) {
+		for _, n := range []string{str(d, "process.name"), parentName(d)} {
+			switch n {
 			case "sshd", "sshd-session", "ssh", "unix_chkpwd":
 				return true
 			}
