@@ -11,6 +11,7 @@
 package testlock
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -22,6 +23,10 @@ import (
 const (
 	Audit = "audit" // the kernel audit subsystem
 	Dpkg  = "dpkg"  // the host's package database
+	// Quiet is a host on which no test attacks: the benign replay holds
+	// it alone (Hold) while it counts the alerts of the whole host; test
+	// packages that run attacks share it (Share) for their whole run.
+	Quiet = "quiet"
 )
 
 // Dir is where the lock files are.
@@ -31,21 +36,40 @@ const Dir = "/run/lock"
 // it until t ends.
 func Hold(t testing.TB, resource string) {
 	t.Helper()
-	path := filepath.Join(Dir, "hookwatch-test-"+resource+".lock")
-	if err := os.MkdirAll(Dir, 0o755); err != nil {
-		t.Fatalf("test lock: %v", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatalf("test lock: %v", err)
-	}
 	start := time.Now()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("test lock %s: %v", path, err)
+	f, err := lock(resource, syscall.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if waited := time.Since(start); waited > 100*time.Millisecond {
 		t.Logf("waited %s for another test process to finish with %s", waited.Round(time.Millisecond), resource)
 	}
 	t.Cleanup(func() { f.Close() }) // closing the last descriptor releases the lock
+}
+
+// Share holds the resource together with other sharers, not while one
+// test holds it alone, for a whole test binary (from TestMain); it returns
+// the release.
+func Share(resource string) (release func(), err error) {
+	f, err := lock(resource, syscall.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+func lock(resource string, how int) (*os.File, error) {
+	path := filepath.Join(Dir, "hookwatch-test-"+resource+".lock")
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("test lock: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("test lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("test lock %s: %w", path, err)
+	}
+	return f, nil
 }

@@ -209,6 +209,13 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 			// A bare name is searched for as the loader would, so the
 			// library it leads to is judged (fakeroot preloads this way).
 			if found := e.cfg.Resolver.Find(it.Path, target, dirs); found != "" {
+				// The file the loader maps: ld.so.cache names it through
+				// /lib (a symlink to /usr/lib) and a development symlink
+				// (libeatmydata.so), the package and the allowlists by
+				// its real path.
+				if real, err := filepath.EvalSymlinks(found); err == nil {
+					found = real
+				}
 				it.Path = found
 			}
 		}
