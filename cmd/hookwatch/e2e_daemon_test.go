@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,8 +91,11 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// New rules: "true" becomes a credential program.
-	os.WriteFile(rulesFile, []byte(strings.Replace(string(builtin), "  - ssh\n", "  - ssh\n  - true\n", 1)), 0o600)
+	// New rules: "true" becomes a credential program, and T1574.006 has
+	// another name.
+	edited := strings.Replace(string(builtin), "  - ssh\n", "  - ssh\n  - true\n", 1)
+	edited = strings.Replace(edited, "name: Dynamic Linker Hijacking\n", "name: Dynamic Linker Hijacking, reloaded\n", 1)
+	os.WriteFile(rulesFile, []byte(edited), 0o600)
 
 	// A bad reload first: the running configuration stays.
 	os.WriteFile(s.conf, []byte("log:\n  format: json\nagent:\n  queue: [1\n"), 0o600)
@@ -109,6 +113,9 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	})
 	if !strings.Contains(str(a, "event.reason"), "true is a credential program") {
 		t.Errorf("reloaded rules not in force: %s", str(a, "event.reason"))
+	}
+	if names, _ := get(a, "threat.technique.subtechnique.name").([]any); !slices.Contains(names, any("Dynamic Linker Hijacking, reloaded")) {
+		t.Errorf("ATT&CK names of the reloaded facts file not in the alert: %v", names)
 	}
 }
 

@@ -209,6 +209,13 @@ func TestRulesTestCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "ok        loader-variable-credential-untrusted [process_creation critical]") {
 		t.Errorf("output:\n%s", out.String())
 	}
+	// The shipped rules' directory, as someone editing them tests it: its
+	// rules stand in for the built-in ones of their ids, not duplicates.
+	out.Reset()
+	if code := realMain([]string{"rules", "test", "-config", conf, "../../rules/sigma"}, &out, &errOut); code != exitOK ||
+		!strings.Contains(out.String(), "28 rules,") || strings.Contains(out.String(), "already used") {
+		t.Errorf("rules test rules/sigma: exit %d\n%s", code, out.String())
+	}
 
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "marker.yml"), []byte(userRule), 0o644)

@@ -381,6 +381,15 @@ func TestExplain(t *testing.T) {
 	if j["Allowlist"] != nil {
 		t.Errorf("the hook is allowlisted: %v", j["Allowlist"])
 	}
+	// -config: its rules directory's allowlists vouch, as the daemon's do.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hooks.yml"), []byte("allowlist:\n  - name: our-hook\n    description: the test's own hook\n    paths: ["+hook+"]\n    sha256: ["+sha256File(t, hook)+"]\n"), 0o600)
+	conf := filepath.Join(t.TempDir(), "hookwatch.yaml")
+	os.WriteFile(conf, []byte("rules:\n  dir: "+dir+"\n"), 0o600)
+	out, err = exec.Command(binPath, "explain", "-config", conf, hook).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "allowlist    our-hook") {
+		t.Errorf("explain -config with an allowlist for the hook: %v\n%s", err, out)
+	}
 	if err := exec.Command(binPath, "explain").Run(); err == nil {
 		t.Error("explain without a path succeeded")
 	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {

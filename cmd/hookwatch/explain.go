@@ -25,7 +25,8 @@ func explain(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("hookwatch explain", flag.ContinueOnError)
 	pid := fs.Uint("pid", 0, "judge the library as mapped into process `PID` (its executable's imports; deleted and memfd files are read through the mapping)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	rulesFile := fs.String("rules", "", "detection conditions `file` (default: the rules built in)")
+	confFile := fs.String("config", config.DefaultFile, "configuration `file`: its rules.file (facts) and rules.dir (allowlists) are used (missing: the defaults, unless named here)")
+	rulesFile := fs.String("rules", "", "facts `file` replacing the built-in hookwatch.yaml (default: the configuration's rules.file)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: hookwatch explain [-pid PID] [-json] PATH")
 		fs.PrintDefaults()
@@ -46,7 +47,16 @@ func explain(args []string, stdout io.Writer) error {
 		fs.Usage()
 		return usageError{fmt.Errorf("explain takes one path, got %d", len(paths))}
 	}
-	rs, err := daemon.LoadRules(config.Config{Rules: config.Rules{File: *rulesFile}})
+	named := false
+	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
+	cfg, _, err := config.Load(*confFile, filepath.Join(filepath.Dir(*confFile), "conf.d"), named)
+	if err != nil {
+		return usageError{err}
+	}
+	if *rulesFile != "" {
+		cfg.Rules.File = *rulesFile
+	}
+	rs, err := daemon.LoadRules(cfg)
 	if err != nil {
 		return usageError{err}
 	}
@@ -80,11 +90,15 @@ func explain(args []string, stdout io.Writer) error {
 		}
 	}
 	j := judge.New(rs, pkgdb.New(), "/", 1).Judge(context.Background(), in)
-	// Which allowlist entry vouches for it, built-in or in the default
-	// rules directory (a broken user file there is the rules' problem:
-	// `hookwatch rules test` reports it).
+	// Which allowlist entry vouches for it, built-in or in the
+	// configuration's rules directory (a broken user file there is the
+	// rules' problem: `hookwatch rules test` reports it).
 	allow := ""
-	if al, _, err := allowlist.Load(rules.Allowlists(), rulesdir.Read(config.DefaultRulesDir).Allowlists); err == nil {
+	var user []rulesdir.File
+	if cfg.Rules.Dir != "" {
+		user = rulesdir.Read(cfg.Rules.Dir).Allowlists
+	}
+	if al, _, err := allowlist.Load(rules.Allowlists(), user); err == nil {
 		if e := al.Match(j); e != nil {
 			allow = e.Name + " (" + e.File + ")"
 		}

@@ -34,7 +34,9 @@ func rulesCommand(args []string, stdout io.Writer) error {
 	if dir != "" {
 		cfg.Rules.Dir = dir
 	}
-	d, err := daemon.LoadDetections(cfg)
+	// A rule of DIR with a built-in rule's id is tested instead of it:
+	// `hookwatch rules test rules/sigma` tests the rules being edited.
+	d, err := daemon.LoadEditedDetections(cfg)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func (a *Agent) judgeAccess(caller, target *proctable.Process, e *event.Access, 
 	parent := a.parent(caller)
 	ev := a.engine.Access(caller, parent, target, e, byParent)
 	alerts := a.evaluate(ev)
-	if len(alerts) > 0 || a.cfg.Telemetry != TelemetryNone {
+	if a.keepTelemetry(true) { // every access to a credential process is notable
 		a.write(a.enc.Facts(a.enc.Access(caller, parent, target, e, byParent), ev.Fields))
 	}
 	for _, al := range alerts {

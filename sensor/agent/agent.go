@@ -24,12 +24,6 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
-// Telemetry levels: which non-alert events are written.
-const (
-	TelemetryNone   = "none"   // alerts only
-	TelemetryLoader = "loader" // execs with loader variables, unexpected libraries
-	TelemetryAll    = "all"    // also credential program starts and every library
-)
 
 // ticksPerSecond is USER_HZ, the unit of /proc/PID/stat's start time: 100 on
 // every architecture Linux supports.
@@ -93,6 +87,7 @@ type item struct {
 type Reload struct {
 	Rules     *rules.Set
 	Engine    *detect.Engine
+	Encoder   *ecs.Encoder // nil: keep the encoder
 	Telemetry string
 	Sweep     bool
 	after     func()
@@ -341,6 +336,9 @@ func (a *Agent) process(it item) {
 	case it.reload != nil:
 		r := it.reload
 		a.cfg.Rules, a.engine, a.cfg.Telemetry, a.cfg.Sweep = r.Rules, r.Engine, r.Telemetry, r.Sweep
+		if r.Encoder != nil {
+			a.enc = r.Encoder
+		}
 		if r.after != nil {
 			r.after()
 		}
@@ -361,8 +359,7 @@ func (a *Agent) handleExec(e *event.Exec) {
 	parent := a.parent(p)
 	ev := a.engine.Exec(p, parent, e)
 	alerts := a.evaluate(ev)
-	if len(alerts) > 0 || a.cfg.Telemetry == TelemetryAll ||
-		(a.cfg.Telemetry == TelemetryLoader && (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
+	if a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
 		a.write(a.enc.Facts(a.enc.Exec(p, parent, e), ev.Fields))
 	}
 	for _, al := range alerts {
@@ -386,7 +383,7 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		return
 	}
 	alerts := a.evaluate(ev)
-	if a.cfg.Telemetry == TelemetryAll || (a.cfg.Telemetry == TelemetryLoader && !expected) {
+	if a.keepTelemetry(len(alerts) > 0 || !expected) {
 		if j == nil {
 			j = a.engine.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
@@ -414,8 +411,12 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 		parent = a.parent(writer)
 	}
 	ev := a.engine.LoaderConfig(c, writer, parent)
-	a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)), ev.Fields))
-	for _, al := range a.evaluate(ev) {
+	alerts := a.evaluate(ev)
+	// Every change to the loader's configuration is notable.
+	if a.keepTelemetry(true) {
+		a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)), ev.Fields))
+	}
+	for _, al := range alerts {
 		a.writeAlert(writer, parent, al)
 	}
 }

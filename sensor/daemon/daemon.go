@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,6 +84,17 @@ type Detections struct {
 // UserErrors and leaves everything else in force; only a broken binary (bad
 // built-in rules) is an error.
 func LoadDetections(c config.Config) (*Detections, error) {
+	return loadDetections(c, ruleset.Load)
+}
+
+// LoadEditedDetections is LoadDetections for `hookwatch rules test` of an
+// edited copy of the shipped rules: a rule there replaces the built-in rule
+// of its id (ruleset.LoadEdited).
+func LoadEditedDetections(c config.Config) (*Detections, error) {
+	return loadDetections(c, ruleset.LoadEdited)
+}
+
+func loadDetections(c config.Config, loadSigma func(fs.FS, []rulesdir.File) (*ruleset.Set, []error, error)) (*Detections, error) {
 	d := &Detections{}
 	dir := c.Rules.Dir
 	if err := config.CheckRulesDir(dir); err != nil {
@@ -93,7 +105,7 @@ func LoadDetections(c config.Config) (*Detections, error) {
 	d.UserErrors = append(d.UserErrors, user.Errs...)
 	var errs []error
 	var err error
-	if d.Sigma, errs, err = ruleset.Load(rules.Sigma(), user.Rules); err != nil {
+	if d.Sigma, errs, err = loadSigma(rules.Sigma(), user.Rules); err != nil {
 		return nil, err
 	}
 	d.UserErrors = append(d.UserErrors, errs...)
@@ -244,7 +256,7 @@ func Run(ctx context.Context, o Options) error {
 				return
 			case <-o.Reload:
 				notify.Notify("RELOADING=1")
-				if err := reload(o, running{cfg: cfg, rules: rs, names: names}, pr, ag, sink, log); err != nil {
+				if err := reload(o, running{cfg: cfg, rules: rs, names: names, host: host}, pr, ag, sink, log); err != nil {
 					log.WithError(err).Error("reload failed: keeping the running configuration")
 				} else {
 					log.Info("configuration reloaded")
@@ -359,6 +371,7 @@ type running struct {
 	cfg   config.Config
 	rules *rules.Set
 	names *users.DB
+	host  ecs.Host
 }
 
 // reload applies a new configuration and rules without detaching the
@@ -406,7 +419,9 @@ func reload(o Options, started running, pr Collector, ag *agent.Agent, sink *swa
 	}
 	// The agent switches in queue order: events before the reload are
 	// judged by the old rules, events after by the new.
-	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, started.names, log), Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
+	// The encoder too: ATT&CK names in new documents follow the facts file.
+	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, started.names, log), Encoder: ecs.New(started.host, started.names, rs),
+		Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
 		ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 		if newSink != nil {
 			sink.swap(newSink)
