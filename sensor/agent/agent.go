@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/container"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -23,7 +24,6 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
-
 
 // ticksPerSecond is USER_HZ, the unit of /proc/PID/stat's start time: 100 on
 // every architecture Linux supports.
@@ -51,6 +51,11 @@ type Config struct {
 	Proc         procfs.FS
 	// Fold folds repeats of an alert into follow-ups; nil folds nothing.
 	Fold *fold.Folder
+	// Containers names the container of a process; nil: none are named.
+	Containers *container.Resolver
+	// ContainerLoader says whether a container process's interpreter is
+	// its own system's loader (containerLoader); nil: never.
+	ContainerLoader func(pid uint32, interp string) bool
 }
 
 // Stats counts what the agent did, for logs and metrics.
@@ -351,6 +356,12 @@ func (a *Agent) process(it item) {
 
 func (a *Agent) handleExec(e *event.Exec) {
 	p := a.fromRecord(e.Proc)
+	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, e.Interpreter) {
+		// The container's own loader, as its packages installed it: not
+		// an alternate loader, and not the loader run directly.
+		e.OddInterpreter, e.Interpreter = false, ""
+		e.Watch &^= event.WatchLoader
+	}
 	p.Executable, p.Args, p.ArgsTruncated = e.Executable, e.Args, e.ArgsTruncated
 	p.Credential = e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(e.Comm)
 	p.LoaderEnv = a.loaderEnv(e)

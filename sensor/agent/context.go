@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookwatch/hookwatch/sensor/container"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -76,7 +77,17 @@ func (a *Agent) fromRecord(r event.Proc) *proctable.Process {
 		Start: a.bootAt.Add(time.Duration(r.StartTime)),
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
+	p.Container = a.containerOf(p.PID)
 	return p
+}
+
+// containerOf names the container a process runs in (nothing when the
+// agent names none, or the process is gone).
+func (a *Agent) containerOf(pid uint32) container.Container {
+	if a.cfg.Containers == nil {
+		return container.Container{}
+	}
+	return a.cfg.Containers.Of(pid)
 }
 
 // processFor finds the context of the process that mapped a library: the
@@ -138,5 +149,6 @@ func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, pid, st.StartTicks)
 	p.Credential = a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable)) || a.cfg.Rules.IsCredentialProgram(st.Comm)
+	p.Container = a.containerOf(pid)
 	return p, nil
 }

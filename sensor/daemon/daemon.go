@@ -24,6 +24,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/audit"
 	"github.com/hookwatch/hookwatch/sensor/config"
+	"github.com/hookwatch/hookwatch/sensor/container"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -192,6 +193,7 @@ func Run(ctx context.Context, o Options) error {
 	ag := agent.New(agent.Config{
 		Rules: rs, Host: host, Telemetry: cfg.Output.Telemetry, QueueSize: cfg.Agent.Queue,
 		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(), Fold: folder,
+		Containers: container.NewResolver(), ContainerLoader: newContainerLoaders(rs).Is,
 	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs), sink, log)
 	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)

@@ -30,6 +30,8 @@ func (e *Engine) Access(caller, callerParent, target *proctable.Process, a *even
 	f["SourceProcessId"] = int(caller.PID)
 	f["SourceUser"] = e.userName(caller.EUID)
 	f["SourceUserId"] = int(caller.EUID)
+	setString(f, "ContainerId", caller.Container.ID)
+	setString(f, "TargetContainerId", target.Container.ID)
 	if callerParent != nil {
 		f["ParentImage"] = callerParent.Executable
 	}

@@ -163,7 +163,9 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 	}
 	items := ldso.FromEnv(env)
 	target, credential := p.Executable, p.Credential
-	direct := e.rules.IsLoader(filepath.Base(p.Executable)) || ex.Watch&event.WatchLoader != 0
+	// The loader run directly: by its name, or by comm (the kernel's
+	// WatchLoader) when no odd interpreter or loader-like image set it.
+	direct := e.rules.IsLoader(filepath.Base(p.Executable)) || (ex.Watch&event.WatchLoader != 0 && !ex.OddInterpreter && !ex.LoaderLike)
 	var flags []string
 	if direct || ex.LoaderLike {
 		inv := ldso.ParseInvocation(p.Args)

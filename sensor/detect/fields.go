@@ -24,6 +24,7 @@ func (e *Engine) processFields(f map[string]any, p, parent *proctable.Process) {
 	f["User"] = e.userName(p.EUID)
 	f["UserId"] = int(p.EUID)
 	f["ParentProcessId"] = int(p.PPID)
+	setString(f, "ContainerId", p.Container.ID)
 	if parent != nil {
 		f["ParentImage"] = parent.Executable
 		f["ParentCommandLine"] = strings.Join(parent.Args, " ")

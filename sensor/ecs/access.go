@@ -14,7 +14,7 @@ import (
 // target_process_id, target_user from the facts, and its entity id here).
 func (e *Encoder) Access(caller, parent, target *proctable.Process, a *event.Access, byParent bool) Doc {
 	d := e.base(a.Time, "event", "hookwatch.access", string(a.Op), []string{"process"}, []string{"access"})
-	d["process"] = e.process(caller, parent)
+	e.subject(d, caller, parent)
 	rel := "a stranger to it"
 	if byParent {
 		rel = "its parent"

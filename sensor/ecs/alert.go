@@ -35,7 +35,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 	ev["risk_score"] = float64(a.Score)
 	ev["reason"] = clean(strings.Join(a.Reasons, "; "))
 	if p != nil {
-		d["process"] = e.process(p, parent)
+		e.subject(d, p, parent)
 	}
 	if a.Category == ruleset.FileEvent {
 		d["file"] = Doc{"path": clean(a.Target), "name": clean(filepath.Base(a.Target)), "directory": clean(filepath.Dir(a.Target)), "type": "file"}

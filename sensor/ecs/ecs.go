@@ -88,7 +88,7 @@ func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ 
 // Exec encodes a process start that carried loader variables or flags.
 func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) Doc {
 	d := e.base(ex.Time, "event", "hookwatch.process", "exec", []string{"process"}, []string{"start"})
-	d["process"] = e.process(p, parent)
+	e.subject(d, p, parent)
 	if len(p.LoaderEnv) > 0 {
 		d["message"] = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
 	} else {
@@ -105,7 +105,7 @@ func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) Doc {
 // ImageLoad encodes a library mapped executable into a watched process.
 func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string, j *judge.Judgement) Doc {
 	d := e.base(il.Time, "event", "hookwatch.library", "library-loaded", []string{"library"}, []string{"start"})
-	d["process"] = e.process(p, parent)
+	e.subject(d, p, parent)
 	d["dll"] = dll(il.Path)
 	d["file"] = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
 	d["message"] = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
@@ -216,6 +216,19 @@ func modeBits(m os.FileMode) uint32 {
 		b |= 0o1000
 	}
 	return b
+}
+
+// subject sets the process a document is about, and its container: ECS's
+// container.* is the document's, as the process's is.
+func (e *Encoder) subject(d Doc, p, parent *proctable.Process) {
+	d["process"] = e.process(p, parent)
+	if c := p.Container; c.ID != "" {
+		cd := Doc{"id": c.ID, "runtime": c.Runtime}
+		if c.Image != "" {
+			cd["image"] = Doc{"name": clean(c.Image)}
+		}
+		d["container"] = cd
+	}
 }
 
 func (e *Encoder) process(p, parent *proctable.Process) Doc {

@@ -39,7 +39,7 @@ func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Pro
 	}
 	d["file"] = f
 	if writer != nil {
-		d["process"] = e.process(writer, parent)
+		e.subject(d, writer, parent)
 	}
 	labels := Doc{"config_kind": c.Kind, "coalesced": strconv.Itoa(c.Coalesced)}
 	if c.Writer == nil {

@@ -198,6 +198,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 	for k, p := range map[string]string{
 		"process_entity_id": "process.entity_id", "process_uid": "process.user.id",
 		"parent_executable": "process.parent.executable",
+		"container_id":      "container.id", "container_runtime": "container.runtime", "container_image": "container.image.name",
 	} {
 		if s := str(doc, p); s != "" {
 			extra[k] = s

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookwatch/hookwatch/sensor/container"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 )
 
@@ -31,6 +32,8 @@ type Process struct {
 	GID, EGID     uint32
 	LoaderEnv     []string
 	Credential    bool // a credential program, or forked from one
+	// Container is the container it runs in (zero: the host).
+	Container container.Container
 
 	// Expected is what the loader would map for the executable, and Extra
 	// what expected families (PAM, NSS) pulled in since. Nil until needed.
