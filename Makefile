@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Package versions must start with a digit.
 PKGVERSION ?= $(if $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(VERSION)),$(VERSION),0.0.0~$(subst -,.,$(VERSION)))
 # Debian packages the tests and `make generate` need (.ci/run installs them).
-DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls auditd fakeroot faketime patchelf sudo gdb strace eatmydata libjemalloc2 opensc valgrind gpg
+DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls auditd fakeroot faketime patchelf sudo gdb strace eatmydata libjemalloc2 opensc valgrind gpg docker.io debootstrap
 
 FUZZTIME ?= 20s
 

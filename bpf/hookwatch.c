@@ -42,6 +42,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define MAX_FILE_PREFIXES 16
 #define PREFIX_WORDS 8 /* a watched path prefix is at most 64 bytes */
 #define ANCESTORS 4
+#define CGROUP_LEVELS 4 /* cgroup names kept, leaf first: enough to tell a container */
+#define CGROUP_NAME 80 /* "docker-<64 hex digits>.scope" and its NUL */
 #define AT_FDCWD -100
 #define AT_PHDR 3
 #define AT_BASE 7
@@ -145,6 +147,10 @@ struct exec_hdr {
 	u32 exe_dev;
 	u64 exe_ino;
 	struct proc_info proc;
+	/* The task's cgroup and its parents, leaf first ("<id>", "docker"):
+	 * the container, told in the kernel because a short-lived process is
+	 * gone before userspace could read /proc/PID/cgroup. */
+	u8 cgroup[CGROUP_LEVELS][CGROUP_NAME];
 };
 
 #define EXEC_DATA (PATH_BUF + ARGV_BUF + MAX_ENVVARS * ENVVAR_BUF + PATH_BUF)
@@ -413,6 +419,42 @@ static __always_inline void count(u32 idx)
 	u64 *v = bpf_map_lookup_elem(&stats, &idx);
 	if (v)
 		*v += 1;
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/*
+ * The names of the task's cgroup and its parents, leaf first: on the unified
+ * hierarchy (cgroup v2), or where only v1 is mounted, in the pids
+ * controller's hierarchy (docker with cgroupfs names containers there too).
+ */
+static __always_inline void fill_cgroup(u8 names[CGROUP_LEVELS][CGROUP_NAME], struct task_struct *task)
+{
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	struct kernfs_node *kn = BPF_CORE_READ(cg, kn);
+	if (!kn || !kn_parent(kn)) {
+		/* The v2 root: the task lives in v1 hierarchies. */
+		u32 idx = bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
+		struct css_set *cs = BPF_CORE_READ(task, cgroups);
+		struct cgroup_subsys_state *css = NULL;
+		if (idx < 16)
+			bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[idx]);
+		kn = css ? BPF_CORE_READ(css, cgroup, kn) : NULL;
+	}
+	for (int i = 0; i < CGROUP_LEVELS; i++)
+		names[i][0] = 0; /* the record's buffer is reused */
+	for (int i = 0; i < CGROUP_LEVELS; i++) {
+		struct kernfs_node *up = kn ? kn_parent(kn) : NULL;
+		if (!up)
+			break; /* the root has no name worth keeping */
+		bpf_probe_read_kernel_str(names[i], CGROUP_NAME, BPF_CORE_READ(kn, name));
+		kn = up;
+	}
 }
 
 static __always_inline void fill_proc(struct proc_info *p, struct task_struct *task)
@@ -781,6 +823,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if ((watch & (WATCH_CREDENTIAL | WATCH_LOADER)) && BPF_CORE_READ(task, ptrace))
 		ev->h.flags |= EXEC_PTRACED;
 	fill_proc(&ev->h.proc, task);
+	fill_cgroup(ev->h.cgroup, task);
 
 	struct file *exe = BPF_CORE_READ(mm, exe_file);
 	bool trunc = false;

@@ -206,7 +206,37 @@ struct proc_inode {
 	struct inode vfs_inode;
 } __attribute__((preserve_access_index));
 
+/* cgroups: the names of a task's cgroup and its parents (its container). */
+struct kernfs_node {
+	const char *name;
+	struct kernfs_node *__parent; /* Linux 6.15+ */
+} __attribute__((preserve_access_index));
+
+/* Before Linux 6.15 the parent was "parent": a flavour for CO-RE. */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup_subsys_state *subsys[16];
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
+/* Values differ with the kernel's configuration: relocated by name. */
+enum cgroup_subsys_id {
+	pids_cgrp_id = 0,
+};
+
 struct task_struct {
+	struct css_set *cgroups;
 	unsigned int ptrace; /* non-zero while traced */
 	struct task_struct *parent; /* the tracer while traced, else real_parent */
 	struct hlist_node pid_links[4];

@@ -110,5 +110,6 @@ func (a *Agent) callerProcess(e *event.Access) *proctable.Process {
 	}
 	p := a.fromRecord(e.Proc)
 	p.Executable = e.Executable
+	p.Container = a.containerOf(e.PID, "")
 	return p
 }

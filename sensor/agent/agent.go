@@ -55,7 +55,7 @@ type Config struct {
 	Containers *container.Resolver
 	// ContainerLoader says whether a container process's interpreter is
 	// its own system's loader (containerLoader); nil: never.
-	ContainerLoader func(pid uint32, interp string) bool
+	ContainerLoader func(pid uint32, containerID, interp string) bool
 }
 
 // Stats counts what the agent did, for logs and metrics.
@@ -356,7 +356,8 @@ func (a *Agent) process(it item) {
 
 func (a *Agent) handleExec(e *event.Exec) {
 	p := a.fromRecord(e.Proc)
-	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, e.Interpreter) {
+	p.Container = a.containerOf(e.PID, e.Cgroup)
+	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, p.Container.ID, e.Interpreter) {
 		// The container's own loader, as its packages installed it: not
 		// an alternate loader, and not the loader run directly.
 		e.OddInterpreter, e.Interpreter = false, ""

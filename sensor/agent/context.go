@@ -77,15 +77,18 @@ func (a *Agent) fromRecord(r event.Proc) *proctable.Process {
 		Start: a.bootAt.Add(time.Duration(r.StartTime)),
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, p.PID, p.StartTicks)
-	p.Container = a.containerOf(p.PID)
 	return p
 }
 
-// containerOf names the container a process runs in (nothing when the
-// agent names none, or the process is gone).
-func (a *Agent) containerOf(pid uint32) container.Container {
-	if a.cfg.Containers == nil {
+// containerOf names the container a process runs in: from the cgroup path
+// the kernel gave, else from /proc (nothing when the agent names none, or
+// the process is gone).
+func (a *Agent) containerOf(pid uint32, cgroupPath string) container.Container {
+	switch {
+	case a.cfg.Containers == nil:
 		return container.Container{}
+	case cgroupPath != "":
+		return a.cfg.Containers.FromPath(cgroupPath)
 	}
 	return a.cfg.Containers.Of(pid)
 }
@@ -102,7 +105,9 @@ func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
 	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
 		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
 		p.LoaderEnv, p.Expected, p.Extra = parent.LoaderEnv, parent.Expected, parent.Extra
+		p.Container = parent.Container
 	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
+		p.Container = a.containerOf(il.PID, "")
 		p.Executable = strings.TrimSuffix(exe, " (deleted)")
 		p.Args, _ = a.cfg.Proc.Cmdline(il.PID)
 		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable))
@@ -149,6 +154,6 @@ func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, pid, st.StartTicks)
 	p.Credential = a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable)) || a.cfg.Rules.IsCredentialProgram(st.Comm)
-	p.Container = a.containerOf(pid)
+	p.Container = a.containerOf(pid, "")
 	return p, nil
 }

@@ -97,6 +97,16 @@ func (r *Resolver) Of(pid uint32) Container {
 	return c
 }
 
+// FromPath is the container of a cgroup path the kernel gave
+// ("/docker/<id>", "/system.slice/docker-<id>.scope").
+func (r *Resolver) FromPath(cgroupPath string) Container {
+	c := Parse("0::" + cgroupPath)
+	if c.Runtime == "docker" {
+		c.Image = r.dockerImage(c.ID)
+	}
+	return c
+}
+
 // dockerImage is the image a docker container was created from, as its
 // config.v2.json says (read once per container).
 func (r *Resolver) dockerImage(id string) string {

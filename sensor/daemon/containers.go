@@ -18,15 +18,18 @@ import (
 const maxLoaderVerdicts = 4096
 
 type loaderKey struct {
-	dev, ino uint64
-	mtime    int64
+	container, interp string
 }
 
 // containerLoaders says whether a container process's ELF interpreter is
-// its own system's loader: a loader (by its soname) that the container's
-// own package database installed, bytes intact. The kernel compares an
-// interpreter with the host's loaders, so every process of a container
-// reaches here once per loader file.
+// its own system's loader. The kernel compares an interpreter with the
+// host's loaders, so every process of a container comes here: a loader by
+// name in a system library directory of the container is its loader,
+// unless the container's own package database, read through the process's
+// root while it lives, says its bytes are not what the package shipped.
+// A process gone before its root could be read (docker run --rm IMAGE
+// true) is judged by the path alone; the verdict of a judged one is kept
+// per container and loader path.
 type containerLoaders struct {
 	rules *rules.Set
 	mu    sync.Mutex
@@ -37,26 +40,30 @@ func newContainerLoaders(rs *rules.Set) *containerLoaders {
 	return &containerLoaders{rules: rs, seen: map[loaderKey]bool{}}
 }
 
-// Is judges interp as process pid sees it, through /proc/PID/root.
-func (c *containerLoaders) Is(pid uint32, interp string) bool {
-	if interp == "" {
-		return false
+// Is says whether interp, as process pid of container id sees it, is the
+// container's own system loader.
+func (c *containerLoaders) Is(pid uint32, id, interp string) bool {
+	if interp == "" || !c.rules.IsLoader(filepath.Base(interp)) || c.rules.LocationClass(interp, false, false) != "system" {
+		return false // an odd interpreter in a container is odd too (OrBit)
 	}
-	root := fmt.Sprintf("/proc/%d/root", pid)
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(root, interp), &st); err != nil {
-		return false
-	}
-	k := loaderKey{dev: st.Dev, ino: st.Ino, mtime: st.Mtim.Nano()}
+	k := loaderKey{container: id, interp: interp}
 	c.mu.Lock()
 	v, ok := c.seen[k]
 	c.mu.Unlock()
 	if ok {
 		return v
 	}
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(root, interp), &st); err != nil {
+		return true // gone: the path is all there is
+	}
 	db := &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}
 	j := judge.New(c.rules, db, root, 1).Judge(context.Background(), judge.Input{Path: interp})
-	v = j.Exists && j.Package != "" && j.Intact != nil && *j.Intact && ldso.IsLoader(filepath.Join(root, interp))
+	if !j.Exists || j.Manager == "" {
+		return true // unreadable, or no package database in the image (distroless)
+	}
+	v = j.Package != "" && j.Intact != nil && *j.Intact && ldso.IsLoader(filepath.Join(root, interp))
 	c.mu.Lock()
 	if len(c.seen) >= maxLoaderVerdicts {
 		clear(c.seen)

@@ -65,6 +65,9 @@ type Exec struct {
 	// Traced is set when a watched program was exec'd under ptrace: a
 	// debugger or tracer started it.
 	Traced bool
+	// Cgroup is the process's cgroup path as the kernel named it at exec
+	// ("/docker/<id>"; the last levels only): its container.
+	Cgroup string
 }
 
 // AccessOp is what one process did to another's memory or execution.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -127,6 +128,7 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 		OddInterpreter:     f&hookwatchExecFlagEXEC_ODD_INTERP != 0,
 		LoaderLike:         f&hookwatchExecFlagEXEC_LOADERLIKE != 0,
 		Traced:             f&hookwatchExecFlagEXEC_PTRACED != 0,
+		Cgroup:             cgroupPath(h.Cgroup),
 	}, nil
 }
 
@@ -196,6 +198,26 @@ func (d *decoder) access(raw []byte) (*event.Access, error) {
 		TargetVPID: f&hookwatchAccessFlagACC_VPID != 0, ByParent: f&hookwatchAccessFlagACC_PARENT != 0,
 		Result: h.Ret,
 	}, nil
+}
+
+// cgroupPath joins the kernel's cgroup names (leaf first) into the end of
+// a path, "/docker/<id>".
+func cgroupPath(names [4][80]uint8) string {
+	var parts []string
+	for _, n := range names {
+		i := bytes.IndexByte(n[:], 0)
+		if i == 0 {
+			break
+		}
+		if i < 0 {
+			i = len(n)
+		}
+		parts = append([]string{string(n[:i])}, parts...)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "/" + strings.Join(parts, "/")
 }
 
 // ancestors reads the kernel's comm list, stopping at the first empty one.

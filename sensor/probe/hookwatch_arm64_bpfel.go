@@ -113,6 +113,7 @@ type hookwatchExecHdr struct {
 	_         [4]byte
 	ExeIno    uint64
 	Proc      hookwatchProcInfo
+	Cgroup    [4][80]uint8
 }
 
 type hookwatchFileEvent struct {
