@@ -58,6 +58,18 @@ func Share(resource string) (release func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// MainSharing runs a test binary's tests holding resource shared (call it
+// from TestMain: os.Exit(testlock.MainSharing(m, testlock.Quiet))).
+func MainSharing(m *testing.M, resource string) int {
+	release, err := Share(resource)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer release()
+	return m.Run()
+}
+
 func lock(resource string, how int) (*os.File, error) {
 	path := filepath.Join(Dir, "hookwatch-test-"+resource+".lock")
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
