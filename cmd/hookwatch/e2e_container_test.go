@@ -129,4 +129,15 @@ func TestContainerProcesses(t *testing.T) {
 	if !seen {
 		t.Errorf("the plain container's ssh was not reported with container.id %s", plain)
 	}
+
+	// A library changed inside the container (the host's copy intact) is
+	// judged against the container's own package: tampered.
+	libz := "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"
+	tampered := dockerRun(t, testImage, "sh", "-c", "printf x >> "+libz+"; ssh -V 2>/dev/null; sleep 1")
+	a = s.waitFor("the container's tampered libz", func(d map[string]any) bool {
+		return isAlert(d, "tampered-library") && str(d, "container.id") == tampered && str(d, "dll.path") == libz
+	})
+	if !strings.Contains(str(a, "event.reason"), "zlib1g") {
+		t.Errorf("tampered libz: reason %q does not name the container's package", str(a, "event.reason"))
+	}
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// ContainerLoader says whether a container process's interpreter is
 	// its own system's loader (containerLoader); nil: never.
 	ContainerLoader func(pid uint32, containerID, interp string) bool
+	// ContainerEngine builds an engine judging in a container's root
+	// (/proc/self/fd/N); nil: containers are judged by the host's files.
+	ContainerEngine func(root string) *detect.Engine
 }
 
 // Stats counts what the agent did, for logs and metrics.
@@ -90,12 +93,14 @@ type item struct {
 // effect in queue order: nothing queued before it is judged by the new
 // rules, nothing after by the old.
 type Reload struct {
-	Rules     *rules.Set
-	Engine    *detect.Engine
-	Encoder   *ecs.Encoder // nil: keep the encoder
-	Telemetry string
-	Sweep     bool
-	after     func()
+	Rules   *rules.Set
+	Engine  *detect.Engine
+	Encoder *ecs.Encoder // nil: keep the encoder
+	// ContainerEngine replaces the containers' engines (nil: keep them).
+	ContainerEngine func(root string) *detect.Engine
+	Telemetry       string
+	Sweep           bool
+	after           func()
 }
 
 // Agent processes events. Create it with New.
@@ -111,6 +116,8 @@ type Agent struct {
 	bootAt time.Time
 	files  FileWatcher
 	ready  func()
+	// containers judges in containers' roots (nil: by the host's files).
+	containers *containerEngines
 
 	alertsMu sync.Mutex
 	alerts   map[string]*RuleCount
@@ -207,8 +214,12 @@ func New(cfg Config, engine *detect.Engine, enc *ecs.Encoder, out Publisher, log
 	if cfg.Telemetry == "" {
 		cfg.Telemetry = TelemetryLoader
 	}
+	var containers *containerEngines
+	if cfg.ContainerEngine != nil {
+		containers = newContainerEngines(cfg.ContainerEngine)
+	}
 	return &Agent{
-		cfg: cfg, log: log, engine: engine, enc: enc, out: out,
+		cfg: cfg, log: log, engine: engine, enc: enc, out: out, containers: containers,
 		table:  proctable.New(cfg.MaxProcesses),
 		queue:  make(chan item, cfg.QueueSize),
 		bootAt: bootTime(),
@@ -344,6 +355,9 @@ func (a *Agent) process(it item) {
 		if r.Encoder != nil {
 			a.enc = r.Encoder
 		}
+		if r.ContainerEngine != nil && a.containers != nil {
+			a.containers.reset(r.ContainerEngine)
+		}
 		if r.after != nil {
 			r.after()
 		}
@@ -356,7 +370,7 @@ func (a *Agent) process(it item) {
 
 func (a *Agent) handleExec(e *event.Exec) {
 	p := a.fromRecord(e.Proc)
-	p.Container = a.containerOf(e.PID, e.Cgroup)
+	p.Container, p.Cgroup = a.containerOf(e.PID, e.Cgroup), e.Cgroup
 	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, p.Container.ID, e.Interpreter) {
 		// The container's own loader, as its packages installed it: not
 		// an alternate loader, and not the loader run directly.
@@ -369,7 +383,7 @@ func (a *Agent) handleExec(e *event.Exec) {
 	a.table.Put(p)
 
 	parent := a.parent(p)
-	ev := a.engine.Exec(p, parent, e)
+	ev := a.engineFor(p).Exec(p, parent, e)
 	alerts := a.evaluate(ev)
 	if a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
 		a.write(a.enc.Facts(a.enc.Exec(p, parent, e), ev.Fields))
@@ -390,14 +404,15 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		start, end = a.mappingOf(il)
 	}
 	parent := a.parent(p)
-	ev, j, expected, repeat := a.engine.ImageLoad(p, parent, il, start, end)
+	eng := a.engineFor(p)
+	ev, j, expected, repeat := eng.ImageLoad(p, parent, il, start, end)
 	if repeat {
 		return
 	}
 	alerts := a.evaluate(ev)
 	if a.keepTelemetry(len(alerts) > 0 || !expected) {
 		if j == nil {
-			j = a.engine.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
+			j = eng.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
 		a.write(a.enc.Facts(a.enc.ImageLoad(p, parent, il, expected, ev.Libraries[0].Location, j), ev.Fields))
 	}

@@ -194,6 +194,7 @@ func Run(ctx context.Context, o Options) error {
 		Rules: rs, Host: host, Telemetry: cfg.Output.Telemetry, QueueSize: cfg.Agent.Queue,
 		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(), Fold: folder,
 		Containers: container.NewResolver(), ContainerLoader: newContainerLoaders(rs).Is,
+		ContainerEngine: newContainerEngine(rs, dets, names),
 	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs), sink, log)
 	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
@@ -350,6 +351,19 @@ func ProbeConfig(cfg config.Config, rs *rules.Set) probe.Config {
 	}
 }
 
+// newContainerEngine is an engine for a container's root (an open
+// directory reached as /proc/self/fd/N): its loader cache, its files, its
+// package database.
+func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names) func(root string) *detect.Engine {
+	return func(root string) *detect.Engine {
+		cache, _ := ldso.ReadCache(filepath.Join(root, "etc/ld.so.cache"))
+		return detect.New(detect.Config{
+			Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, Root: root,
+			Resolver: ldso.NewResolverAt(root, cache), Judge: judge.New(rs, &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}, root, 1024),
+		})
+	}
+}
+
 func newEngine(rs *rules.Set, d *Detections, names detect.Names, log logrus.FieldLogger) *detect.Engine {
 	cache, err := ldso.ReadCache("/etc/ld.so.cache")
 	if err != nil {
@@ -423,7 +437,8 @@ func reload(o Options, started running, pr Collector, ag *agent.Agent, sink *swa
 	// judged by the old rules, events after by the new.
 	// The encoder too: ATT&CK names in new documents follow the facts file.
 	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, started.names, log), Encoder: ecs.New(started.host, started.names, rs),
-		Telemetry: cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
+		ContainerEngine: newContainerEngine(rs, dets, started.names),
+		Telemetry:       cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
 		ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 		if newSink != nil {
 			sink.swap(newSink)

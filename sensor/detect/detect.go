@@ -98,6 +98,9 @@ type Config struct {
 	Resolver *ldso.Resolver
 	Judge    *judge.Judge // nil: no judgement
 	Names    Names        // nil: users by id
+	// Root is where the paths of events are read ("" or "/": the host; a
+	// container's root, which the Resolver and Judge read through too).
+	Root string
 }
 
 // Engine builds events and evaluates them against one rule set.
@@ -215,8 +218,8 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 				// /lib (a symlink to /usr/lib) and a development symlink
 				// (libeatmydata.so), the package and the allowlists by
 				// its real path.
-				if real, err := filepath.EvalSymlinks(found); err == nil {
-					found = real
+				if real, err := filepath.EvalSymlinks(e.onHost(found)); err == nil {
+					found = e.fromHost(real)
 				}
 				it.Path = found
 			}
@@ -387,9 +390,28 @@ func (e *Engine) Judge(in judge.Input) *judge.Judgement {
 	return e.cfg.Judge.Judge(context.Background(), in)
 }
 
+// onHost is where a path of the events is on this host's file system.
+func (e *Engine) onHost(path string) string {
+	if e.cfg.Root == "" || e.cfg.Root == "/" {
+		return path
+	}
+	return filepath.Join(e.cfg.Root, path)
+}
+
+// fromHost is a host path as the events name it (inside Root).
+func (e *Engine) fromHost(path string) string {
+	if e.cfg.Root == "" || e.cfg.Root == "/" {
+		return path
+	}
+	if rel, err := filepath.Rel(e.cfg.Root, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return "/" + rel
+	}
+	return path
+}
+
 // closure returns the expected set of an executable, cached per file.
 func (e *Engine) closure(path string) (*ldso.Closure, error) {
-	id, err := ldso.StatID(path)
+	id, err := ldso.StatID(e.onHost(path))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

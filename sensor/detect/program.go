@@ -37,7 +37,7 @@ func (e *Engine) credentialProgram(exe string) program {
 	if e.cfg.Judge == nil || exe == "" {
 		return program{reference: exe}
 	}
-	id, err := ldso.StatID(exe)
+	id, err := ldso.StatID(e.onHost(exe))
 	if err != nil {
 		return program{reference: exe}
 	}

@@ -29,6 +29,13 @@ func NewResolver(cache *Cache) *Resolver {
 	return &Resolver{cache: cache, elf: map[string]*elfInfo{}}
 }
 
+// NewResolverAt resolves as the loader of another root does (a container's,
+// through /proc/PID/root): paths are as that root names them, files and the
+// cache are read through it.
+func NewResolverAt(root string, cache *Cache) *Resolver {
+	return &Resolver{root: root, cache: cache, elf: map[string]*elfInfo{}}
+}
+
 type elfInfo struct {
 	machine elf.Machine
 	class   elf.Class

@@ -32,8 +32,10 @@ type Process struct {
 	GID, EGID     uint32
 	LoaderEnv     []string
 	Credential    bool // a credential program, or forked from one
-	// Container is the container it runs in (zero: the host).
+	// Container is the container it runs in (zero: the host), and Cgroup
+	// the cgroup path the kernel named at exec.
 	Container container.Container
+	Cgroup    string
 
 	// Expected is what the loader would map for the executable, and Extra
 	// what expected families (PAM, NSS) pulled in since. Nil until needed.
