@@ -193,6 +193,7 @@ struct file_hdr {
 	u64 ino;
 	struct proc_info proc;
 	u8 ancestors[ANCESTORS][16]; /* comm of parent, grandparent, ... */
+	u8 cgroup[CGROUP_LEVELS][CGROUP_NAME]; /* the writer's container */
 };
 
 struct file_event {
@@ -1140,7 +1141,24 @@ static __always_inline struct file_event *new_file_event(u8 op, struct task_stru
 	ev->h.op = op;
 	fill_proc(&ev->h.proc, task);
 	fill_ancestors(ev->h.ancestors, task);
+	fill_cgroup(ev->h.cgroup, task);
 	return ev;
+}
+
+/*
+ * etc/ld.so.preload that is not the host's (the host's is matched by inode):
+ * a container's, or a chroot's. Its name and its directory's, two reads.
+ */
+static __always_inline bool container_preload(struct file *f, struct dentry *parent)
+{
+	u64 name[2] = {};
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	/* "ld.so.preload\0", little-endian words */
+	if (name[0] != 0x72702e6f732e646cULL || (name[1] & 0xffffffffffffULL) != 0x64616f6c65ULL)
+		return false;
+	u32 dir = 0;
+	bpf_probe_read_kernel_str(&dir, sizeof(dir), BPF_CORE_READ(parent, d_name.name));
+	return dir == 0x00637465; /* "etc\0" */
 }
 
 /*
@@ -1198,7 +1216,8 @@ static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 		if (!bpf_map_lookup_elem(&watched_dirs, &dk)) {
 			struct dentry *gp = BPF_CORE_READ(parent, d_parent);
 			dk.ino = BPF_CORE_READ(gp, d_inode, i_ino);
-			if (gp == parent || !bpf_map_lookup_elem(&watched_dirs, &dk))
+			if ((gp == parent || !bpf_map_lookup_elem(&watched_dirs, &dk)) &&
+			    !container_preload(f, parent))
 				return 0;
 		}
 	}

@@ -140,4 +140,15 @@ func TestContainerProcesses(t *testing.T) {
 	if !strings.Contains(str(a, "event.reason"), "zlib1g") {
 		t.Errorf("tampered libz: reason %q does not name the container's package", str(a, "event.reason"))
 	}
+
+	// The container's own /etc/ld.so.preload written (the host's is not
+	// touched): an alert naming the container and the writer.
+	preloaded := dockerRun(t, "-v", filepath.Dir(hook)+":/h:ro", testImage, "sh", "-c",
+		"cp /h/"+filepath.Base(hook)+" /tmp/hook.so; echo /tmp/hook.so > /etc/ld.so.preload; sleep 1")
+	a = s.waitFor("the container's preload file", func(d map[string]any) bool {
+		return isAlert(d, "preload-file-library-added") && str(d, "container.id") == preloaded
+	})
+	if str(a, "file.path") != "/etc/ld.so.preload" || str(a, "process.name") != "sh" || !strings.Contains(str(a, "event.reason"), "/tmp/hook.so") {
+		t.Errorf("container preload alert: file %q writer %q reason %q", str(a, "file.path"), str(a, "process.name"), str(a, "event.reason"))
+	}
 }

@@ -83,10 +83,13 @@ type item struct {
 	exec   *event.Exec
 	image  *event.ImageLoad
 	access *event.Access
-	change *loaderconf.Change
-	reload *Reload
-	ping   chan struct{}
-	tick   time.Time // close the fold windows that ended by then
+	// containerFile: a container's loader configuration written (its
+	// root, not the host's, holds the file).
+	containerFile *event.FileOp
+	change        *loaderconf.Change
+	reload        *Reload
+	ping          chan struct{}
+	tick          time.Time // close the fold windows that ended by then
 }
 
 // Reload replaces the rules, the engine and the telemetry level. It takes
@@ -246,6 +249,12 @@ func (a *Agent) ImageLoad(e *event.ImageLoad) {
 // settled while the queue is still busy with other work.
 func (a *Agent) FileOp(e *event.FileOp) {
 	a.stats.FileOps.Add(1)
+	if a.inContainer(e) {
+		// Not the host's file: the watcher of the host's files must not
+		// take this writer for theirs.
+		a.enqueue(item{containerFile: e})
+		return
+	}
 	if a.files != nil {
 		a.files.Attribute(e)
 	}
@@ -347,6 +356,8 @@ func (a *Agent) process(it item) {
 		a.handleImage(it.image)
 	case it.access != nil:
 		a.handleAccess(it.access)
+	case it.containerFile != nil:
+		a.handleContainerFile(it.containerFile)
 	case it.change != nil:
 		a.handleChange(it.change)
 	case it.reload != nil:
@@ -437,11 +448,17 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 	if writer != nil {
 		parent = a.parent(writer)
 	}
-	ev := a.engine.LoaderConfig(c, writer, parent)
+	a.reportChange(c, writer, parent, a.engine)
+}
+
+// reportChange judges a configuration change with eng (the host's, or the
+// writer's container's) and writes it and its alerts.
+func (a *Agent) reportChange(c *loaderconf.Change, writer, parent *proctable.Process, eng *detect.Engine) {
+	ev := eng.LoaderConfig(c, writer, parent)
 	alerts := a.evaluate(ev)
 	// Every change to the loader's configuration is notable.
 	if a.keepTelemetry(true) {
-		a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, a.engine.ByPackageManager(c.Writer)), ev.Fields))
+		a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, eng.ByPackageManager(c.Writer)), ev.Fields))
 	}
 	for _, al := range alerts {
 		a.writeAlert(writer, parent, al)

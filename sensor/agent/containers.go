@@ -6,16 +6,22 @@ package agent
 // container's own packages installed, not the host's file of the same name.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hookwatch/hookwatch/sensor/detect"
+	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
@@ -25,6 +31,7 @@ const maxContainerEngines = 64
 
 type containerEngine struct {
 	root *os.File
+	path string // /proc/self/fd/N: the root, as paths are opened through it
 	eng  *detect.Engine
 }
 
@@ -54,15 +61,22 @@ func (c *containerEngines) reset(build func(root string) *detect.Engine) {
 // of returns the engine of p's container, or nil when its root cannot be
 // reached (every process of it gone).
 func (c *containerEngines) of(p *proctable.Process) *detect.Engine {
+	_, eng := c.rootOf(p)
+	return eng
+}
+
+// rootOf returns the root of p's container, as a path to open files
+// through, and its engine (nil when its root cannot be reached).
+func (c *containerEngines) rootOf(p *proctable.Process) (string, *detect.Engine) {
 	id := p.Container.ID
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[id]; ok {
-		return e.eng
+		return e.path, e.eng
 	}
 	root := openRoot(p.PID, p.Cgroup)
 	if root == nil {
-		return nil
+		return "", nil
 	}
 	if len(c.m) >= maxContainerEngines {
 		for _, e := range c.m {
@@ -70,9 +84,10 @@ func (c *containerEngines) of(p *proctable.Process) *detect.Engine {
 		}
 		clear(c.m)
 	}
-	e := &containerEngine{root: root, eng: c.build(fmt.Sprintf("/proc/self/fd/%d", root.Fd()))}
+	path := fmt.Sprintf("/proc/self/fd/%d", root.Fd())
+	e := &containerEngine{root: root, path: path, eng: c.build(path)}
 	c.m[id] = e
-	return e.eng
+	return e.path, e.eng
 }
 
 // openRoot opens the root directory of pid, or of another process of its
@@ -111,4 +126,45 @@ func (a *Agent) engineFor(p *proctable.Process) *detect.Engine {
 		return e
 	}
 	return a.engine
+}
+
+// containerSettle is how long after its open a container's configuration
+// file is read: the writer writes after it opens.
+const containerSettle = 150 * time.Millisecond
+
+// inContainer says the kernel reported a write to a file of a container
+// (the writer's cgroup names one).
+func (a *Agent) inContainer(op *event.FileOp) bool {
+	return op.Op == "open-write" && op.Cgroup != "" && a.cfg.Containers != nil && a.containers != nil &&
+		a.cfg.Containers.FromPath(op.Cgroup).ID != ""
+}
+
+// handleContainerFile reads a container's /etc/ld.so.preload, as the
+// writer's container holds it, once the write has settled, and reports
+// what it names as a change judged in the container's root. The host's
+// watcher sees only the host's files; the state before the write is not
+// known, so everything the file names counts as added.
+func (a *Agent) handleContainerFile(op *event.FileOp) {
+	if d := time.Until(op.Time.Add(containerSettle)); d > 0 {
+		time.Sleep(d) // rare: one write of a container's preload file
+	}
+	writer := a.writerProcess(op)
+	writer.Container, writer.Cgroup = a.containerOf(op.PID, op.Cgroup), op.Cgroup
+	root, eng := a.containers.rootOf(writer)
+	if eng == nil {
+		a.log.WithField("container", writer.Container.ID).Warn("a container's loader configuration was written, but no process of the container is left to read it through")
+		return
+	}
+	c := &loaderconf.Change{Time: op.Time, Path: op.Path, Kind: "preload", Type: "change", Writer: op, Writers: 1}
+	if f, err := os.Open(filepath.Join(root, op.Path)); err == nil {
+		if b, err := io.ReadAll(io.LimitReader(f, 1<<20)); err == nil {
+			c.Exists, c.Size, c.Content = true, int64(len(b)), b
+			sum := sha256.Sum256(b)
+			c.SHA256 = hex.EncodeToString(sum[:])
+			parsed := loaderconf.ParsePreload(op.Path, b)
+			c.Items, c.ItemsTruncated, c.Added = parsed.Items, parsed.Truncated, parsed.Items
+		}
+		f.Close()
+	}
+	a.reportChange(c, writer, a.parent(writer), eng)
 }

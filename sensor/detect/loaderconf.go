@@ -82,7 +82,7 @@ func (e *Engine) LoaderConfig(c *loaderconf.Change, writer, parent *proctable.Pr
 		best = e.rules.Scoring.Location["other"]
 	default:
 		for _, it := range c.Added {
-			if (it.Kind == loaderconf.KindModule || it.Kind == loaderconf.KindNSS) && !exists(it.Path) {
+			if (it.Kind == loaderconf.KindModule || it.Kind == loaderconf.KindNSS) && !exists(e.onHost(it.Path)) {
 				// Named but absent ("-session optional pam_systemd.so"
 				// on a host without it): nothing is loaded. A file put
 				// there later is judged when a program maps it.

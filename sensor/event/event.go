@@ -129,6 +129,7 @@ type FileOp struct {
 	Dev, Ino  uint64 // open-write: the file opened
 	OpenFlags uint32
 	Ancestors []string // comm of the parent, grandparent, ...
+	Cgroup    string   // the writer's cgroup path, as the kernel named it: its container
 }
 
 // ImageLoad is a file mapped executable into a watched process.

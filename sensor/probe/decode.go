@@ -175,6 +175,7 @@ func (d *decoder) fileOp(raw []byte) (*event.FileOp, error) {
 	return &event.FileOp{
 		Proc: d.proc(&h.Proc), Op: op, Path: string(p1), Path2: string(p2),
 		Dev: userDev(h.Dev), Ino: h.Ino, OpenFlags: h.OpenFlags, Ancestors: ancestors(h.Ancestors),
+		Cgroup: cgroupPath(h.Cgroup),
 	}, nil
 }
 

@@ -134,6 +134,7 @@ type hookwatchFileHdr struct {
 	Ino       uint64
 	Proc      hookwatchProcInfo
 	Ancestors [4][16]uint8
+	Cgroup    [4][80]uint8
 }
 
 type hookwatchFileKey struct {
