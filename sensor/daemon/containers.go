@@ -17,8 +17,12 @@ import (
 // maxLoaderVerdicts bounds the container loaders remembered.
 const maxLoaderVerdicts = 4096
 
+// loaderKey is a loader file by identity: the containers of one image
+// share it (overlayfs reports the lower layer's device and inode, and a
+// file changed in a container has other times).
 type loaderKey struct {
-	container, interp string
+	dev, ino     uint64
+	mtime, ctime int64
 }
 
 // containerLoaders says whether a container process's ELF interpreter is
@@ -29,7 +33,7 @@ type loaderKey struct {
 // root while it lives, says its bytes are not what the package shipped.
 // A process gone before its root could be read (docker run --rm IMAGE
 // true) is judged by the path alone; the verdict of a judged one is kept
-// per container and loader path.
+// per loader file.
 type containerLoaders struct {
 	rules *rules.Set
 	mu    sync.Mutex
@@ -46,17 +50,17 @@ func (c *containerLoaders) Is(pid uint32, id, interp string) bool {
 	if interp == "" || !c.rules.IsLoader(filepath.Base(interp)) || c.rules.LocationClass(interp, false, false) != "system" {
 		return false // an odd interpreter in a container is odd too (OrBit)
 	}
-	k := loaderKey{container: id, interp: interp}
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(root, interp), &st); err != nil {
+		return true // gone: the path is all there is
+	}
+	k := loaderKey{dev: st.Dev, ino: st.Ino, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
 	c.mu.Lock()
 	v, ok := c.seen[k]
 	c.mu.Unlock()
 	if ok {
 		return v
-	}
-	root := fmt.Sprintf("/proc/%d/root", pid)
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(root, interp), &st); err != nil {
-		return true // gone: the path is all there is
 	}
 	db := &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}
 	j := judge.New(c.rules, db, root, 1).Judge(context.Background(), judge.Input{Path: interp})

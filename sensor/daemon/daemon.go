@@ -355,11 +355,14 @@ func ProbeConfig(cfg config.Config, rs *rules.Set) probe.Config {
 // directory reached as /proc/self/fd/N): its loader cache, its files, its
 // package database.
 func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names) func(root string) *detect.Engine {
+	// One cache of judgements for every container: the containers of an
+	// image share their unchanged files' identities (judge.At).
+	shared := judge.New(rs, nil, "/", 4096)
 	return func(root string) *detect.Engine {
 		cache, _ := ldso.ReadCache(filepath.Join(root, "etc/ld.so.cache"))
 		return detect.New(detect.Config{
 			Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, Root: root,
-			Resolver: ldso.NewResolverAt(root, cache), Judge: judge.New(rs, &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}, root, 1024),
+			Resolver: ldso.NewResolverAt(root, cache), Judge: shared.At(root, &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}),
 		})
 	}
 }

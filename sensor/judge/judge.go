@@ -101,8 +101,17 @@ func (j *Judgement) Has(key string) bool {
 type Judge struct {
 	rules *rules.Set
 	pkgs  *pkgdb.DB
-	root  string // prefix for every path read (tests)
+	root  string // prefix for every path read (tests; a container's root)
+	// anyDevice: files are known without their device (judges of
+	// containers' roots, whose overlay mounts each have a device of their
+	// own for the same lower-layer file).
+	anyDevice bool
+	*cache
+}
 
+// cache holds judgements by file identity; judges of other roots may share
+// it (At).
+type cache struct {
 	mu    sync.Mutex
 	max   int
 	cache map[key]*list.Element
@@ -125,7 +134,18 @@ type entry struct {
 // New returns a judge with a cache of max judgements. root is "/" on a
 // live system; pkgs answers package questions.
 func New(r *rules.Set, pkgs *pkgdb.DB, root string, max int) *Judge {
-	return &Judge{rules: r, pkgs: pkgs, root: root, max: max, cache: map[key]*list.Element{}, lru: list.New()}
+	return &Judge{rules: r, pkgs: pkgs, root: root, cache: &cache{max: max, cache: map[key]*list.Element{}, lru: list.New()}}
+}
+
+// At returns a judge of another root (a container's) that shares jd's
+// judgements: a file is known by its path, inode, size and times, which
+// the containers of one image share for every file they did not change
+// (overlayfs reports the lower layer's inode and times; the device is each
+// mount's own, so it is left out), so a thousand containers of an image
+// cost one judgement per library; a file changed in one container has
+// other times, and is judged anew.
+func (jd *Judge) At(root string, pkgs *pkgdb.DB) *Judge {
+	return &Judge{rules: jd.rules, pkgs: pkgs, root: root, anyDevice: true, cache: jd.cache}
 }
 
 // Opens is how many files the judge has read, for tests and metrics.
@@ -152,9 +172,12 @@ func (jd *Judge) Judge(ctx context.Context, in Input) *Judgement {
 	k := key{size: fi.Size(), path: in.Path}
 	if st != nil {
 		k.dev, k.ino, k.mtime, k.ctime = st.Dev, st.Ino, st.Mtim.Nano(), st.Ctim.Nano()
+		if jd.anyDevice {
+			k.dev = 0
+		}
 	}
 	jd.mu.Lock()
-	if e, ok := jd.cache[k]; ok {
+	if e, ok := jd.cache.cache[k]; ok {
 		jd.lru.MoveToFront(e)
 		jd.mu.Unlock()
 		return e.Value.(*entry).j
@@ -165,11 +188,11 @@ func (jd *Judge) Judge(ctx context.Context, in Input) *Judgement {
 
 	jd.mu.Lock()
 	defer jd.mu.Unlock()
-	jd.cache[k] = jd.lru.PushFront(&entry{k: k, j: j})
+	jd.cache.cache[k] = jd.lru.PushFront(&entry{k: k, j: j})
 	for jd.lru.Len() > jd.max {
 		old := jd.lru.Back()
 		jd.lru.Remove(old)
-		delete(jd.cache, old.Value.(*entry).k)
+		delete(jd.cache.cache, old.Value.(*entry).k)
 	}
 	return j
 }

@@ -278,7 +278,7 @@ func BenchmarkJudgeCold(b *testing.B) {
 	jd := newJudge(b, "/", "/")
 	for i := 0; i < b.N; i++ {
 		jd.mu.Lock()
-		clear(jd.cache)
+		clear(jd.cache.cache)
 		jd.lru.Init()
 		jd.mu.Unlock()
 		jd.Judge(context.Background(), Input{Path: keyutils})
