@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/allowlist"
+	"github.com/hookwatch/hookwatch/sensor/container"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -119,7 +120,8 @@ func samples(t *testing.T) map[string]sample {
 	c := &loaderconf.Change{Time: now, Path: "/etc/ld.so.preload", Kind: "preload", Type: "change", Exists: true, Items: items, Added: items,
 		Writer: &event.FileOp{Proc: event.Proc{PID: 42, Comm: "sh"}}}
 	add(ruleset.FileEvent, enc.FileChange(c, p, parent, false), eng.LoaderConfig(c, p, parent))
-	reader := &proctable.Process{PID: 77, PPID: 1, EntityID: "entity-77", Executable: "/tmp/reader", Name: "reader", Args: []string{"/tmp/reader"}, Start: now.Add(-time.Second)}
+	reader := &proctable.Process{PID: 77, PPID: 1, EntityID: "entity-77", Executable: "/tmp/reader", Name: "reader", Args: []string{"/tmp/reader"}, Start: now.Add(-time.Second),
+		Container: container.Container{ID: strings.Repeat("ab", 32), Runtime: "docker", Image: "debian:bookworm"}}
 	agent := &proctable.Process{PID: 50, PPID: 1, EntityID: "entity-50", Executable: "/usr/bin/ssh-agent", Name: "ssh-agent", Credential: true, Start: now}
 	ac := &event.Access{Proc: event.Proc{Time: now, PID: 77}, Executable: reader.Executable, Op: event.AccessMemRead, Target: 50, TargetPID: 50, TargetWatch: event.WatchCredential}
 	add(ruleset.ProcessAccess, enc.Access(reader, parent, agent, ac, false), eng.Access(reader, parent, agent, ac, false))

@@ -22,7 +22,7 @@ var cefColumns = map[string]string{
 	"cs4": "DeviceCustomString4", "cs5": "DeviceCustomString5", "cs6": "DeviceCustomString6",
 	"cs1Label": "DeviceCustomString1Label", "cs2Label": "DeviceCustomString2Label", "cs3Label": "DeviceCustomString3Label",
 	"cs4Label": "DeviceCustomString4Label", "cs5Label": "DeviceCustomString5Label", "cs6Label": "DeviceCustomString6Label",
-	"flexString1": "FlexString1", "flexString1Label": "FlexString1Label",
+	"flexString1": "FlexString1", "flexString1Label": "FlexString1Label", "flexString2": "FlexString2", "flexString2Label": "FlexString2Label",
 }
 
 // cefHeaderColumns are filled from the CEF header and by Log Analytics.

@@ -11,11 +11,13 @@ import (
 	"github.com/hookwatch/hookwatch/internal/testlock"
 )
 
-// The test image: a debootstrap of Debian 12 (minbase, with ssh and sudo)
-// imported into docker, built once per machine and kept.
+// The test image: a debootstrap of Debian 12 (minbase, with ssh, sudo and
+// pam_tmpdir, which the host does not have) imported into docker, built
+// once per machine and kept.
 const (
-	testImage     = "hookwatch-test:bookworm"
-	testImageRoot = "/var/cache/hookwatch-test/bookworm"
+	testImage     = "hookwatch-test:bookworm2"
+	testImageRoot = "/var/cache/hookwatch-test/bookworm2"
+	tmpdirModule  = "usr/lib/x86_64-linux-gnu/security/pam_tmpdir.so"
 )
 
 // requireDocker starts dockerd when none answers (CI machines have no
@@ -52,11 +54,11 @@ func requireDocker(t *testing.T) {
 	if exec.Command("docker", "image", "inspect", testImage).Run() == nil {
 		return
 	}
-	if _, err := os.Stat(filepath.Join(testImageRoot, "usr/bin/ssh")); err != nil {
+	if _, err := os.Stat(filepath.Join(testImageRoot, tmpdirModule)); err != nil {
 		tmp := testImageRoot + ".tmp"
 		os.RemoveAll(tmp)
 		os.MkdirAll(filepath.Dir(tmp), 0o755)
-		out, err := exec.Command("debootstrap", "--variant=minbase", "--include=openssh-client,sudo", "bookworm", tmp, "http://deb.debian.org/debian").CombinedOutput()
+		out, err := exec.Command("debootstrap", "--variant=minbase", "--include=openssh-client,sudo,libpam-tmpdir", "bookworm", tmp, "http://deb.debian.org/debian").CombinedOutput()
 		if err != nil {
 			t.Fatalf("debootstrap: %v\n%s", err, out)
 		}
@@ -116,18 +118,27 @@ func TestContainerProcesses(t *testing.T) {
 		return isAlert(d, "unexpected-library-untrusted") && str(d, "container.id") == hooked && str(d, "dll.path") == "/tmp/h/"+filepath.Base(hook)
 	})
 	// The hooked run came after the plain one: its events were handled.
-	seen := false
+	// sudo's PAM session loaded pam_tmpdir, which only the container has:
+	// judged against the container's package, and expected.
+	seen, tmpdir := false, false
 	for _, d := range s.docs() {
 		if str(d, "container.id") != plain {
 			continue
 		}
 		seen = seen || (str(d, "event.action") == "exec" && str(d, "process.name") == "ssh")
+		tmpdir = tmpdir || (str(d, "dll.path") == "/"+tmpdirModule && strings.HasPrefix(str(d, "package.name"), "libpam-tmpdir"))
 		if str(d, "event.kind") == "alert" {
 			t.Errorf("plain container run raised %s: %s", str(d, "event.action"), str(d, "event.reason"))
 		}
 	}
 	if !seen {
 		t.Errorf("the plain container's ssh was not reported with container.id %s", plain)
+	}
+	if _, err := os.Stat("/" + tmpdirModule); err == nil {
+		t.Logf("the host has pam_tmpdir too: the test shows less")
+	}
+	if !tmpdir {
+		t.Errorf("sudo's pam_tmpdir in the container was not judged as the container's libpam-tmpdir")
 	}
 
 	// A library changed inside the container (the host's copy intact) is

@@ -235,6 +235,11 @@ func (a *Agent) Stats() *Stats { return &a.stats }
 // Exec implements event.Handler; it never blocks.
 func (a *Agent) Exec(e *event.Exec) {
 	a.stats.Execs.Add(1)
+	if e.Cgroup != "" && a.containers != nil && a.cfg.Containers != nil {
+		if c := a.cfg.Containers.FromPath(e.Cgroup); c.ID != "" {
+			a.containers.prime(c.ID, e.PID, e.Cgroup)
+		}
+	}
 	a.enqueue(item{exec: e})
 }
 

@@ -31,8 +31,8 @@ const maxContainerEngines = 64
 
 type containerEngine struct {
 	root *os.File
-	path string // /proc/self/fd/N: the root, as paths are opened through it
-	eng  *detect.Engine
+	path string         // /proc/self/fd/N: the root, as paths are opened through it
+	eng  *detect.Engine // built at first use
 }
 
 // containerEngines builds and keeps the engines. The root is opened once,
@@ -68,15 +68,36 @@ func (c *containerEngines) of(p *proctable.Process) *detect.Engine {
 // rootOf returns the root of p's container, as a path to open files
 // through, and its engine (nil when its root cannot be reached).
 func (c *containerEngines) rootOf(p *proctable.Process) (string, *detect.Engine) {
-	id := p.Container.ID
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.m[id]; ok {
-		return e.path, e.eng
-	}
-	root := openRoot(p.PID, p.Cgroup)
-	if root == nil {
+	e := c.open(p.Container.ID, p.PID, p.Cgroup)
+	if e == nil {
 		return "", nil
+	}
+	if e.eng == nil {
+		e.eng = c.build(e.path)
+	}
+	return e.path, e.eng
+}
+
+// prime opens a new container's root as soon as the kernel reports one of
+// its processes (from the reader, before the queue): a container whose
+// last process exits at once is still reachable when its events are judged.
+func (c *containerEngines) prime(id string, pid uint32, cgroup string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open(id, pid, cgroup)
+}
+
+// open returns the container's entry, opening its root if it is new (nil:
+// no process of it is left). c.mu is held.
+func (c *containerEngines) open(id string, pid uint32, cgroup string) *containerEngine {
+	if e, ok := c.m[id]; ok {
+		return e
+	}
+	root := openRoot(pid, cgroup)
+	if root == nil {
+		return nil
 	}
 	if len(c.m) >= maxContainerEngines {
 		for _, e := range c.m {
@@ -84,10 +105,9 @@ func (c *containerEngines) rootOf(p *proctable.Process) (string, *detect.Engine)
 		}
 		clear(c.m)
 	}
-	path := fmt.Sprintf("/proc/self/fd/%d", root.Fd())
-	e := &containerEngine{root: root, path: path, eng: c.build(path)}
+	e := &containerEngine{root: root, path: fmt.Sprintf("/proc/self/fd/%d", root.Fd())}
 	c.m[id] = e
-	return e.path, e.eng
+	return e
 }
 
 // openRoot opens the root directory of pid, or of another process of its

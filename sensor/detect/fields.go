@@ -25,6 +25,7 @@ func (e *Engine) processFields(f map[string]any, p, parent *proctable.Process) {
 	f["UserId"] = int(p.EUID)
 	f["ParentProcessId"] = int(p.PPID)
 	setString(f, "ContainerId", p.Container.ID)
+	setString(f, "ContainerImage", p.Container.Image)
 	if parent != nil {
 		f["ParentImage"] = parent.Executable
 		f["ParentCommandLine"] = strings.Join(parent.Args, " ")

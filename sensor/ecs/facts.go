@@ -14,7 +14,7 @@ var sigmaStandard = map[string]bool{
 	"Image": true, "CommandLine": true, "ProcessId": true, "User": true, "UserId": true,
 	"ParentProcessId": true, "ParentImage": true, "ParentCommandLine": true,
 	"ImageLoaded": true, "TargetFilename": true, "Hashes": true,
-	"ContainerId": true, "SourceImage": true, "SourceCommandLine": true, "SourceProcessId": true, "SourceUser": true, "SourceUserId": true,
+	"ContainerId": true, "ContainerImage": true, "SourceImage": true, "SourceCommandLine": true, "SourceProcessId": true, "SourceUser": true, "SourceUserId": true,
 }
 
 // Facts adds the facts the rules decided on (hookwatch's own Sigma fields,

@@ -98,6 +98,10 @@ func (c CEF) Encode(doc map[string]any) ([]byte, error) {
 		add("flexString1Label", "ActionType")
 		add("flexString1", ActionType(str(doc, "event.action")))
 	}
+	if id := str(doc, "container.id"); id != "" {
+		add("flexString2Label", "ContainerId")
+		add("flexString2", id)
+	}
 	b.WriteString(strings.Join(ext, " "))
 	return []byte(b.String()), nil
 }
