@@ -55,7 +55,7 @@ type Config struct {
 	Containers *container.Resolver
 	// ContainerLoader says whether a container process's interpreter is
 	// its own system's loader (containerLoader); nil: never.
-	ContainerLoader func(pid uint32, containerID, interp string) bool
+	ContainerLoader func(pid uint32, interp string) bool
 	// ContainerEngine builds an engine judging in a container's root
 	// (/proc/self/fd/N); nil: containers are judged by the host's files.
 	ContainerEngine func(root string) *detect.Engine
@@ -387,7 +387,7 @@ func (a *Agent) process(it item) {
 func (a *Agent) handleExec(e *event.Exec) {
 	p := a.fromRecord(e.Proc)
 	p.Container, p.Cgroup = a.containerOf(e.PID, e.Cgroup), e.Cgroup
-	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, p.Container.ID, e.Interpreter) {
+	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, e.Interpreter) {
 		// The container's own loader, as its packages installed it: not
 		// an alternate loader, and not the loader run directly.
 		e.OddInterpreter, e.Interpreter = false, ""

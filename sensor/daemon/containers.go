@@ -44,9 +44,9 @@ func newContainerLoaders(rs *rules.Set) *containerLoaders {
 	return &containerLoaders{rules: rs, seen: map[loaderKey]bool{}}
 }
 
-// Is says whether interp, as process pid of container id sees it, is the
+// Is says whether interp, as process pid (in a container) sees it, is the
 // container's own system loader.
-func (c *containerLoaders) Is(pid uint32, id, interp string) bool {
+func (c *containerLoaders) Is(pid uint32, interp string) bool {
 	if interp == "" || !c.rules.IsLoader(filepath.Base(interp)) || c.rules.LocationClass(interp, false, false) != "system" {
 		return false // an odd interpreter in a container is odd too (OrBit)
 	}
