@@ -19,7 +19,6 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/fold"
-	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
@@ -381,91 +380,5 @@ func (a *Agent) process(it item) {
 		close(it.ping)
 	case !it.tick.IsZero():
 		a.writeFollowUps(a.cfg.Fold.Expired(it.tick))
-	}
-}
-
-func (a *Agent) handleExec(e *event.Exec) {
-	p := a.fromRecord(e.Proc)
-	p.Container, p.Cgroup = a.containerOf(e.PID, e.Cgroup), e.Cgroup
-	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, e.Interpreter) {
-		// The container's own loader, as its packages installed it: not
-		// an alternate loader, and not the loader run directly.
-		e.OddInterpreter, e.Interpreter = false, ""
-		e.Watch &^= event.WatchLoader
-	}
-	p.Executable, p.Args, p.ArgsTruncated = e.Executable, e.Args, e.ArgsTruncated
-	p.Credential = e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(e.Comm)
-	p.LoaderEnv = a.loaderEnv(e)
-	a.table.Put(p)
-
-	parent := a.parent(p)
-	ev := a.engineFor(p).Exec(p, parent, e)
-	alerts := a.evaluate(ev)
-	if a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
-		a.write(a.enc.Facts(a.enc.Exec(p, parent, e), ev.Fields))
-	}
-	for _, al := range alerts {
-		a.writeAlert(p, parent, al)
-	}
-	if e.Traced && (p.Credential || e.Watch&event.WatchLoader != 0) {
-		a.tracedExec(p, e)
-	}
-}
-
-func (a *Agent) handleImage(il *event.ImageLoad) {
-	p := a.processFor(il)
-	var start, end uint64
-	if il.Deleted || il.Memfd {
-		// The name leads nowhere: find the live mapping to read it through.
-		start, end = a.mappingOf(il)
-	}
-	parent := a.parent(p)
-	eng := a.engineFor(p)
-	ev, j, expected, repeat := eng.ImageLoad(p, parent, il, start, end)
-	if repeat {
-		return
-	}
-	alerts := a.evaluate(ev)
-	if a.keepTelemetry(len(alerts) > 0 || !expected) {
-		if j == nil {
-			j = eng.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
-		}
-		a.write(a.enc.Facts(a.enc.ImageLoad(p, parent, il, expected, ev.Libraries[0].Location, j), ev.Fields))
-	}
-	for _, al := range alerts {
-		a.writeAlert(p, parent, al)
-	}
-}
-
-// Change takes a loader configuration change from the watcher (its own
-// goroutine; it may wait for room in the queue).
-func (a *Agent) Change(c *loaderconf.Change) {
-	a.stats.Changes.Add(1)
-	a.enqueueWait(item{change: c})
-}
-
-func (a *Agent) handleChange(c *loaderconf.Change) {
-	var writer *proctable.Process
-	if c.Writer != nil {
-		writer = a.writerProcess(c.Writer)
-	}
-	var parent *proctable.Process
-	if writer != nil {
-		parent = a.parent(writer)
-	}
-	a.reportChange(c, writer, parent, a.engine)
-}
-
-// reportChange judges a configuration change with eng (the host's, or the
-// writer's container's) and writes it and its alerts.
-func (a *Agent) reportChange(c *loaderconf.Change, writer, parent *proctable.Process, eng *detect.Engine) {
-	ev := eng.LoaderConfig(c, writer, parent)
-	alerts := a.evaluate(ev)
-	// Every change to the loader's configuration is notable.
-	if a.keepTelemetry(true) {
-		a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, eng.ByPackageManager(c.Writer)), ev.Fields))
-	}
-	for _, al := range alerts {
-		a.writeAlert(writer, parent, al)
 	}
 }
