@@ -96,33 +96,33 @@ func (e *Encoder) threat(ids, tacticTags []string) Doc {
 	if len(ids) == 0 && len(tacticTags) == 0 {
 		return nil
 	}
-	var tacticID, tacticName, tacticRef, techID, techName, techRef, subID, subName, subRef []string
+	var tacticID, tacticName, techID, techName, subID, subName []string
 	seenTactic := map[string]bool{}
 	addTactic := func(ta rules.Ref) {
 		if !seenTactic[ta.ID] {
 			seenTactic[ta.ID] = true
-			tacticID, tacticName, tacticRef = append(tacticID, ta.ID), append(tacticName, ta.Name), append(tacticRef, ta.Reference)
+			tacticID, tacticName = append(tacticID, ta.ID), append(tacticName, ta.Name)
 		}
 	}
 	for _, id := range ids {
 		t := e.rules.Techniques[id]
 		if t == nil {
 			// A technique hookwatch has no name for (a user's rule):
-			// the id and its page are still right.
-			main, sub, isSub := strings.Cut(id, ".")
+			// the id is still right.
+			main, _, isSub := strings.Cut(id, ".")
 			if isSub {
-				techID, techName, techRef = append(techID, main), append(techName, ""), append(techRef, attackURL(main))
-				subID, subName, subRef = append(subID, id), append(subName, ""), append(subRef, attackURL(main)+sub+"/")
+				techID, techName = append(techID, main), append(techName, "")
+				subID, subName = append(subID, id), append(subName, "")
 			} else {
-				techID, techName, techRef = append(techID, id), append(techName, ""), append(techRef, attackURL(id))
+				techID, techName = append(techID, id), append(techName, "")
 			}
 			continue
 		}
 		if t.Parent != nil {
-			techID, techName, techRef = append(techID, t.Parent.ID), append(techName, t.Parent.Name), append(techRef, t.Parent.Reference)
-			subID, subName, subRef = append(subID, id), append(subName, t.Name), append(subRef, t.Reference)
+			techID, techName = append(techID, t.Parent.ID), append(techName, t.Parent.Name)
+			subID, subName = append(subID, id), append(subName, t.Name)
 		} else {
-			techID, techName, techRef = append(techID, id), append(techName, t.Name), append(techRef, t.Reference)
+			techID, techName = append(techID, id), append(techName, t.Name)
 		}
 		for _, ta := range t.Tactics {
 			addTactic(ta)
@@ -135,7 +135,6 @@ func (e *Encoder) threat(ids, tacticTags []string) Doc {
 	}
 	// Ids and names only: each reference is the id's ATT&CK page, and
 	// three arrays of URLs were a fifth of an alert's bytes.
-	_, _, _ = tacticRef, techRef, subRef
 	d := Doc{"framework": "MITRE ATT&CK"}
 	if len(tacticID) > 0 {
 		d["tactic"] = Doc{"id": tacticID, "name": tacticName}
@@ -150,7 +149,6 @@ func (e *Encoder) threat(ids, tacticTags []string) Doc {
 	return d
 }
 
-func attackURL(id string) string { return "https://attack.mitre.org/techniques/" + id + "/" }
 
 func (e *Encoder) truncationLabels(d Doc, args, env, path bool) {
 	l := Doc{}
