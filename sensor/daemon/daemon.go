@@ -25,16 +25,12 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/audit"
 	"github.com/hookwatch/hookwatch/sensor/config"
 	"github.com/hookwatch/hookwatch/sensor/container"
-	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/fold"
-	"github.com/hookwatch/hookwatch/sensor/judge"
-	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
 	"github.com/hookwatch/hookwatch/sensor/metrics"
 	"github.com/hookwatch/hookwatch/sensor/output"
-	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/probe"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/rulesdir"
@@ -349,39 +345,6 @@ func ProbeConfig(cfg config.Config, rs *rules.Set) probe.Config {
 		FilePrefixes:       rs.LoaderConf.KernelPrefixes,
 		SystemInterpreters: rs.LoaderConf.SystemInterpreters,
 	}
-}
-
-// newContainerEngine is an engine for a container's root (an open
-// directory reached as /proc/self/fd/N): its loader cache, its files, its
-// package database.
-func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names) func(root string) *detect.Engine {
-	// One cache of judgements for every container: the containers of an
-	// image share their unchanged files' identities (judge.At).
-	shared := judge.New(rs, nil, "/", 4096)
-	return func(root string) *detect.Engine {
-		cache, _ := ldso.ReadCache(filepath.Join(root, "etc/ld.so.cache"))
-		return detect.New(detect.Config{
-			Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, Root: root,
-			Resolver: ldso.NewResolverAt(root, cache), Judge: shared.At(root, &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}),
-		})
-	}
-}
-
-func newEngine(rs *rules.Set, d *Detections, names detect.Names, log logrus.FieldLogger) *detect.Engine {
-	cache, err := ldso.ReadCache("/etc/ld.so.cache")
-	if err != nil {
-		log.WithError(err).Warn("no loader cache: expected sets use the default directories only")
-	}
-	// Under systemd's PrivateTmp hookwatch has a /tmp of its own: judge
-	// files as the host sees them, through init's root.
-	root := "/"
-	if _, err := os.Stat("/proc/1/root/etc"); err == nil {
-		root = "/proc/1/root"
-	}
-	return detect.New(detect.Config{
-		Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names,
-		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgdb.New(), root, 4096),
-	})
 }
 
 // running is what the sensor started with: the kernel keeps the loader

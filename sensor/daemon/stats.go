@@ -3,8 +3,9 @@ package daemon
 import (
 	"context"
 
-	"github.com/cilium/ebpf"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/sirupsen/logrus"
 
