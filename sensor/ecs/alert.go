@@ -149,7 +149,6 @@ func (e *Encoder) threat(ids, tacticTags []string) Doc {
 	return d
 }
 
-
 func (e *Encoder) truncationLabels(d Doc, args, env, path bool) {
 	l := Doc{}
 	if args {
