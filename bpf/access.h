@@ -15,6 +15,8 @@
 
 #define PROC_SUPER_MAGIC 0x9fa0
 #define FMODE_WRITE 0x2
+#define FMODE_UNSIGNED_OFFSET 0x2000 /* before 6.12 */
+#define FOP_UNSIGNED_OFFSET (1 << 5)
 
 #define PTRACE_TRACEME 0
 #define PTRACE_PEEKTEXT 1

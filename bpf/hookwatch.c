@@ -48,10 +48,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define AT_PHDR 3
 #define AT_BASE 7
 #define AUXV_WORDS 56
-#define O_WRONLY 01
-#define O_RDWR 02
-#define O_CREAT 0100
-#define O_TRUNC 01000
+
+/*
+ * A kernel pointer read as a number, typed again for direct loads (the
+ * verifier turns each into one instruction, not a helper call).
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define bpf_core_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
 
 #define PROT_EXEC 0x4
 #define MAP_ANONYMOUS 0x20
@@ -297,19 +300,6 @@ struct {
 	__type(key, struct file_key);
 	__type(value, u8);
 } watched_dirs SEC(".maps");
-
-/*
- * Open flags from sys_enter_open* to sys_exit_open*, for opens with write
- * intent. Task-local storage, not a hash by thread id: every open in the
- * system reaches the exit handler, and a task storage lookup is a pointer
- * walk where a hash lookup costs a hash.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, u32);
-} open_intent SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1072,53 +1062,6 @@ static __always_inline void fill_ancestors(u8 ancestors[ANCESTORS][16], struct t
 
 #include "access.h"
 
-static __always_inline bool intent_to_write(u64 flags)
-{
-	return (flags & (O_WRONLY | O_RDWR)) || (flags & (O_CREAT | O_TRUNC));
-}
-
-#define OPEN_PENDING 0x80000000 /* never zero: zero means "no open pending" */
-
-static __always_inline void stash_open(u64 flags)
-{
-	if (!intent_to_write(flags))
-		return;
-	u32 *f = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (f)
-		*f = flags | OPEN_PENDING;
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat")
-int handle_enter_openat(struct syscall_enter_ctx *ctx)
-{
-	stash_open(ctx->args[2]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int handle_enter_openat2(struct syscall_enter_ctx *ctx)
-{
-	struct open_how how = {};
-	if (bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]))
-		return 0;
-	stash_open(how.flags);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_open")
-int handle_enter_open(struct syscall_enter_ctx *ctx)
-{
-	stash_open(ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_creat")
-int handle_enter_creat(struct syscall_enter_ctx *ctx)
-{
-	stash_open(O_CREAT | O_WRONLY | O_TRUNC);
-	return 0;
-}
-
 static __always_inline void emit_file(struct file_event *ev, u16 len1, u16 len2)
 {
 	u64 size = sizeof(ev->h) + (len1 & (PATH_BUF - 1)) + (len2 & (PATH_BUF - 1));
@@ -1162,47 +1105,55 @@ static __always_inline bool container_preload(struct file *f, struct dentry *par
 }
 
 /*
- * After an open with write intent succeeds, the fd names a file: report it
- * if it is a loader configuration file (by inode: any name leads here) or
- * lies in a watched directory. Both are a hash lookup; nothing else runs.
+ * Offsets that are not file positions: /proc/PID/mem (and /dev/mem) set the
+ * flag on their file operations since 6.12, on the open file before.
+ */
+static __always_inline bool unsigned_offset(struct file *f, u32 mode)
+{
+	if (bpf_core_field_exists(f->f_op->fop_flags))
+		return f->f_op->fop_flags & FOP_UNSIGNED_OFFSET;
+	return mode & FMODE_UNSIGNED_OFFSET;
+}
+
+/*
+ * Every successful open on the host ends here, so this decides from the
+ * opened file alone, in a few typed loads, whether the open can matter:
+ * a file opened for writing (a loader configuration file, by inode, or one
+ * in a watched directory) or one with unsigned offsets (/proc/PID/mem).
+ * The file, not the name: any path to it (relative, through symlinks or
+ * "..") ends here, and nothing is read at enter.
+ *
+ * A read-only open with O_TRUNC or O_CREAT changes a file without opening
+ * it for writing; the configuration watcher still sees the change, but
+ * without its writer.
  */
 static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 {
-	u32 *flags = bpf_task_storage_get(&open_intent, bpf_get_current_task_btf(), 0, 0);
-	u32 pending = 0;
-	if (flags) {
-		pending = *flags;
-		*flags = 0;
-	}
-	u32 oflags = pending & ~OPEN_PENDING;
 	long fd = ctx->ret;
 	if (fd < 0)
 		return 0;
-
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if ((u64)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if ((u64)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
+	struct file *fp = NULL;
+	/* the array is indexed by a variable: the one helper read */
+	bpf_probe_read_kernel(&fp, sizeof(fp), &fdt->fd[fd]);
+	if (!fp)
 		return 0;
-	/*
-	 * Every successful open pays this much: a /proc/PID/mem opened for
-	 * reading is told from other opens by its file alone, so any path to
-	 * it (relative, through symlinks or "..") is seen; reading the name at
-	 * enter would cost as much and fault on a fresh process's strings.
-	 */
-	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) == PROC_SUPER_MAGIC) {
-		proc_mem_opened(task, f);
+	struct file *f = bpf_core_cast(fp, struct file);
+	u32 mode = f->f_mode;
+	if (unsigned_offset(f, mode)) {
+		if (f->f_inode->i_sb->s_magic == PROC_SUPER_MAGIC)
+			proc_mem_opened((void *)task, fp);
 		return 0;
 	}
-	if (!pending)
+	if (!(mode & FMODE_WRITE))
 		return 0;
+
 	struct file_key k = {};
-	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
-	k.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	k.dev = BPF_CORE_READ(fp, f_inode, i_sb, s_dev);
+	k.ino = BPF_CORE_READ(fp, f_inode, i_ino);
 	if (!bpf_map_lookup_elem(&watched_inodes, &k)) {
 		/*
 		 * The parent directory, or its parent: a drop-in directory made
@@ -1210,26 +1161,26 @@ static __always_inline int open_exit(struct syscall_exit_ctx *ctx)
 		 * file is written.
 		 */
 		struct file_key dk = {};
-		struct dentry *parent = BPF_CORE_READ(f, f_path.dentry, d_parent);
+		struct dentry *parent = BPF_CORE_READ(fp, f_path.dentry, d_parent);
 		dk.dev = BPF_CORE_READ(parent, d_inode, i_sb, s_dev);
 		dk.ino = BPF_CORE_READ(parent, d_inode, i_ino);
 		if (!bpf_map_lookup_elem(&watched_dirs, &dk)) {
 			struct dentry *gp = BPF_CORE_READ(parent, d_parent);
 			dk.ino = BPF_CORE_READ(gp, d_inode, i_ino);
 			if ((gp == parent || !bpf_map_lookup_elem(&watched_dirs, &dk)) &&
-			    !container_preload(f, parent))
+			    !container_preload(fp, parent))
 				return 0;
 		}
 	}
 
-	struct file_event *ev = new_file_event(FOP_OPEN_WRITE, task);
+	struct file_event *ev = new_file_event(FOP_OPEN_WRITE, (void *)task);
 	if (!ev)
 		return 0;
 	ev->h.dev = k.dev;
 	ev->h.ino = k.ino;
-	ev->h.open_flags = oflags;
+	ev->h.open_flags = f->f_flags;
 	bool trunc = false;
-	u32 len = copy_path(&f->f_path, ev->data, &trunc);
+	u32 len = copy_path(&fp->f_path, ev->data, &trunc);
 	ev->h.path_len = len;
 	emit_file(ev, len, 0);
 	return 0;

@@ -125,10 +125,16 @@ struct path {
 	struct dentry *dentry;
 } __attribute__((preserve_access_index));
 
+struct file_operations {
+	unsigned int fop_flags;
+} __attribute__((preserve_access_index));
+
 struct file {
 	unsigned int f_mode;
+	unsigned int f_flags;
 	struct path f_path;
 	struct inode *f_inode;
+	const struct file_operations *f_op;
 } __attribute__((preserve_access_index));
 
 struct fdtable {

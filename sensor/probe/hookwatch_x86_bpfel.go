@@ -267,7 +267,6 @@ const (
 	hookwatchMapLastWake             = "last_wake"
 	hookwatchMapMapScratch           = "map_scratch"
 	hookwatchMapMapped               = "mapped"
-	hookwatchMapOpenIntent           = "open_intent"
 	hookwatchMapPathScratch          = "path_scratch"
 	hookwatchMapStats                = "stats"
 	hookwatchMapSystemInterps        = "system_interps"
@@ -275,10 +274,6 @@ const (
 	hookwatchMapWatchedDirs          = "watched_dirs"
 	hookwatchMapWatchedInodes        = "watched_inodes"
 	hookwatchMapWatchedNames         = "watched_names"
-	hookwatchProgHandleEnterCreat    = "handle_enter_creat"
-	hookwatchProgHandleEnterOpen     = "handle_enter_open"
-	hookwatchProgHandleEnterOpenat   = "handle_enter_openat"
-	hookwatchProgHandleEnterOpenat2  = "handle_enter_openat2"
 	hookwatchProgHandleEnterPtrace   = "handle_enter_ptrace"
 	hookwatchProgHandleEnterVmReadv  = "handle_enter_vm_readv"
 	hookwatchProgHandleEnterVmWritev = "handle_enter_vm_writev"
@@ -370,10 +365,6 @@ type hookwatchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type hookwatchProgramSpecs struct {
-	HandleEnterCreat    *ebpf.ProgramSpec `ebpf:"handle_enter_creat"`
-	HandleEnterOpen     *ebpf.ProgramSpec `ebpf:"handle_enter_open"`
-	HandleEnterOpenat   *ebpf.ProgramSpec `ebpf:"handle_enter_openat"`
-	HandleEnterOpenat2  *ebpf.ProgramSpec `ebpf:"handle_enter_openat2"`
 	HandleEnterPtrace   *ebpf.ProgramSpec `ebpf:"handle_enter_ptrace"`
 	HandleEnterVmReadv  *ebpf.ProgramSpec `ebpf:"handle_enter_vm_readv"`
 	HandleEnterVmWritev *ebpf.ProgramSpec `ebpf:"handle_enter_vm_writev"`
@@ -416,7 +407,6 @@ type hookwatchMapSpecs struct {
 	LastWake      *ebpf.MapSpec `ebpf:"last_wake"`
 	MapScratch    *ebpf.MapSpec `ebpf:"map_scratch"`
 	Mapped        *ebpf.MapSpec `ebpf:"mapped"`
-	OpenIntent    *ebpf.MapSpec `ebpf:"open_intent"`
 	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	SystemInterps *ebpf.MapSpec `ebpf:"system_interps"`
@@ -485,7 +475,6 @@ type hookwatchMaps struct {
 	LastWake      *ebpf.Map `ebpf:"last_wake"`
 	MapScratch    *ebpf.Map `ebpf:"map_scratch"`
 	Mapped        *ebpf.Map `ebpf:"mapped"`
-	OpenIntent    *ebpf.Map `ebpf:"open_intent"`
 	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
 	Stats         *ebpf.Map `ebpf:"stats"`
 	SystemInterps *ebpf.Map `ebpf:"system_interps"`
@@ -508,7 +497,6 @@ func (m *hookwatchMaps) Close() error {
 		m.LastWake,
 		m.MapScratch,
 		m.Mapped,
-		m.OpenIntent,
 		m.PathScratch,
 		m.Stats,
 		m.SystemInterps,
@@ -551,10 +539,6 @@ type hookwatchVariables struct {
 //
 // It can be passed to loadHookwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type hookwatchPrograms struct {
-	HandleEnterCreat    *ebpf.Program `ebpf:"handle_enter_creat"`
-	HandleEnterOpen     *ebpf.Program `ebpf:"handle_enter_open"`
-	HandleEnterOpenat   *ebpf.Program `ebpf:"handle_enter_openat"`
-	HandleEnterOpenat2  *ebpf.Program `ebpf:"handle_enter_openat2"`
 	HandleEnterPtrace   *ebpf.Program `ebpf:"handle_enter_ptrace"`
 	HandleEnterVmReadv  *ebpf.Program `ebpf:"handle_enter_vm_readv"`
 	HandleEnterVmWritev *ebpf.Program `ebpf:"handle_enter_vm_writev"`
@@ -584,10 +568,6 @@ type hookwatchPrograms struct {
 
 func (p *hookwatchPrograms) Close() error {
 	return _HookwatchClose(
-		p.HandleEnterCreat,
-		p.HandleEnterOpen,
-		p.HandleEnterOpenat,
-		p.HandleEnterOpenat2,
 		p.HandleEnterPtrace,
 		p.HandleEnterVmReadv,
 		p.HandleEnterVmWritev,
