@@ -1,12 +1,12 @@
 # hookwatch: `make help` lists the targets.
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One version for the binary and the packages, from git (packaging/version.sh).
+VERSION ?= $(shell packaging/version.sh 2>/dev/null || echo 0.0.0+dev)
 BIN     := bin/hookwatch
 LDFLAGS := -s -w -X main.version=$(VERSION)
-# Package versions must start with a digit.
-PKGVERSION ?= $(if $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(VERSION)),$(VERSION),0.0.0~$(subst -,.,$(VERSION)))
+PKGVERSION ?= $(VERSION)
 # Debian packages the tests and `make generate` need (.ci/run installs them).
-DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls auditd fakeroot faketime patchelf sudo gdb strace eatmydata libjemalloc2 opensc valgrind gpg docker.io debootstrap
+DEPS    := clang llvm gcc libc6-dev make openssh-server openssh-client rpm systemd rsyslog rsyslog-gnutls auditd fakeroot faketime patchelf sudo gdb strace eatmydata libjemalloc2 opensc valgrind gpg docker.io debootstrap systemd-container lintian rpmlint
 
 FUZZTIME ?= 20s
 
@@ -32,6 +32,7 @@ generate: ## rebuild the BPF objects (bpf2go) from bpf/*.c and bench/ref; commit
 
 package: ## build .deb and .rpm packages for amd64 and arm64 into dist/
 	mkdir -p dist
+	gzip -9n < packaging/hookwatch.8 > dist/hookwatch.8.gz
 	set -e; for arch in amd64 arm64; do \
 		CGO_ENABLED=0 GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o dist/bin/hookwatch ./cmd/hookwatch; \
 		for p in deb rpm; do \

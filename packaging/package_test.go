@@ -52,16 +52,21 @@ func build(t *testing.T, version, dir string) {
 }
 
 func TestDebLifecycle(t *testing.T) {
-	requireTools(t, "dpkg", "systemd-analyze")
+	requireTools(t, "dpkg", "systemd-analyze", "lintian")
 	dir := t.TempDir()
 	build(t, "1.0.0", dir)
 	build(t, "1.0.1", dir)
 	// dpkg does not wait for its lock: hold the package database against
 	// the other test packages' apt-get.
 	testlock.Hold(t, testlock.Dpkg)
-	deb := func(v string) string { return filepath.Join(dir, "hookwatch_"+v+"_amd64.deb") }
+	deb := func(v string) string { return filepath.Join(dir, "hookwatch_"+v+"-1_amd64.deb") }
 	t.Cleanup(func() { exec.Command("dpkg", "--purge", "hookwatch").Run() })
 
+	// Debian's checker, pedantic, with the overrides the package ships
+	// (each with its reason, packaging/lintian-overrides).
+	if out, err := exec.Command("lintian", "--pedantic", "--fail-on", "error,warning,pedantic", deb("1.0.0")).CombinedOutput(); err != nil {
+		t.Errorf("lintian: %v\n%s", err, out)
+	}
 	run(t, "dpkg", "-i", deb("1.0.0"))
 	if out := run(t, "/usr/bin/hookwatch", "version"); out != "hookwatch 1.0.0\n" {
 		t.Errorf("version: %q", out)
@@ -114,12 +119,16 @@ func TestDebLifecycle(t *testing.T) {
 }
 
 func TestRPM(t *testing.T) {
-	requireTools(t, "rpm")
+	requireTools(t, "rpm", "rpmlint")
 	dir := t.TempDir()
 	build(t, "2.0.0", dir)
 	rpmFile := filepath.Join(dir, "hookwatch-2.0.0-1.x86_64.rpm")
+	// rpmlint, with the filters in packaging/rpmlintrc (each with its reason).
+	if out, err := exec.Command("rpmlint", "-r", "rpmlintrc", rpmFile).CombinedOutput(); err != nil || !strings.Contains(string(out), "0 errors, 0 warnings") {
+		t.Errorf("rpmlint: %v\n%s", err, out)
+	}
 	list := run(t, "rpm", "-qlp", rpmFile)
-	for _, want := range []string{"/usr/bin/hookwatch", "/usr/lib/systemd/system/hookwatch.service", "/etc/hookwatch/hookwatch.yaml", "/usr/share/man/man8/hookwatch.8", "/etc/hookwatch/rules.d", "/usr/share/doc/hookwatch/sigma/proc_loader_variable_credential_untrusted.yml", "/usr/share/doc/hookwatch/pipelines/hookwatch_sentinel.yml"} {
+	for _, want := range []string{"/usr/bin/hookwatch", "/usr/lib/systemd/system/hookwatch.service", "/etc/hookwatch/hookwatch.yaml", "/usr/share/man/man8/hookwatch.8.gz", "/etc/hookwatch/rules.d", "/usr/share/doc/hookwatch/sigma/proc_loader_variable_credential_untrusted.yml", "/usr/share/doc/hookwatch/pipelines/hookwatch_sentinel.yml"} {
 		if !strings.Contains(list, want+"\n") {
 			t.Errorf("rpm lacks %s:\n%s", want, list)
 		}

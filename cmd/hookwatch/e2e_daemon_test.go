@@ -97,14 +97,27 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	edited = strings.Replace(edited, "name: Dynamic Linker Hijacking\n", "name: Dynamic Linker Hijacking, reloaded\n", 1)
 	os.WriteFile(rulesFile, []byte(edited), 0o600)
 
-	// A bad reload first: the running configuration stays.
+	// A bad reload first, through `hookwatch reload` (the unit's
+	// ExecReload): it fails with the daemon's reason, and the running
+	// configuration stays.
+	pid := strconv.Itoa(s.cmd.Process.Pid)
 	os.WriteFile(s.conf, []byte("log:\n  format: json\nagent:\n  queue: [1\n"), 0o600)
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	out, err := exec.Command(binPath, "reload", pid).CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "reload refused") || !strings.Contains(string(out), "hookwatch.yaml") {
+		t.Errorf("reload of a broken configuration: exit %d, %s", code, out)
+	}
 	waitLog(t, s, "reload failed: keeping the running configuration")
 
 	os.WriteFile(s.conf, []byte("log:\n  format: json\nrules:\n  file: "+rulesFile+"\n"), 0o600)
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	if out, err := exec.Command(binPath, "reload", pid).CombinedOutput(); err != nil || !strings.Contains(string(out), "configuration reloaded") {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	// The command returned once the new configuration was in force.
 	waitLog(t, s, "configuration reloaded")
+	// Not a hookwatch daemon: a clear error, not a signal sent blindly.
+	if out, err := exec.Command(binPath, "reload", "1").CombinedOutput(); exitCode(err) != 1 || !strings.Contains(string(out), "not a running hookwatch daemon") {
+		t.Errorf("reload of pid 1: %v\n%s", err, out)
+	}
 	cmd := exec.Command("/bin/true")
 	cmd.Env = append(os.Environ(), "LD_PRELOAD="+hook)
 	cmd.Run()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -452,4 +453,17 @@ func (s *sshd) scp(t *testing.T, env []string, src, dst string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scp: %v\n%s", err, out)
 	}
+}
+
+// exitCode is a finished command's exit status (0 for no error, -1 when it
+// did not run).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

@@ -25,6 +25,9 @@ type runFlags struct {
 	fs        *flag.FlagSet
 	file, dir string
 	set       func(c *config.Config) // applies the flags that were given
+	// terminal: standard output is a person's terminal, where ECS lines
+	// become console lines unless -output-format names a format.
+	terminal bool
 }
 
 func newRunFlags(name string) *runFlags {
@@ -33,14 +36,15 @@ func newRunFlags(name string) *runFlags {
 	fs.StringVar(&r.file, "config", config.DefaultFile, "configuration `file` (missing: the defaults, unless named here)")
 	fs.StringVar(&r.dir, "config-dir", "", "drop-in `directory` merged in name order (default: conf.d beside the file)")
 	var (
-		rulesFile, out, telemetry, logLevel, logFormat, metricsListen string
-		ring                                                          uint
-		queue                                                         int
-		noSweep                                                       bool
-		stats, foldWindow                                             time.Duration
+		rulesFile, out, outFormat, telemetry, logLevel, logFormat, metricsListen string
+		ring                                                                     uint
+		queue                                                                    int
+		noSweep                                                                  bool
+		stats, foldWindow                                                        time.Duration
 	)
 	fs.StringVar(&rulesFile, "rules", "", "detection conditions `file` (default: the rules built in)")
 	fs.StringVar(&out, "output", "stdout", "where events go: stdout, or an absolute file `path`")
+	fs.StringVar(&outFormat, "output-format", "ecs", "document format: ecs, defender, cef, or console (one line per event for a person; the default when standard output is a terminal)")
 	fs.StringVar(&telemetry, "telemetry", "loader", "non-alert events: none, loader (execs with loader variables, unexpected libraries, configuration changes), all")
 	fs.StringVar(&logLevel, "log-level", "info", "the agent's own log level: debug, info, warn, error")
 	fs.StringVar(&logFormat, "log-format", "auto", "the agent's own log: text, json, auto (json unless standard error is a terminal)")
@@ -57,6 +61,8 @@ func newRunFlags(name string) *runFlags {
 				c.Rules.File = rulesFile
 			case "output":
 				c.Output.Destination = out
+			case "output-format":
+				c.Output.Format = outFormat
 			case "telemetry":
 				c.Output.Telemetry = telemetry
 			case "log-level":
@@ -107,6 +113,11 @@ func (r *runFlags) load() (config.Config, error) {
 		return cfg, err
 	}
 	r.set(&cfg)
+	formatNamed := false
+	r.fs.Visit(func(f *flag.Flag) { formatNamed = formatNamed || f.Name == "output-format" })
+	if r.terminal && !formatNamed && cfg.Output.Format == "ecs" && (cfg.Output.Destination == "stdout" || cfg.Output.Destination == "-") {
+		cfg.Output.Format = "console"
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("flags: %w", err)
 	}
@@ -118,6 +129,7 @@ func runCommand(args []string, stderr io.Writer) error {
 	if err := rf.parse(args); err != nil || helpAsked(args) {
 		return err
 	}
+	rf.terminal = isTerminal(os.Stdout)
 	log := logrus.New()
 	log.SetOutput(stderr) // never the event stream
 	cfg, err := rf.load()
@@ -138,6 +150,10 @@ func runCommand(args []string, stderr io.Writer) error {
 	var ce daemon.ConfigError
 	if errors.As(err, &ce) {
 		return usageError{err}
+	}
+	var nc daemon.NoCollectorError
+	if errors.As(err, &nc) {
+		return noCollectorError{err}
 	}
 	return err
 }

@@ -39,10 +39,11 @@ func (c *Config) Validate() error {
 	} else if c.Output.Destination != "stdout" && c.Output.Destination != "-" && c.Output.Destination != "none" && !filepath.IsAbs(c.Output.Destination) {
 		errs = append(errs, fmt.Errorf("output.destination: %q is not stdout, none or an absolute path", c.Output.Destination))
 	}
-	for k, f := range map[string]string{"output.format": c.Output.Format, "syslog.format": c.Syslog.Format} {
-		if f != "ecs" && f != "defender" && f != "cef" {
-			errs = append(errs, fmt.Errorf("%s: %q is not ecs, defender or cef", k, f))
-		}
+	if f := c.Output.Format; f != "ecs" && f != "defender" && f != "cef" && f != "console" {
+		errs = append(errs, fmt.Errorf("output.format: %q is not ecs, defender, cef or console", f))
+	}
+	if f := c.Syslog.Format; f != "ecs" && f != "defender" && f != "cef" {
+		errs = append(errs, fmt.Errorf("syslog.format: %q is not ecs, defender or cef", f))
 	}
 	if c.Output.FileMaxBytes < 0 || c.Output.FileMaxBackups < 0 {
 		errs = append(errs, errors.New("output.file_max_bytes and output.file_max_backups cannot be negative"))

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -47,6 +48,8 @@ type Options struct {
 	Log     *logrus.Logger
 	// Reload receives a value for each reload request (SIGHUP).
 	Reload <-chan os.Signal
+	// RunDir is where the reload status goes (RunDir when empty).
+	RunDir string
 }
 
 // ConfigError marks errors in configuration or rules (exit code 2).
@@ -207,10 +210,21 @@ func Run(ctx context.Context, o Options) error {
 		wg.Wait()
 	}()
 	ready := make(chan struct{})
+	runDir := o.RunDir
+	if runDir == "" {
+		runDir = RunDir
+	}
+	defer removeReloadStatus(runDir)
 	metricsAddr := ""
+	if ns, ok := privatePidNamespace(); ok {
+		log.WithField("pid_namespace", ns).Warn("hookwatch runs in a pid namespace of its own (a container): the kernel reports host pids it cannot read in /proc, so memory access to credential processes and programs run by the loader directly are not judged; run it in the host's pid namespace")
+	}
 	ag.OnReady(func() {
 		log.WithFields(logrus.Fields{"version": o.Version, "output": cfg.Output.Destination, "collector": mode,
 			"credential_programs": len(rs.CredentialPrograms), "metrics": metricsAddr}).Info("hookwatch running")
+		if err := writeReloadStatus(runDir, ReloadStatus{OK: true, Message: "started"}); err != nil {
+			log.WithError(err).Warn("hookwatch reload will not be able to confirm reloads")
+		}
 		notify.Notify("READY=1\nSTATUS=watching")
 		close(ready)
 	})
@@ -249,16 +263,21 @@ func Run(ctx context.Context, o Options) error {
 		case <-runCtx.Done():
 			return
 		}
-		for {
+		for gen := 1; ; gen++ {
 			select {
 			case <-runCtx.Done():
 				return
 			case <-o.Reload:
 				notify.Notify("RELOADING=1")
+				st := ReloadStatus{Generation: gen, OK: true, Message: "reloaded"}
 				if err := reload(o, running{cfg: cfg, rules: rs, names: names, host: host}, pr, ag, sink, log); err != nil {
 					log.WithError(err).Error("reload failed: keeping the running configuration")
+					st.OK, st.Message = false, err.Error()
 				} else {
 					log.Info("configuration reloaded")
+				}
+				if err := writeReloadStatus(runDir, st); err != nil {
+					log.WithError(err).Warn("reload status")
 				}
 				notify.Notify("READY=1")
 			}
@@ -291,22 +310,44 @@ type Collector interface {
 // mode a failure to load eBPF (no BTF, BPF locked down, EPERM) falls back
 // to the audit subsystem, and says why.
 func StartCollector(cfg config.Config, rs *rules.Set, log logrus.FieldLogger) (Collector, string, error) {
+	var bpfErr error
 	if cfg.Collector != "audit" {
 		pr, err := LoadProbe(cfg, rs, log)
 		if err == nil {
 			return pr, "ebpf", nil
 		}
 		if cfg.Collector == "ebpf" {
-			return nil, "", fmt.Errorf("starting the eBPF collector: %w", err)
+			err = fmt.Errorf("starting the eBPF collector: %w", err)
+			if errors.Is(err, probe.ErrBPFDenied) {
+				err = NoCollectorError{err}
+			}
+			return nil, "", err
 		}
+		bpfErr = err
 		log.WithError(err).Warn("eBPF collector unavailable: falling back to the audit collector")
 	}
 	ac, err := audit.New(AuditConfig(cfg, rs), log)
 	if err != nil {
-		return nil, "", fmt.Errorf("starting the audit collector: %w", err)
+		err = fmt.Errorf("starting the audit collector: %w", err)
+		if bpfErr != nil {
+			err = fmt.Errorf("no collector can run: eBPF: %v; audit: %w", bpfErr, err)
+		}
+		// Another hookwatch holding the audit socket may be gone by the
+		// next start; anything else will fail the same way again.
+		if !errors.Is(err, audit.ErrInUse) && (bpfErr != nil || cfg.Collector == "audit") {
+			err = NoCollectorError{err}
+		}
+		return nil, "", err
 	}
 	return ac, "audit", nil
 }
+
+// NoCollectorError: neither collector can run on this host as it is
+// (exit status 3, which the unit does not restart on).
+type NoCollectorError struct{ Err error }
+
+func (e NoCollectorError) Error() string { return e.Err.Error() }
+func (e NoCollectorError) Unwrap() error { return e.Err }
 
 // LoadProbe loads the eBPF collector. HOOKWATCH_TEST_DENY_BPF makes it
 // fail as a kernel that refuses BPF would: the tests' way to exercise the
@@ -430,6 +471,16 @@ func watchdog(ctx context.Context, every time.Duration, ag *agent.Agent, n *sdno
 			n.Notify("WATCHDOG=1")
 		}
 	}
+}
+
+// initPidNS is the initial pid namespace's inode (PROC_PID_INIT_INO).
+const initPidNS = "pid:[4026531836]"
+
+// privatePidNamespace says whether hookwatch runs outside the host's pid
+// namespace, and in which.
+func privatePidNamespace() (string, bool) {
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	return ns, err == nil && ns != initPidNS
 }
 
 // machineID is the host's stable identity (/etc/machine-id), the ECS host.id.

@@ -22,6 +22,8 @@ func encoder(name, version string) (format.Encoder, error) {
 		return format.NewDefender(machineID())
 	case "cef":
 		return format.CEF{Version: version}, nil
+	case "console":
+		return format.Console{Color: true}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q", name)
 }

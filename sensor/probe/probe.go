@@ -69,6 +69,9 @@ type Probe struct {
 // Load loads the BPF objects with cfg and attaches every program. The caller
 // must Close the probe.
 func Load(cfg Config, log logrus.FieldLogger) (*Probe, error) {
+	if err := bpfPermitted(); err != nil {
+		return nil, err
+	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("removing memlock limit: %w", err)
 	}
