@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookwatch/hookwatch/internal/testlock"
 	"github.com/hookwatch/hookwatch/sensor/ecs/ecstest"
 )
 
@@ -23,10 +24,21 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "hookwatch-e2e-")
+	release, err := testlock.Share(testlock.Booted)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	code := runMain(m)
+	release()
+	os.Exit(code)
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "hookwatch-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	binPath = filepath.Join(dir, "hookwatch")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=e2e", "-o", binPath, ".")
@@ -37,11 +49,11 @@ func TestMain(m *testing.M) {
 	}
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building hookwatch: %v\n%s", err, out)
-		os.Exit(1)
+		return 1
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
-	os.Exit(code)
+	return code
 }
 
 func requireRoot(t *testing.T) {

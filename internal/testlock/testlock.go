@@ -27,6 +27,12 @@ const (
 	// it alone (Hold) while it counts the alerts of the whole host; test
 	// packages that run attacks share it (Share) for their whole run.
 	Quiet = "quiet"
+	// Booted is the host without a booted container on it: the systemd
+	// host test holds it alone while its container runs (every process in
+	// it is the host's too, and the host's sensors in the end-to-end tests
+	// would see its programs and its attacks); the end-to-end tests share
+	// it. Taken before Quiet and Audit.
+	Booted = "booted"
 )
 
 // Dir is where the lock files are.

@@ -216,7 +216,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer removeReloadStatus(runDir)
 	metricsAddr := ""
-	if ns, ok := privatePidNamespace(); ok {
+	if ns, ok := PrivatePidNamespace(); ok {
 		log.WithField("pid_namespace", ns).Warn("hookwatch runs in a pid namespace of its own (a container): the kernel reports host pids it cannot read in /proc, so memory access to credential processes and programs run by the loader directly are not judged; run it in the host's pid namespace")
 	}
 	ag.OnReady(func() {
@@ -476,9 +476,9 @@ func watchdog(ctx context.Context, every time.Duration, ag *agent.Agent, n *sdno
 // initPidNS is the initial pid namespace's inode (PROC_PID_INIT_INO).
 const initPidNS = "pid:[4026531836]"
 
-// privatePidNamespace says whether hookwatch runs outside the host's pid
-// namespace, and in which.
-func privatePidNamespace() (string, bool) {
+// PrivatePidNamespace says whether this process runs outside the host's
+// pid namespace, and in which.
+func PrivatePidNamespace() (string, bool) {
 	ns, err := os.Readlink("/proc/self/ns/pid")
 	return ns, err == nil && ns != initPidNS
 }
