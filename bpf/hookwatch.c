@@ -119,6 +119,7 @@ enum stat_index {
 	STAT_LOST_ACCESS,        /* access records the ring buffer could not take */
 	STAT_ACCESS_OTHER,       /* ptrace, process_vm_*, /proc/PID/mem on unwatched processes */
 	STAT_ACCESS_DENIED,      /* such calls on watched processes that failed */
+	STAT_VOUCHED,            /* execs whose loader variable userspace vouched for: counted, not delivered */
 	STAT_MAX,
 };
 
@@ -361,6 +362,37 @@ struct {
 	__type(key, u32);
 	__type(value, struct env_buf);
 } env_scratch SEC(".maps");
+
+/*
+ * Verdicts the kernel reuses: a program (comm) whose only loader variable
+ * is a string userspace judged and vouched for (an allowlisted preloader
+ * on a program that handles no credentials: eatmydata on a build host,
+ * jemalloc on a database). Such an exec is counted here, not delivered,
+ * and its process is not watched. Userspace adds entries, reads and
+ * reports the counts, and clears them all when anything they rest on
+ * changes (a library file, the loader's configuration, the rules).
+ */
+#define VOUCH_LEN 128
+struct vouch_key {
+	u8 comm[16];
+	u8 env[VOUCH_LEN]; /* "LD_PRELOAD=...", NUL-padded */
+};
+
+const struct vouch_key *unused_vouch_key __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vouch_key);
+	__type(value, u64); /* execs counted */
+} vouched SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct vouch_key);
+} vouch_scratch SEC(".maps");
 
 /* Addresses of the environment strings that matched, for this exec. */
 struct {
@@ -755,6 +787,31 @@ static __always_inline u16 interp_check(struct task_struct *task, struct mm_stru
 
 /* ---- exec ------------------------------------------------------------- */
 
+/*
+ * The exec's one matching environment string, with its program, is a
+ * vouched verdict: count it. A string as long as the key is never one.
+ */
+static __always_inline bool vouched_exec(const char comm[16])
+{
+	u32 zero = 0;
+	struct vouch_key *k = bpf_map_lookup_elem(&vouch_scratch, &zero);
+	u64 *addr = bpf_map_lookup_elem(&env_matches, &zero);
+	if (!k || !addr)
+		return false;
+	u64 *w = (u64 *)k;
+	for (int i = 0; i < sizeof(*k) / 8; i++)
+		w[i] = 0;
+	__builtin_memcpy(k->comm, comm, 16);
+	long n = bpf_probe_read_user_str(k->env, VOUCH_LEN, (void *)*addr);
+	if (n <= 0 || n >= VOUCH_LEN)
+		return false;
+	u64 *c = bpf_map_lookup_elem(&vouched, k);
+	if (!c)
+		return false;
+	__sync_fetch_and_add(c, 1);
+	return true;
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -787,6 +844,13 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 			s.flags |= f;
 			watch |= WATCH_LOADER;
 		}
+	}
+
+	if (watch == WATCH_LOADER_ENV && s.n == 1 && !(s.flags & (EXEC_ENV_TRUNC | EXEC_ENV_FAULT)) &&
+	    vouched_exec(comm)) {
+		count(STAT_VOUCHED);
+		bpf_map_delete_elem(&watched, &tgid);
+		return 0;
 	}
 
 	if (!watch) {

@@ -58,6 +58,10 @@ type Config struct {
 	// ContainerEngine builds an engine judging in a container's root
 	// (/proc/self/fd/N); nil: containers are judged by the host's files.
 	ContainerEngine func(root string) *detect.Engine
+	// VouchSummary is the interval of the summaries of execs the kernel
+	// counted under a vouched verdict (agent/vouch.go); 0: no verdict is
+	// handed to the kernel, every exec is delivered.
+	VouchSummary time.Duration
 }
 
 // Stats counts what the agent did, for logs and metrics.
@@ -76,6 +80,7 @@ type Stats struct {
 	WriteErrors       atomic.Uint64
 	Swept             atomic.Uint64 // processes examined by the startup sweep
 	Folded            atomic.Uint64 // alerts folded into a follow-up instead of written
+	VouchedExecs      atomic.Uint64 // execs the kernel counted under a vouched verdict, summarized
 }
 
 type item struct {
@@ -89,6 +94,7 @@ type item struct {
 	reload        *Reload
 	ping          chan struct{}
 	tick          time.Time // close the fold windows that ended by then
+	forget        string    // drop the kernel's verdicts, and why
 }
 
 // Reload replaces the rules, the engine and the telemetry level. It takes
@@ -120,6 +126,8 @@ type Agent struct {
 	ready  func()
 	// containers judges in containers' roots (nil: by the host's files).
 	containers *containerEngines
+	// vouch hands verdicts to the kernel (nil: it cannot, or telemetry all).
+	vouch *vouching
 
 	alertsMu sync.Mutex
 	alerts   map[string]*RuleCount
@@ -276,6 +284,7 @@ func (a *Agent) enqueue(it item) {
 // reports what is already running (after c is attached, so nothing falls
 // between the two).
 func (a *Agent) Run(ctx context.Context, c Collector) error {
+	a.startVouching(c)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -283,15 +292,18 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 		for it := range a.queue {
 			a.process(it)
 		}
-		// Nothing folded is lost at exit: every open window is closed.
+		// Nothing folded is lost at exit: every open window is closed,
+		// and every exec the kernel counted is summarized.
 		if a.cfg.Fold != nil {
 			a.writeFollowUps(a.cfg.Fold.Flush())
 		}
+		a.stopVouching()
 	}()
-	// The worker owns the folder: windows are closed through the queue.
+	// The worker owns the folder and the verdicts: windows are closed and
+	// summaries written through the queue.
 	tickCtx, stopTicks := context.WithCancel(ctx)
 	ticksDone := make(chan struct{})
-	if a.cfg.Fold == nil {
+	if a.cfg.Fold == nil && a.vouch == nil {
 		close(ticksDone)
 	} else {
 		go func() {
@@ -373,12 +385,19 @@ func (a *Agent) process(it item) {
 		if r.ContainerEngine != nil && a.containers != nil {
 			a.containers.reset(r.ContainerEngine)
 		}
+		// Verdicts of the old rules are not the new rules' verdicts.
+		a.forgetVouched("reload")
 		if r.after != nil {
 			r.after()
 		}
 	case it.ping != nil:
 		close(it.ping)
+	case it.forget != "":
+		a.forgetVouched(it.forget)
 	case !it.tick.IsZero():
-		a.writeFollowUps(a.cfg.Fold.Expired(it.tick))
+		if a.cfg.Fold != nil {
+			a.writeFollowUps(a.cfg.Fold.Expired(it.tick))
+		}
+		a.summarizeVouched(false)
 	}
 }

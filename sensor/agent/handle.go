@@ -4,6 +4,8 @@ package agent
 // rules' verdict, and what is written.
 
 import (
+	"slices"
+
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
@@ -28,11 +30,17 @@ func (a *Agent) handleExec(e *event.Exec) {
 	parent := a.parent(p)
 	ev := a.engineFor(p).Exec(p, parent, e)
 	alerts := a.evaluate(ev)
-	if a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
+	// A vouched exec is counted into its summary, like the repeats the
+	// kernel counts once it has the verdict: not a document of its own.
+	vouched := a.vouchable(p, e, ev, len(alerts))
+	if !vouched && a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
 		a.write(a.enc.Facts(a.enc.Exec(p, parent, e), ev.Fields))
 	}
 	for _, al := range alerts {
 		a.writeAlert(p, parent, al)
+	}
+	if vouched {
+		a.vouchFor(p, e, ev)
 	}
 	if e.Traced && (p.Credential || e.Watch&event.WatchLoader != 0) {
 		a.tracedExec(p, e)
@@ -53,7 +61,8 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		return
 	}
 	alerts := a.evaluate(ev)
-	if a.keepTelemetry(len(alerts) > 0 || !expected) {
+	vouched := len(alerts) == 0 && slices.Contains(p.Vouched, ev.Libraries[0].Path)
+	if !vouched && a.keepTelemetry(len(alerts) > 0 || !expected) {
 		if j == nil {
 			j = eng.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
@@ -72,6 +81,8 @@ func (a *Agent) Change(c *loaderconf.Change) {
 }
 
 func (a *Agent) handleChange(c *loaderconf.Change) {
+	// What the loader would find may have changed: judge again.
+	a.forgetVouched("loader configuration changed")
 	var writer *proctable.Process
 	if c.Writer != nil {
 		writer = a.writerProcess(c.Writer)

@@ -72,9 +72,16 @@ func TestAuditCollector(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	libm := "/usr/lib/x86_64-linux-gnu/libm.so.6"
-	sleeper := exec.Command("sleep", "1")
+	// Audit does not record the environment: the collector reads it from
+	// /proc when it handles the exec, which under the full suite's load
+	// (every exec on the host is audited) can be seconds later. The
+	// sleeper lives until its exec and library are seen (or 20 s).
+	sleeper := exec.Command("sleep", "30")
 	sleeper.Env = []string{"LD_PRELOAD=" + libm}
-	sleeper.Start()
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.Process.Kill()
 	writer := exec.Command("sh", "-c", "echo x > "+conf)
 	writer.Run()
 	// A credential program gone before /proc can be read: its libraries
@@ -84,6 +91,27 @@ func TestAuditCollector(t *testing.T) {
 	short := exec.Command("scp")
 	short.Env = []string{"LD_PRELOAD=" + libm}
 	short.Run()
+	seen := func() (exec, lib bool) {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, e := range rec.execs {
+			if e.PID == uint32(sleeper.Process.Pid) && len(e.LoaderEnv) == 1 && e.LoaderEnv[0] == "LD_PRELOAD="+libm {
+				exec = true
+			}
+		}
+		for _, il := range rec.images {
+			if il.PID == uint32(sleeper.Process.Pid) && il.Path == libm {
+				lib = true
+			}
+		}
+		return exec, lib
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if e, l := seen(); e && l {
+			break
+		}
+	}
+	sleeper.Process.Kill()
 	sleeper.Wait()
 	time.Sleep(500 * time.Millisecond)
 	cancel()
@@ -94,18 +122,11 @@ func TestAuditCollector(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 
+	sawExec, sawLib := seen()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	var sawExec, sawLib, sawWrite, sawShort bool
-	for _, e := range rec.execs {
-		if e.PID == uint32(sleeper.Process.Pid) && len(e.LoaderEnv) == 1 && e.LoaderEnv[0] == "LD_PRELOAD="+libm {
-			sawExec = true
-		}
-	}
+	var sawWrite, sawShort bool
 	for _, il := range rec.images {
-		if il.PID == uint32(sleeper.Process.Pid) && il.Path == libm {
-			sawLib = true
-		}
 		if il.PID == uint32(short.Process.Pid) && il.Path == libm && il.Watch&event.WatchCredential != 0 && il.Ino != 0 && il.Dev != 0 {
 			sawShort = true
 		}

@@ -194,6 +194,9 @@ func Run(ctx context.Context, o Options) error {
 		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(), Fold: folder,
 		Containers: container.NewResolver(), ContainerLoader: newContainerLoaders(rs).Is,
 		ContainerEngine: newContainerEngine(rs, dets, names),
+		// Repeats of a vouched exec are folded like alerts: counted in the
+		// kernel, one summary per fold window.
+		VouchSummary: cfg.Output.FoldWindow,
 	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs), sink, log)
 	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)

@@ -49,6 +49,7 @@ func emitStats(log logrus.FieldLogger, pr Collector, ag *agent.Agent, msg string
 		"kernel_env_truncated": ks.EnvTrunc, "decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(),
 		"written": st.Written.Load(), "alerts": st.Alerts.Load(), "rule_errors": st.RuleErrors.Load(), "write_errors": st.WriteErrors.Load(),
 		"swept": st.Swept.Load(), "config_changes": st.Changes.Load(), "alerts_folded": st.Folded.Load(),
+		"kernel_vouched": ks.Vouched, "vouched_summarized": st.VouchedExecs.Load(),
 	}).Info(msg)
 }
 
@@ -69,7 +70,7 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 			if err != nil {
 				return nil
 			}
-			return []metrics.Sample{{Value: pick(kstats{ks.Execs, ks.ExecEvents, ks.MapEvents, ks.FileEvents, ks.LostExec, ks.LostMap, ks.LostFile, ks.WatchFull, ks.EnvTrunc, decodeErrs})}}
+			return []metrics.Sample{{Value: pick(kstats{ks.Execs, ks.ExecEvents, ks.MapEvents, ks.FileEvents, ks.LostExec, ks.LostMap, ks.LostFile, ks.WatchFull, ks.EnvTrunc, decodeErrs, ks.Vouched})}}
 		}
 	}
 	return []metrics.Metric{
@@ -125,6 +126,8 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 			}},
 		counter("hookwatch_accesses_ignored_total", "Delivered accesses the agent dropped: the target was gone or not a credential process (callers in another pid namespace).", func() float64 { return float64(st.AccessesIgnored.Load()) }),
 		{Name: "hookwatch_kernel_execs_total", Help: "Every exec the kernel side saw.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.execs) })},
+		{Name: "hookwatch_kernel_vouched_execs_total", Help: "Execs the kernel counted instead of delivering: a program that handles no credentials with one loader variable the agent vouched for (summarized per fold window).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.vouched) })},
+		counter("hookwatch_vouched_execs_summarized_total", "Of those, execs already written in a summary document.", func() float64 { return float64(st.VouchedExecs.Load()) }),
 		{Name: "hookwatch_kernel_watch_full_total", Help: "Processes the kernel could not mark watched (map full).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.watchFull) })},
 		{Name: "hookwatch_kernel_env_truncated_total", Help: "Environments too large to scan in the kernel (read from /proc instead).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.envTrunc) })},
 		{Name: "hookwatch_decode_errors_total", Help: "Ring buffer records that could not be decoded.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.decodeErrs) })},
@@ -145,7 +148,7 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 }
 
 type kstats struct {
-	execs, execEvents, mapEvents, fileEvents, lostExec, lostMap, lostFile, watchFull, envTrunc, decodeErrs uint64
+	execs, execEvents, mapEvents, fileEvents, lostExec, lostMap, lostFile, watchFull, envTrunc, decodeErrs, vouched uint64
 }
 
 func programStats(pr Collector, runtime bool) []metrics.Sample {

@@ -166,6 +166,16 @@ type Stats struct {
 	LostAccess   uint64
 	AccessOther  uint64
 	AccessDenied uint64
+	// Vouched: execs the kernel counted instead of delivering, their one
+	// loader variable vouched for by userspace (event.Vouched).
+	Vouched uint64
+}
+
+// Vouched is one verdict the kernel reuses: execs of Comm whose only
+// loader variable is Env ("LD_PRELOAD=..."), and how many it counted.
+type Vouched struct {
+	Comm, Env string
+	Count     uint64
 }
 
 // Lost is every record the kernel could not deliver.

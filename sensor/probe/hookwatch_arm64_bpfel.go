@@ -239,8 +239,15 @@ const (
 	hookwatchStatIndexSTAT_LOST_ACCESS   hookwatchStatIndex = 10
 	hookwatchStatIndexSTAT_ACCESS_OTHER  hookwatchStatIndex = 11
 	hookwatchStatIndexSTAT_ACCESS_DENIED hookwatchStatIndex = 12
-	hookwatchStatIndexSTAT_MAX           hookwatchStatIndex = 13
+	hookwatchStatIndexSTAT_VOUCHED       hookwatchStatIndex = 13
+	hookwatchStatIndexSTAT_MAX           hookwatchStatIndex = 14
 )
+
+type hookwatchVouchKey struct {
+	_    structs.HostLayout
+	Comm [16]uint8
+	Env  [128]uint8
+}
 
 type hookwatchWatchReason uint32
 
@@ -270,6 +277,8 @@ const (
 	hookwatchMapPathScratch          = "path_scratch"
 	hookwatchMapStats                = "stats"
 	hookwatchMapSystemInterps        = "system_interps"
+	hookwatchMapVouchScratch         = "vouch_scratch"
+	hookwatchMapVouched              = "vouched"
 	hookwatchMapWatched              = "watched"
 	hookwatchMapWatchedDirs          = "watched_dirs"
 	hookwatchMapWatchedInodes        = "watched_inodes"
@@ -320,6 +329,7 @@ const (
 	hookwatchVarUnusedMapFlag        = "unused_map_flag"
 	hookwatchVarUnusedMapHdr         = "unused_map_hdr"
 	hookwatchVarUnusedStatIndex      = "unused_stat_index"
+	hookwatchVarUnusedVouchKey       = "unused_vouch_key"
 	hookwatchVarUnusedWatchReason    = "unused_watch_reason"
 )
 
@@ -410,6 +420,8 @@ type hookwatchMapSpecs struct {
 	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	SystemInterps *ebpf.MapSpec `ebpf:"system_interps"`
+	VouchScratch  *ebpf.MapSpec `ebpf:"vouch_scratch"`
+	Vouched       *ebpf.MapSpec `ebpf:"vouched"`
 	Watched       *ebpf.MapSpec `ebpf:"watched"`
 	WatchedDirs   *ebpf.MapSpec `ebpf:"watched_dirs"`
 	WatchedInodes *ebpf.MapSpec `ebpf:"watched_inodes"`
@@ -441,6 +453,7 @@ type hookwatchVariableSpecs struct {
 	UnusedMapFlag     *ebpf.VariableSpec `ebpf:"unused_map_flag"`
 	UnusedMapHdr      *ebpf.VariableSpec `ebpf:"unused_map_hdr"`
 	UnusedStatIndex   *ebpf.VariableSpec `ebpf:"unused_stat_index"`
+	UnusedVouchKey    *ebpf.VariableSpec `ebpf:"unused_vouch_key"`
 	UnusedWatchReason *ebpf.VariableSpec `ebpf:"unused_watch_reason"`
 }
 
@@ -478,6 +491,8 @@ type hookwatchMaps struct {
 	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
 	Stats         *ebpf.Map `ebpf:"stats"`
 	SystemInterps *ebpf.Map `ebpf:"system_interps"`
+	VouchScratch  *ebpf.Map `ebpf:"vouch_scratch"`
+	Vouched       *ebpf.Map `ebpf:"vouched"`
 	Watched       *ebpf.Map `ebpf:"watched"`
 	WatchedDirs   *ebpf.Map `ebpf:"watched_dirs"`
 	WatchedInodes *ebpf.Map `ebpf:"watched_inodes"`
@@ -500,6 +515,8 @@ func (m *hookwatchMaps) Close() error {
 		m.PathScratch,
 		m.Stats,
 		m.SystemInterps,
+		m.VouchScratch,
+		m.Vouched,
 		m.Watched,
 		m.WatchedDirs,
 		m.WatchedInodes,
@@ -532,6 +549,7 @@ type hookwatchVariables struct {
 	UnusedMapFlag     *ebpf.Variable `ebpf:"unused_map_flag"`
 	UnusedMapHdr      *ebpf.Variable `ebpf:"unused_map_hdr"`
 	UnusedStatIndex   *ebpf.Variable `ebpf:"unused_stat_index"`
+	UnusedVouchKey    *ebpf.Variable `ebpf:"unused_vouch_key"`
 	UnusedWatchReason *ebpf.Variable `ebpf:"unused_watch_reason"`
 }
 

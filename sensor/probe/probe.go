@@ -390,6 +390,7 @@ func (p *Probe) Stats() (event.Stats, uint64, error) {
 		hookwatchStatIndexSTAT_LOST_ACCESS:   &s.LostAccess,
 		hookwatchStatIndexSTAT_ACCESS_OTHER:  &s.AccessOther,
 		hookwatchStatIndexSTAT_ACCESS_DENIED: &s.AccessDenied,
+		hookwatchStatIndexSTAT_VOUCHED:       &s.Vouched,
 	}
 	for idx, dst := range fields {
 		var perCPU []uint64

@@ -44,6 +44,10 @@ type Process struct {
 	// Judged holds libraries already judged in this process, so a library
 	// mapped in several segments is reported once.
 	Judged map[string]bool
+	// Vouched lists the libraries of a vouched loader variable (the
+	// agent's verdict at exec): their mappings are in its summary, not
+	// documents of their own.
+	Vouched []string
 }
 
 // EntityID is a process identity unique on this host across pid reuse: a
