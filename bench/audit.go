@@ -39,7 +39,7 @@ func runAuditStorm(n int) error {
 	} else {
 		fmt.Println("stress-ng not installed: the machine is not kept busy (apt-get install stress-ng)")
 	}
-	s, err := startSensor(e, "collector: audit\n")
+	s, err := startSensor(e, "collector: audit\n", everyAlert)
 	if err != nil {
 		return err
 	}

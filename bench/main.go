@@ -67,11 +67,20 @@ type Results struct {
 	Kernel     string                       `json:"kernel"`
 	Rounds     int                          `json:"rounds"`
 	Execs      int                          `json:"execs_per_storm"`
-	Ratios     map[string]map[string]Ratio  `json:"cpu_ratio_vs_none"` // workload -> condition -> ratio
-	Kernel_    map[string]map[string]KStats `json:"kernel_ns_per_run"` // condition -> program -> stats
+	Ratios     map[string]map[string]Ratio  `json:"cpu_ratio_vs_none"`     // workload -> condition -> ratio
+	Kernel_    map[string]map[string]KStats `json:"kernel_ns_per_run"`     // condition -> program -> stats
+	Output     map[string]Output            `json:"output_per_1000_execs"` // workload -> what hookwatch wrote
 	Worst      Worst                        `json:"worst_case"`
 	IdleCPUPct float64                      `json:"agent_idle_cpu_percent"`
 	Notes      []string                     `json:"notes"`
+}
+
+// Output is what hookwatch wrote during a workload, per 1,000 execs, over
+// all its rounds, at the workload's configuration.
+type Output struct {
+	Documents float64 `json:"documents"`
+	Bytes     float64 `json:"bytes"`
+	Alerts    float64 `json:"alerts"`
 }
 
 // Ratio summarises per-round ratios.
@@ -124,40 +133,67 @@ func run(o options) error {
 		"unwatched-exec-storm": append([]string{e.storm, strconv.Itoa(o.execs), "/bin/true", "--"}, e.baseEnv...),
 		"preload-exec-storm":   append([]string{e.storm, strconv.Itoa(o.execs), e.watched, "--", "LD_PRELOAD=" + e.hook}, e.baseEnv...),
 		"dlopen-storm":         {e.dlWatched, strconv.Itoa(o.dlopens), e.hook},
+		// Where preloading is ordinary: a build under eatmydata (Debian's
+		// package, allowlisted) preloads into every exec; an audited host
+		// names a packaged library in /etc/ld.so.preload for every process.
+		"allowlisted-preload-storm": append([]string{e.storm, strconv.Itoa(o.execs), "/bin/true", "--", "LD_PRELOAD=libeatmydata.so"}, e.baseEnv...),
+		"preload-file-storm":        append([]string{e.storm, strconv.Itoa(o.execs), "/bin/true", "--"}, e.baseEnv...),
 		// Ordinary read-only opens, and opens of /proc files (what ps
 		// and top do all day): the /proc/PID/mem check must not cost them.
 		"open-storm":      {e.opens, strconv.Itoa(o.opens), "/etc/hostname"},
 		"proc-open-storm": {e.opens, strconv.Itoa(o.opens), "/proc/self/stat"},
 	}
-	for _, wname := range []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm"} {
+	res.Output = map[string]Output{}
+	for _, wname := range ratioWorkloads {
 		if o.kernelOnly {
 			break
 		}
+		undo, err := prepare(wname)
+		if err != nil {
+			return fmt.Errorf("%s: %w", wname, err)
+		}
 		per := map[string][]float64{}
+		var out Output
 		for r := 0; r < o.rounds; r++ {
 			// Rotate the order so no condition always runs first.
 			order := append(append([]string{}, conds[r%len(conds):]...), conds[:r%len(conds)]...)
-			cpu := map[string]float64{}
+			cpu, daemon := map[string]float64{}, map[string]float64{}
 			for _, c := range order {
-				stop, err := start(c, e)
+				run, err := start(c, e, wname)
 				if err != nil {
+					undo()
 					return fmt.Errorf("%s: %w", c, err)
 				}
 				t, err := cpuOf(workloads[wname])
-				stop()
+				w := run.stop()
 				if err != nil {
+					undo()
 					return fmt.Errorf("%s under %s: %w", wname, c, err)
 				}
-				cpu[c] = t
+				cpu[c], daemon[c] = t, w.daemonCPU
+				out.Documents += float64(w.docs)
+				out.Bytes += float64(w.bytes)
+				out.Alerts += float64(w.alerts)
 			}
 			for _, c := range conds[1:] {
 				per[c] = append(per[c], cpu[c]/cpu["none"])
+				if c == "hookwatch" || c == "auditd" {
+					// The daemon's own CPU too: the agent's work on
+					// what the kernel delivered, auditd's writing.
+					per[c+"+daemon"] = append(per[c+"+daemon"], (cpu[c]+daemon[c])/cpu["none"])
+				}
 			}
 		}
+		undo()
 		res.Ratios[wname] = map[string]Ratio{}
 		for c, rs := range per {
 			res.Ratios[wname][c] = summarise(rs)
 		}
+		execs := float64(o.rounds * o.execs)
+		if wname == "dlopen-storm" {
+			execs = float64(o.rounds) // one exec per round
+		}
+		res.Output[wname] = Output{Documents: out.Documents / execs * 1000, Bytes: out.Bytes / execs * 1000, Alerts: out.Alerts / execs * 1000}
 	}
 
 	// Kernel-side cost per program, with the kernel's statistics on.
@@ -173,17 +209,17 @@ func run(o options) error {
 		{"hookwatch", "open-storm", "hookwatch-open"},
 		{"hookwatch", "proc-open-storm", "hookwatch-proc-open"},
 	} {
-		stop, err := start(m.cond, e)
+		run, err := start(m.cond, e, m.workload)
 		if err != nil {
 			return err
 		}
 		before := progStats()
 		if _, err := cpuOf(workloads[m.workload]); err != nil {
-			stop()
+			run.stop()
 			return err
 		}
 		after := progStats()
-		stop()
+		run.stop()
 		res.Kernel_[m.label] = diff(before, after)
 	}
 
@@ -245,27 +281,132 @@ func setup(bin string) (*env, error) {
 	return e, nil
 }
 
-// start brings a condition up and returns how to stop it.
-func start(cond string, e *env) (func(), error) {
-	switch cond {
-	case "none":
-		return func() {}, nil
-	case "hookwatch":
-		s, err := startSensor(e)
-		if err != nil {
+// everyAlert writes every alert (no folding): the figures are per
+// document, as in earlier runs, and the storms measure the whole path.
+const everyAlert = "output:\n  fold_window: 0s\n"
+
+// ratioWorkloads are measured under every condition, in rounds.
+var ratioWorkloads = []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm", "allowlisted-preload-storm", "preload-file-storm"}
+
+// atDefaults are the workloads measured at hookwatch's default output
+// configuration (repeats folded, ordinary preloaders summarized): what
+// they measure is what a host with that workload pays. The others write
+// every alert, as in earlier runs, so the whole path is measured.
+var atDefaults = map[string]bool{"allowlisted-preload-storm": true, "preload-file-storm": true}
+
+// preloadFileLibrary is the packaged library the preload-file storm names
+// in /etc/ld.so.preload (libjemalloc2: harmless in every process).
+const preloadFileLibrary = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+
+// prepare sets the host up for a workload and returns how to undo it.
+func prepare(workload string) (func(), error) {
+	switch workload {
+	case "allowlisted-preload-storm":
+		if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/libeatmydata.so"); err != nil {
+			return nil, errors.New("libeatmydata is needed: apt-get install eatmydata (make deps)")
+		}
+	case "preload-file-storm":
+		if _, err := os.Stat(preloadFileLibrary); err != nil {
+			return nil, errors.New("libjemalloc2 is needed: apt-get install libjemalloc2 (make deps)")
+		}
+		const f = "/etc/ld.so.preload"
+		old, err := os.ReadFile(f)
+		existed := err == nil
+		if err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
-		return func() { s.stop() }, nil
+		if err := os.WriteFile(f, []byte(preloadFileLibrary+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		return func() {
+			if existed {
+				os.WriteFile(f, old, 0o644)
+			} else {
+				os.Remove(f)
+			}
+		}, nil
+	}
+	return func() {}, nil
+}
+
+// running is a condition brought up for one workload.
+type running struct {
+	stop func() ran
+}
+
+// ran is what a condition did during a workload.
+type ran struct {
+	daemonCPU           float64 // the daemon's CPU seconds (hookwatch, auditd)
+	docs, bytes, alerts int     // what hookwatch wrote
+}
+
+// start brings a condition up for a workload.
+func start(cond string, e *env, workload string) (running, error) {
+	switch cond {
+	case "none":
+		return running{stop: func() ran { return ran{} }}, nil
+	case "hookwatch":
+		var extra []string
+		if !atDefaults[workload] {
+			extra = append(extra, everyAlert)
+		}
+		s, err := startSensor(e, extra...)
+		if err != nil {
+			return running{}, err
+		}
+		// Settled: the reports at start are not the workload's.
+		time.Sleep(300 * time.Millisecond)
+		docs0, bytes0, alerts0 := countOutput(s.out)
+		cpu0 := procCPU(s.cmd.Process.Pid)
+		return running{stop: func() ran {
+			s.stop() // the agent writes what it has before it exits
+			docs, bytes, alerts := countOutput(s.out)
+			return ran{daemonCPU: exitCPU(s.cmd) - cpu0, docs: docs - docs0, bytes: bytes - bytes0, alerts: alerts - alerts0}
+		}}, nil
 	case "ref-empty", "ref-submit":
 		a, err := ref.Attach(strings.TrimPrefix(cond, "ref-"))
 		if err != nil {
-			return nil, err
+			return running{}, err
 		}
-		return func() { a.Close() }, nil
+		return running{stop: func() ran { a.Close(); return ran{} }}, nil
 	case "auditd":
-		return startAuditd()
+		d, err := startAuditd()
+		if err != nil {
+			return running{}, err
+		}
+		cpu0 := procCPU(d.Process.Pid)
+		return running{stop: func() ran {
+			stopAuditd(d)
+			return ran{daemonCPU: exitCPU(d) - cpu0}
+		}}, nil
 	}
-	return nil, fmt.Errorf("unknown condition %s", cond)
+	return running{}, fmt.Errorf("unknown condition %s", cond)
+}
+
+// exitCPU is an exited child's CPU seconds (user and system).
+func exitCPU(c *exec.Cmd) float64 {
+	if c.ProcessState == nil {
+		return 0
+	}
+	ru := c.ProcessState.SysUsage().(*syscall.Rusage)
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+// countOutput counts the documents, bytes and alerts in a file of JSON
+// lines (only whole lines).
+func countOutput(path string) (docs, bytes, alerts int) {
+	b, _ := os.ReadFile(path)
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasSuffix(line, "\n") {
+			break
+		}
+		docs++
+		bytes += len(line)
+		if strings.Contains(line, `"kind":"alert"`) {
+			alerts++
+		}
+	}
+	return docs, bytes, alerts
 }
 
 type sensor struct {
@@ -279,9 +420,7 @@ type sensor struct {
 func startSensor(e *env, extra ...string) (*sensor, error) {
 	s := &sensor{out: filepath.Join(e.dir, fmt.Sprintf("events-%d.json", time.Now().UnixNano())), stderr: &strings.Builder{}}
 	conf := filepath.Join(e.dir, "hookwatch.yaml")
-	// Every alert written (no folding): the figures are per document, as
-	// in earlier runs, and the storms measure the whole path.
-	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\noutput:\n  fold_window: 0s\n"+strings.Join(extra, "")), 0o600)
+	os.WriteFile(conf, []byte("log:\n  format: json\nmetrics:\n  listen: \"\"\n  bpf_stats: false\n"+strings.Join(extra, "")), 0o600)
 	s.cmd = exec.Command(e.hookwatch, "run", "-config", conf, "-output", s.out, "-stats-interval", "0", "-no-sweep")
 	s.cmd.Stderr = &lockedWriter{b: s.stderr}
 	if err := s.cmd.Start(); err != nil {
@@ -310,7 +449,7 @@ func (s *sensor) stop() map[string]any {
 	return nil
 }
 
-func startAuditd() (func(), error) {
+func startAuditd() (*exec.Cmd, error) {
 	d := exec.Command("auditd", "-n")
 	if err := d.Start(); err != nil {
 		return nil, err
@@ -322,14 +461,17 @@ func startAuditd() (func(), error) {
 	} {
 		if out, err := exec.Command("auditctl", r...).CombinedOutput(); err != nil {
 			d.Process.Kill()
+			d.Wait()
 			return nil, fmt.Errorf("auditctl %v: %v %s", r, err, out)
 		}
 	}
-	return func() {
-		exec.Command("auditctl", "-D", "-k", "hwbench").Run()
-		d.Process.Signal(syscall.SIGTERM)
-		d.Wait()
-	}, nil
+	return d, nil
+}
+
+func stopAuditd(d *exec.Cmd) {
+	exec.Command("auditctl", "-D", "-k", "hwbench").Run()
+	d.Process.Signal(syscall.SIGTERM)
+	d.Wait()
 }
 
 // cpuOf runs a workload and returns the CPU seconds it and its children
@@ -411,10 +553,18 @@ func uname() string {
 func report(r Results) {
 	fmt.Printf("hookwatch benchmark, %s, kernel %s, %d rounds of %d execs\n\n", r.Date, r.Kernel, r.Rounds, r.Execs)
 	fmt.Println("CPU of the workload (its processes, user+system) relative to no sensor: median [min, max]")
-	for _, w := range []string{"unwatched-exec-storm", "preload-exec-storm", "dlopen-storm"} {
+	fmt.Println("(+daemon: the daemon's own CPU added: hookwatch's agent, auditd)")
+	for _, w := range ratioWorkloads {
 		for _, c := range slices.Sorted(maps.Keys(r.Ratios[w])) {
 			x := r.Ratios[w][c]
-			fmt.Printf("  %-22s %-10s %.3f [%.3f, %.3f]\n", w, c, x.Median, x.Min, x.Max)
+			fmt.Printf("  %-26s %-17s %.3f [%.3f, %.3f]\n", w, c, x.Median, x.Min, x.Max)
+		}
+	}
+	if len(r.Output) > 0 {
+		fmt.Println("\nWhat hookwatch wrote per 1,000 execs (dlopen storm: per run); the last two at the default output configuration")
+		for _, w := range ratioWorkloads {
+			x := r.Output[w]
+			fmt.Printf("  %-26s %9.1f documents %12.0f bytes %9.1f alerts\n", w, x.Documents, x.Bytes, x.Alerts)
 		}
 	}
 	fmt.Println("\nKernel side (bpf_stats: run_time_ns / run_cnt); unwatched exec storm, the preload storm (delivering), read-only opens of a file and of /proc/self/stat")

@@ -18,7 +18,7 @@ import (
 // alerts) under hookwatch and reads its counters, latency, CPU and memory.
 func worstCase(e *env, o options, argv []string) (Worst, error) {
 	w := Worst{Execs: o.execs}
-	s, err := startSensor(e)
+	s, err := startSensor(e, everyAlert)
 	if err != nil {
 		return w, err
 	}
@@ -75,7 +75,7 @@ func latencies(path string) ([]float64, error) {
 }
 
 func idle(e *env, d time.Duration) (float64, error) {
-	s, err := startSensor(e)
+	s, err := startSensor(e, everyAlert)
 	if err != nil {
 		return 0, err
 	}
