@@ -113,7 +113,20 @@ type Engine struct {
 	closures map[closureKey]*closureResult
 	programs map[closureKey]program
 	purposes *purposes
+	// overrides remembers which of a target's imports a library defines:
+	// a judgement is never changed once made, and comparing libc's few
+	// thousand symbols with a program's imports at every mapping of every
+	// watched process was a tenth of the agent's work in a storm.
+	overrides map[overrideKey][]string
 }
+
+type overrideKey struct {
+	j      *judge.Judgement
+	target string
+}
+
+// maxOverrides bounds the remembered comparisons (cleared when full).
+const maxOverrides = 4096
 
 type closureKey struct {
 	path string
@@ -128,7 +141,7 @@ type closureResult struct {
 // New returns an engine.
 func New(c Config) *Engine {
 	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: map[closureKey]program{},
-		purposes: newPurposes()}
+		purposes: newPurposes(), overrides: map[overrideKey][]string{}}
 }
 
 // Rules returns the conditions in force.
@@ -313,8 +326,8 @@ func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, ev *Even
 	}
 	if target == "" {
 		// No one target (a preload list reaches every program).
-	} else if imports, err := e.imports.Of(target); err == nil {
-		lib.Overrides = judge.Overrides(j, imports)
+	} else {
+		lib.Overrides = e.overridesOf(j, target)
 	}
 	w := j.Score()
 	for _, f := range j.Findings {
@@ -325,6 +338,29 @@ func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, ev *Even
 		ev.Reasons = append(ev.Reasons, fmt.Sprintf("would override %s imported by %s", strings.Join(lib.Overrides, ", "), filepath.Base(target)))
 	}
 	return w
+}
+
+// overridesOf lists the target's imported functions the library defines.
+func (e *Engine) overridesOf(j *judge.Judgement, target string) []string {
+	k := overrideKey{j, target}
+	e.mu.Lock()
+	o, ok := e.overrides[k]
+	e.mu.Unlock()
+	if ok {
+		return o
+	}
+	imports, err := e.imports.Of(target)
+	if err != nil {
+		return nil // not remembered: the target may be readable next time
+	}
+	o = judge.Overrides(j, imports)
+	e.mu.Lock()
+	if len(e.overrides) >= maxOverrides {
+		clear(e.overrides)
+	}
+	e.overrides[k] = o
+	e.mu.Unlock()
+	return o
 }
 
 // locationOf classes a variable's item. A bare name in LD_PRELOAD is looked

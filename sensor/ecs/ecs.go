@@ -5,7 +5,6 @@ package ecs
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,7 +58,7 @@ func New(host Host, names Names, r *rules.Set) *Encoder {
 
 // Marshal encodes a document as one line of JSON.
 func Marshal(d Doc) ([]byte, error) {
-	b, err := json.Marshal(d)
+	b, err := format.MarshalDoc(d)
 	if err != nil {
 		return nil, fmt.Errorf("encoding ECS document: %w", err)
 	}

@@ -78,7 +78,7 @@ func (d *Defender) Encode(doc map[string]any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(row)
+	b, err := MarshalDoc(row)
 	if err != nil {
 		return nil, fmt.Errorf("encoding Defender row: %w", err)
 	}
@@ -237,7 +237,7 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 	// Defender's columns) so a library's facts reach Sentinel like the
 	// other tables' do. A Defender query ignores it.
 	if hasExtra || table == "DeviceImageLoadEvents" {
-		b, err := json.Marshal(extra)
+		b, err := MarshalDoc(extra)
 		if err != nil {
 			return nil, fmt.Errorf("encoding AdditionalFields: %w", err)
 		}

@@ -1,16 +1,13 @@
 package format
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 // ECS encodes the document as it is: one JSON object.
 type ECS struct{}
 
 // Encode implements Encoder.
 func (ECS) Encode(doc map[string]any) ([]byte, error) {
-	b, err := json.Marshal(doc)
+	b, err := MarshalDoc(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encoding ECS: %w", err)
 	}
