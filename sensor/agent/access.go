@@ -91,6 +91,14 @@ func (a *Agent) accessTarget(e *event.Access) *proctable.Process {
 	}
 	p, err := a.fromProc(pid)
 	if err != nil {
+		if e.TargetWatch&event.WatchCredential != 0 && pid != 0 {
+			// The kernel marked it a credential process, yet neither the
+			// table (a fork of one, never exec'd) nor this /proc knows
+			// it: a daemon in a pid namespace of its own reads /proc by
+			// pids other than the kernel's. Report it by what the
+			// kernel says rather than not at all.
+			return &proctable.Process{PID: pid, Credential: true}
+		}
 		return nil
 	}
 	a.table.Put(p)

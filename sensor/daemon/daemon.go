@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options) error {
 	defer removeReloadStatus(runDir)
 	metricsAddr := ""
 	if ns, ok := PrivatePidNamespace(); ok {
-		log.WithField("pid_namespace", ns).Warn("hookwatch runs in a pid namespace of its own (a container): the kernel reports host pids it cannot read in /proc, so memory access to credential processes and programs run by the loader directly are not judged; run it in the host's pid namespace")
+		log.WithField("pid_namespace", ns).Warn("hookwatch runs in a pid namespace of its own (a container): the kernel reports host pids it cannot read in /proc, so processes are judged by what the kernel reports alone (no parent, no command line of a process it did not see start; a credential process reached into is named by pid only); run it in the host's pid namespace")
 	}
 	ag.OnReady(func() {
 		log.WithFields(logrus.Fields{"version": o.Version, "output": cfg.Output.Destination, "collector": mode,
