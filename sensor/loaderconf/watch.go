@@ -173,16 +173,6 @@ func (w *Watcher) kindOf(path string) (string, bool) {
 	return "", false
 }
 
-// Attribute records the kernel's report of a process touching a file.
-func (w *Watcher) Attribute(op *event.FileOp) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.ops) >= maxOps {
-		w.ops = append(w.ops[:0], w.ops[maxOps/2:]...)
-	}
-	w.ops = append(w.ops, op)
-}
-
 // Sweep reads every watched file as it is now. It returns a change for
 // each file that names something the loader would act on (a preload list, a
 // loader variable): planted before hookwatch started, it is reported now.
@@ -442,80 +432,4 @@ func readBounded(path string, max int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, max))
-}
-
-// attribute finds the kernel's report that explains a change: the newest
-// operation on the path (either name of a rename or link) or, for writes,
-// on the file's old or new inode.
-func (w *Watcher) attribute(c *Change, oldIno uint64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	cutoff := c.Time.Add(-attributionWindow)
-	pids := map[uint32]bool{}
-	for i := len(w.ops) - 1; i >= 0; i-- {
-		op := w.ops[i]
-		if op.Time.Before(cutoff) {
-			break
-		}
-		match := op.Path == c.Path || op.Path2 == c.Path ||
-			(op.Op == "open-write" && op.Ino != 0 && (op.Ino == c.Ino || op.Ino == oldIno))
-		if !match {
-			continue
-		}
-		pids[op.PID] = true
-		if c.Writer == nil {
-			c.Writer = op
-			if op.Op == "rename" && op.Path == c.Path && !c.Exists {
-				c.Type, c.RenamedTo = "rename", op.Path2
-			}
-			if op.Op == "rename" && op.Path2 == c.Path && c.Exists {
-				c.RenamedFrom = op.Path
-			}
-		}
-	}
-	c.Writers = len(pids)
-}
-
-func itemKey(it ldso.Item) string { return string(it.Kind) + "\x00" + it.Path }
-
-func diffItems(old, cur []ldso.Item) (added, removed []ldso.Item) {
-	had := map[string]bool{}
-	for _, it := range old {
-		had[itemKey(it)] = true
-	}
-	has := map[string]bool{}
-	for _, it := range cur {
-		has[itemKey(it)] = true
-		if !had[itemKey(it)] {
-			added = append(added, it)
-		}
-	}
-	for _, it := range old {
-		if !has[itemKey(it)] {
-			removed = append(removed, it)
-		}
-	}
-	return added, removed
-}
-
-// diffLines lists lines added and removed (as multisets), bounded.
-func diffLines(old, cur []byte) (added, removed []string) {
-	count := map[string]int{}
-	for _, l := range strings.Split(string(old), "\n") {
-		count[l]++
-	}
-	for _, l := range strings.Split(string(cur), "\n") {
-		if count[l] > 0 {
-			count[l]--
-		} else if l != "" && len(added) < maxDiffLines {
-			added = append(added, l)
-		}
-	}
-	for _, l := range strings.Split(string(old), "\n") {
-		if count[l] > 0 && l != "" && len(removed) < maxDiffLines {
-			removed = append(removed, l)
-			count[l]--
-		}
-	}
-	return added, removed
 }

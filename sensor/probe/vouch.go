@@ -14,13 +14,13 @@ import (
 // kernel, only judged.
 var vouchLen = len(hookwatchVouchKey{}.Env)
 
-// ErrNotVouchable: the string does not fit the kernel's key.
-var ErrNotVouchable = errors.New("too long for a kernel verdict")
+// errNotVouchable: the string does not fit the kernel's key.
+var errNotVouchable = errors.New("too long for a kernel verdict")
 
 func vouchKey(comm, env string) (hookwatchVouchKey, error) {
 	var k hookwatchVouchKey
 	if len(env) >= vouchLen || len(comm) > len(k.Comm) || env == "" {
-		return k, ErrNotVouchable
+		return k, errNotVouchable
 	}
 	copy(k.Comm[:], comm)
 	copy(k.Env[:], env)
