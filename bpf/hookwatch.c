@@ -109,6 +109,10 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	ev->h.flags = s.flags;
 	if ((watch & (WATCH_CREDENTIAL | WATCH_LOADER)) && BPF_CORE_READ(task, ptrace))
 		ev->h.flags |= EXEC_PTRACED;
+	ev->h.root_dev = 0;
+	ev->h.root_ino = 0;
+	if (other_root(task, &ev->h.root_dev, &ev->h.root_ino))
+		ev->h.flags |= EXEC_OTHER_ROOT;
 	fill_proc(&ev->h.proc, task);
 	fill_cgroup(ev->h.cgroup, task);
 

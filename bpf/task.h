@@ -178,3 +178,17 @@ static __always_inline u32 copy_path(const struct path *p, u8 *dst, bool *trunc)
 	bpf_probe_read_kernel(dst, len, &pb->b[off & PATH_MASK]);
 	return len;
 }
+
+/* Whether the task's root directory is not hookwatch's own; if so, its
+ * device and inode. */
+static __always_inline bool other_root(struct task_struct *task, u32 *dev, u64 *ino)
+{
+	if (!self_root_ino)
+		return false;
+	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
+	if (!root)
+		return false;
+	*ino = BPF_CORE_READ(root, i_ino);
+	*dev = BPF_CORE_READ(root, i_sb, s_dev);
+	return *ino != self_root_ino || *dev != self_root_dev;
+}

@@ -73,6 +73,7 @@ enum exec_flag {
 	EXEC_ODD_INTERP = 1 << 5,   /* its ELF interpreter is not a system loader */
 	EXEC_LOADERLIKE = 1 << 6,   /* no interpreter and position-independent: static-pie, or a copy of ld.so */
 	EXEC_PTRACED = 1 << 7,      /* a watched program exec'd while traced (a debugger started it) */
+	EXEC_OTHER_ROOT = 1 << 8,   /* its root directory is not hookwatch's (chroot, a container's root) */
 };
 
 enum map_flag {
@@ -127,6 +128,10 @@ struct exec_hdr {
 	u16 pad;
 	u32 exe_dev;
 	u64 exe_ino;
+	/* Its root directory, when not hookwatch's (EXEC_OTHER_ROOT). */
+	u32 root_dev;
+	u32 pad2;
+	u64 root_ino;
 	struct proc_info proc;
 	/* The task's cgroup and its parents, leaf first ("<id>", "docker"):
 	 * the container, told in the kernel because a short-lived process is
@@ -216,6 +221,11 @@ volatile const u32 n_file_prefixes;
 /* Unread bytes in the ring buffer above which a mapping record wakes the
  * reader (a quarter of the ring, set before load). */
 volatile const u64 ringbuf_wake_bytes = 1 << 21;
+/* hookwatch's own root directory (kernel dev_t, inode): a process whose
+ * root is another (a chroot: a build chroot, debootstrap, an unregistered
+ * container) is judged in its own root by userspace. 0: not set. */
+volatile const u32 self_root_dev;
+volatile const u64 self_root_ino;
 /* Set when userspace filled system_interps. */
 volatile const u32 check_interp;
 

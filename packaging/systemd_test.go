@@ -14,45 +14,14 @@ import (
 	"time"
 
 	"github.com/hookwatch/hookwatch/internal/testlock"
+	"github.com/hookwatch/hookwatch/internal/testroot"
 )
 
 // The systemd host: Debian 12 with systemd as PID 1, booted by
-// systemd-nspawn, built once per machine and kept; each test boots a
+// systemd-nspawn from the kept root (internal/testroot); each test boots a
 // throw-away copy of it (--ephemeral), so it starts clean every time. (Not
 // an overlay: the kernel names an overlay's files by the layer below, so
 // the daemon would take every program's loader for a stranger.)
-const (
-	systemdRoot  = "/var/cache/hookwatch-test/systemd-bookworm"
-	systemdStamp = "etc/hookwatch-test-root" // written last: the root is complete
-	rootPackages = "systemd,systemd-sysv,dbus,init-system-helpers,openssh-client,rsyslog"
-)
-
-// ensureSystemdRoot debootstraps the root when it is missing.
-func ensureSystemdRoot(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(systemdRoot, systemdStamp)); err == nil {
-		return
-	}
-	tmp := systemdRoot + ".tmp"
-	os.RemoveAll(tmp)
-	os.MkdirAll(filepath.Dir(tmp), 0o755)
-	start := time.Now()
-	out, err := exec.Command("debootstrap", "--variant=minbase", "--include="+rootPackages, "bookworm", tmp, "http://deb.debian.org/debian").CombinedOutput()
-	if err != nil {
-		t.Fatalf("debootstrap: %v\n%s", err, out)
-	}
-	// Boots to a prompt-less multi-user target; no getty on the console.
-	os.Remove(filepath.Join(tmp, "etc/systemd/system/getty.target.wants/getty@tty1.service"))
-	os.WriteFile(filepath.Join(tmp, "etc/hostname"), []byte("hwhost\n"), 0o644)
-	if err := os.WriteFile(filepath.Join(tmp, systemdStamp), []byte(rootPackages+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.RemoveAll(systemdRoot)
-	if err := os.Rename(tmp, systemdRoot); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("debootstrapped the systemd host in %s", time.Since(start).Round(time.Second))
-}
 
 // sdHost is a booted container: commands run in its namespaces.
 type sdHost struct {
@@ -78,7 +47,7 @@ func bootHost(t *testing.T, pkgDir string) *sdHost {
 		t.Fatal(err)
 	}
 	c := exec.Command("systemd-nspawn", "--register=no", "--keep-unit", "--capability=all",
-		"--ephemeral", "-D", systemdRoot, "--machine=hwhost",
+		"--ephemeral", "-D", testroot.Dir, "--machine=hwhost",
 		"--bind-ro=/sys/kernel/btf", "--bind=/sys/kernel/tracing", "--bind-ro="+pkgDir+":/pkgs",
 		"-b")
 	// nspawn's own seccomp filter denies bpf().
@@ -239,7 +208,7 @@ func TestSystemdHost(t *testing.T) {
 	}
 	t.Cleanup(release)
 	testlock.Hold(t, testlock.Audit)
-	ensureSystemdRoot(t)
+	testroot.Bookworm(t)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	build(t, "3.0.0", dir)
@@ -413,7 +382,7 @@ systemctl restart rsyslog`, port))
 
 	// Purge leaves nothing of hookwatch.
 	h.must("dpkg", "-P", "hookwatch")
-	left := h.must("sh", "-c", "find /etc /var /usr /run -name '*hookwatch*' -not -path '/var/log/hookwatch-remote.log' -not -path '/etc/rsyslog.d/*' -not -path '/var/lib/dpkg/*' -not -path '/var/log/journal/*' -not -path '/"+systemdStamp+"' 2>/dev/null || true")
+	left := h.must("sh", "-c", "find /etc /var /usr /run -name '*hookwatch*' -not -path '/var/log/hookwatch-remote.log' -not -path '/etc/rsyslog.d/*' -not -path '/var/lib/dpkg/*' -not -path '/var/log/journal/*' -not -path '/"+testroot.Stamp+"' 2>/dev/null || true")
 	if strings.TrimSpace(left) != "" {
 		t.Errorf("left after purge:\n%s", left)
 	}

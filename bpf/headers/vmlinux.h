@@ -164,6 +164,7 @@ struct vm_area_struct {
 } __attribute__((preserve_access_index));
 
 struct fs_struct {
+	struct path root;
 	struct path pwd;
 } __attribute__((preserve_access_index));
 

@@ -52,9 +52,11 @@ type Config struct {
 	Fold *fold.Folder
 	// Containers names the container of a process; nil: none are named.
 	Containers *container.Resolver
-	// ContainerLoader says whether a container process's interpreter is
-	// its own system's loader (containerLoader); nil: never.
-	ContainerLoader func(pid uint32, interp string) bool
+
+	// ContainerLoader says whether an interpreter, in a container's or a
+	// chroot's root (a path to open its files through), is that root's own
+	// system loader (agent's containerLoader); nil: never.
+	ContainerLoader func(root, interp string) bool
 	// ContainerEngine builds an engine judging in a container's root
 	// (/proc/self/fd/N); nil: containers are judged by the host's files.
 	ContainerEngine func(root string) *detect.Engine
@@ -81,10 +83,12 @@ type Stats struct {
 	Swept             atomic.Uint64 // processes examined by the startup sweep
 	Folded            atomic.Uint64 // alerts folded into a follow-up instead of written
 	VouchedExecs      atomic.Uint64 // execs the kernel counted under a vouched verdict, summarized
+	RootUnknown       atomic.Uint64 // execs in a chroot whose root was gone before it could be opened: judged by the host's files
 }
 
 type item struct {
 	exec   *event.Exec
+	root   string // exec: the key of the root directory it runs in, when not hookwatch's
 	image  *event.ImageLoad
 	access *event.Access
 	// containerFile: a container's loader configuration written (its
@@ -242,12 +246,19 @@ func (a *Agent) Stats() *Stats { return &a.stats }
 // Exec implements event.Handler; it never blocks.
 func (a *Agent) Exec(e *event.Exec) {
 	a.stats.Execs.Add(1)
+	var c container.Container
 	if e.Cgroup != "" && a.containers != nil && a.cfg.Containers != nil {
-		if c := a.cfg.Containers.FromPath(e.Cgroup); c.ID != "" {
+		if c = a.cfg.Containers.FromPath(e.Cgroup); c.ID != "" {
 			a.containers.prime(c.ID, e.PID, e.Cgroup)
 		}
 	}
-	a.enqueue(item{exec: e})
+	var root string
+	if e.OtherRoot && c.ID == "" && a.containers != nil {
+		// A chroot: its root is opened now, while the process (often a
+		// short-lived one) still lives.
+		root = a.containers.primeRoot(e.RootDev, e.RootIno, e.PID, e.PPID)
+	}
+	a.enqueue(item{exec: e, root: root})
 }
 
 // ImageLoad implements event.Handler; it never blocks.
@@ -367,7 +378,7 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 func (a *Agent) process(it item) {
 	switch {
 	case it.exec != nil:
-		a.handleExec(it.exec)
+		a.handleExec(it.exec, it.root)
 	case it.image != nil:
 		a.handleImage(it.image)
 	case it.access != nil:

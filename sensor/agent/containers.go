@@ -31,8 +31,11 @@ const maxContainerEngines = 64
 
 type containerEngine struct {
 	root *os.File
-	path string         // /proc/self/fd/N: the root, as paths are opened through it
-	eng  *detect.Engine // built at first use
+	path string // /proc/self/fd/N: the root, as paths are opened through it
+	// hostPath is a chroot's directory as the host names it ("" for a
+	// container): the kernel's paths of its files start with it.
+	hostPath string
+	eng      *detect.Engine // built at first use
 }
 
 // containerEngines builds and keeps the engines. The root is opened once,
@@ -137,12 +140,128 @@ func openRoot(pid uint32, cgroup string) *os.File {
 	return nil
 }
 
-// engineFor is the engine that judges p: its container's, else the host's.
+// primeRoot finds the root directory of a chrooted process (a build
+// chroot, debootstrap's second stage, a container no runtime registered),
+// the directory dev:ino the kernel reported, and returns its key (""
+// unknown). It is opened through the process or its parent (in a chroot
+// build, a shell of the same root), whichever still lives, and kept: the
+// next process in it is found even when it and its parent are gone. Its
+// files are judged there like a container's, by an engine per root.
+func (c *containerEngines) primeRoot(dev, ino uint64, pids ...uint32) string {
+	key := fmt.Sprintf("root:%d:%d", dev, ino)
+	c.mu.Lock()
+	_, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return key
+	}
+	for _, pid := range pids {
+		dir := fmt.Sprintf("/proc/%d/root", pid)
+		path, err := os.Readlink(dir)
+		if err != nil || !filepath.IsAbs(path) {
+			continue
+		}
+		f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) != nil || st.Dev != dev || st.Ino != ino {
+			f.Close() // not that root (the parent is outside it)
+			continue
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if len(c.m) >= maxContainerEngines {
+			for _, e := range c.m {
+				e.root.Close()
+			}
+			clear(c.m)
+		}
+		c.m[key] = &containerEngine{root: f, path: fmt.Sprintf("/proc/self/fd/%d", f.Fd()), hostPath: path}
+		return key
+	}
+	return ""
+}
+
+// dirOf is the path to open a primed chroot's files through ("": not
+// known).
+func (c *containerEngines) dirOf(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		return e.path
+	}
+	return ""
+}
+
+// rootPath is the host path of a chroot primed before ("": not known).
+func (c *containerEngines) rootPath(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		return e.hostPath
+	}
+	return ""
+}
+
+// ofRoot returns the engine of a chroot primed before (nil: not known).
+func (c *containerEngines) ofRoot(key string) *detect.Engine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok {
+		return nil
+	}
+	if e.eng == nil {
+		e.eng = c.build(e.path)
+	}
+	return e.eng
+}
+
+// inRoot is a path the kernel resolved past a chroot's root, as the
+// process names it within its root.
+func inRoot(root, path string) string {
+	if rest, ok := strings.CutPrefix(path, root); ok && root != "" && strings.HasPrefix(rest, "/") {
+		return rest
+	}
+	return path
+}
+
+// containerLoader says whether interp is the own loader of p's container
+// or chroot, read through the root opened when it was first seen (a
+// process's /proc/PID/root vanishes with it, mid-judgement at times). A
+// root that could not be opened leaves the path alone to judge.
+func (a *Agent) containerLoader(p *proctable.Process, interp string) bool {
+	if a.containers == nil || (p.Container.ID == "" && p.RootKey == "") {
+		return false
+	}
+	var root string
+	if p.Container.ID != "" {
+		root, _ = a.containers.rootOf(p)
+	} else {
+		root = a.containers.dirOf(p.RootKey)
+	}
+	if root == "" {
+		root = fmt.Sprintf("/proc/%d/root", p.PID)
+	}
+	return a.cfg.ContainerLoader(root, interp)
+}
+
+// engineFor is the engine that judges p: its container's or its chroot's,
+// else the host's.
 func (a *Agent) engineFor(p *proctable.Process) *detect.Engine {
-	if p == nil || p.Container.ID == "" || a.containers == nil {
+	if p == nil || a.containers == nil {
 		return a.engine
 	}
-	if e := a.containers.of(p); e != nil {
+	var e *detect.Engine
+	switch {
+	case p.Container.ID != "":
+		e = a.containers.of(p)
+	case p.RootKey != "":
+		e = a.containers.ofRoot(p.RootKey)
+	}
+	if e != nil {
 		return e
 	}
 	return a.engine

@@ -105,7 +105,7 @@ func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
 	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
 		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
 		p.LoaderEnv, p.Expected, p.Extra = parent.LoaderEnv, parent.Expected, parent.Extra
-		p.Container, p.Cgroup = parent.Container, parent.Cgroup
+		p.Container, p.Cgroup, p.Root, p.RootKey = parent.Container, parent.Cgroup, parent.Root, parent.RootKey
 	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
 		p.Container = a.containerOf(il.PID, "")
 		p.Executable = strings.TrimSuffix(exe, " (deleted)")

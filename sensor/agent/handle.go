@@ -13,12 +13,20 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
-func (a *Agent) handleExec(e *event.Exec) {
+func (a *Agent) handleExec(e *event.Exec, root string) {
 	p := a.fromRecord(e.Proc)
 	p.Container, p.Cgroup = a.containerOf(e.PID, e.Cgroup), e.Cgroup
-	if e.OddInterpreter && p.Container.ID != "" && a.cfg.ContainerLoader != nil && a.cfg.ContainerLoader(e.PID, e.Interpreter) {
-		// The container's own loader, as its packages installed it: not
-		// an alternate loader, and not the loader run directly.
+	if root != "" && p.Container.ID == "" && a.containers != nil {
+		// Chrooted: its paths as it names them, judged in its root.
+		p.RootKey, p.Root = root, a.containers.rootPath(root)
+		e.Executable, e.Interpreter = inRoot(p.Root, e.Executable), inRoot(p.Root, e.Interpreter)
+	} else if e.OtherRoot && p.Container.ID == "" {
+		a.stats.RootUnknown.Add(1) // judged by hookwatch's own files
+	}
+	if e.OddInterpreter && a.cfg.ContainerLoader != nil && a.containerLoader(p, e.Interpreter) {
+		// The container's (or chroot's) own loader, as its packages
+		// installed it: not an alternate loader, and not the loader run
+		// directly.
 		e.OddInterpreter, e.Interpreter = false, ""
 		e.Watch &^= event.WatchLoader
 	}
@@ -49,6 +57,9 @@ func (a *Agent) handleExec(e *event.Exec) {
 
 func (a *Agent) handleImage(il *event.ImageLoad) {
 	p := a.processFor(il)
+	if p.Root != "" {
+		il.Path = inRoot(p.Root, il.Path)
+	}
 	var start, end uint64
 	if il.Deleted || il.Memfd {
 		// The name leads nowhere: find the live mapping to read it through.

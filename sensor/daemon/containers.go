@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -30,10 +29,10 @@ type loaderKey struct {
 // host's loaders, so every process of a container comes here: a loader by
 // name in a system library directory of the container is its loader,
 // unless the container's own package database, read through the process's
-// root while it lives, says its bytes are not what the package shipped.
-// A process gone before its root could be read (docker run --rm IMAGE
-// true) is judged by the path alone; the verdict of a judged one is kept
-// per loader file.
+// root (opened while one of its processes lived, and kept), says its
+// bytes are not what the package shipped. A root that could not be opened
+// (docker run --rm IMAGE true, gone at once) is judged by the path alone;
+// the verdict of a judged one is kept per loader file.
 type containerLoaders struct {
 	rules *rules.Set
 	mu    sync.Mutex
@@ -44,13 +43,13 @@ func newContainerLoaders(rs *rules.Set) *containerLoaders {
 	return &containerLoaders{rules: rs, seen: map[loaderKey]bool{}}
 }
 
-// Is says whether interp, as process pid (in a container) sees it, is the
-// container's own system loader.
-func (c *containerLoaders) Is(pid uint32, interp string) bool {
+// Is says whether interp, in the root directory root (a container's or a
+// chroot's, as a path to open its files through), is that root's own
+// system loader.
+func (c *containerLoaders) Is(root, interp string) bool {
 	if interp == "" || !c.rules.IsLoader(filepath.Base(interp)) || c.rules.LocationClass(interp, false, false) != "system" {
 		return false // an odd interpreter in a container is odd too (OrBit)
 	}
-	root := fmt.Sprintf("/proc/%d/root", pid)
 	var st syscall.Stat_t
 	if err := syscall.Stat(filepath.Join(root, interp), &st); err != nil {
 		return true // gone: the path is all there is

@@ -49,7 +49,7 @@ func emitStats(log logrus.FieldLogger, pr Collector, ag *agent.Agent, msg string
 		"kernel_env_truncated": ks.EnvTrunc, "decode_errors": decodeErrs, "agent_dropped": st.Dropped.Load(),
 		"written": st.Written.Load(), "alerts": st.Alerts.Load(), "rule_errors": st.RuleErrors.Load(), "write_errors": st.WriteErrors.Load(),
 		"swept": st.Swept.Load(), "config_changes": st.Changes.Load(), "alerts_folded": st.Folded.Load(),
-		"kernel_vouched": ks.Vouched, "vouched_summarized": st.VouchedExecs.Load(),
+		"kernel_vouched": ks.Vouched, "vouched_summarized": st.VouchedExecs.Load(), "chroot_root_unknown": st.RootUnknown.Load(),
 	}).Info(msg)
 }
 
@@ -128,6 +128,7 @@ func sensorMetrics(pr Collector, ag *agent.Agent) []metrics.Metric {
 		{Name: "hookwatch_kernel_execs_total", Help: "Every exec the kernel side saw.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.execs) })},
 		{Name: "hookwatch_kernel_vouched_execs_total", Help: "Execs the kernel counted instead of delivering: a program that handles no credentials with one loader variable the agent vouched for (summarized per fold window).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.vouched) })},
 		counter("hookwatch_vouched_execs_summarized_total", "Of those, execs already written in a summary document.", func() float64 { return float64(st.VouchedExecs.Load()) }),
+		counter("hookwatch_chroot_root_unknown_total", "Execs in a chroot whose root directory was gone before it could be opened: judged by the host's files.", func() float64 { return float64(st.RootUnknown.Load()) }),
 		{Name: "hookwatch_kernel_watch_full_total", Help: "Processes the kernel could not mark watched (map full).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.watchFull) })},
 		{Name: "hookwatch_kernel_env_truncated_total", Help: "Environments too large to scan in the kernel (read from /proc instead).", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.envTrunc) })},
 		{Name: "hookwatch_decode_errors_total", Help: "Ring buffer records that could not be decoded.", Counter: true, Read: kernel(func(k kstats) float64 { return float64(k.decodeErrs) })},

@@ -65,6 +65,11 @@ type Exec struct {
 	// Traced is set when a watched program was exec'd under ptrace: a
 	// debugger or tracer started it.
 	Traced bool
+	// OtherRoot is set when the process's root directory is not
+	// hookwatch's (a chroot): its files are judged in its own root, the
+	// directory RootDev, RootIno (userspace dev_t encoding).
+	OtherRoot        bool
+	RootDev, RootIno uint64
 	// Cgroup is the process's cgroup path as the kernel named it at exec
 	// ("/docker/<id>"; the last levels only): its container.
 	Cgroup string

@@ -128,6 +128,9 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 		OddInterpreter:     f&hookwatchExecFlagEXEC_ODD_INTERP != 0,
 		LoaderLike:         f&hookwatchExecFlagEXEC_LOADERLIKE != 0,
 		Traced:             f&hookwatchExecFlagEXEC_PTRACED != 0,
+		OtherRoot:          f&hookwatchExecFlagEXEC_OTHER_ROOT != 0,
+		RootDev:            userDev(h.RootDev),
+		RootIno:            h.RootIno,
 		Cgroup:             cgroupPath(h.Cgroup),
 	}, nil
 }

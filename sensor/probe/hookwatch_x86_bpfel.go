@@ -96,6 +96,7 @@ const (
 	hookwatchExecFlagEXEC_ODD_INTERP   hookwatchExecFlag = 32
 	hookwatchExecFlagEXEC_LOADERLIKE   hookwatchExecFlag = 64
 	hookwatchExecFlagEXEC_PTRACED      hookwatchExecFlag = 128
+	hookwatchExecFlagEXEC_OTHER_ROOT   hookwatchExecFlag = 256
 )
 
 type hookwatchExecHdr struct {
@@ -112,6 +113,9 @@ type hookwatchExecHdr struct {
 	ExeDev    uint32
 	_         [4]byte
 	ExeIno    uint64
+	RootDev   uint32
+	Pad2      uint32
+	RootIno   uint64
 	Proc      hookwatchProcInfo
 	Cgroup    [4][80]uint8
 }
@@ -317,6 +321,8 @@ const (
 	hookwatchVarN_envPrefixes        = "n_env_prefixes"
 	hookwatchVarN_filePrefixes       = "n_file_prefixes"
 	hookwatchVarRingbufWakeBytes     = "ringbuf_wake_bytes"
+	hookwatchVarSelfRootDev          = "self_root_dev"
+	hookwatchVarSelfRootIno          = "self_root_ino"
 	hookwatchVarSelfTgid             = "self_tgid"
 	hookwatchVarUnusedAccessFlag     = "unused_access_flag"
 	hookwatchVarUnusedAccessHdr      = "unused_access_hdr"
@@ -441,6 +447,8 @@ type hookwatchVariableSpecs struct {
 	N_envPrefixes     *ebpf.VariableSpec `ebpf:"n_env_prefixes"`
 	N_filePrefixes    *ebpf.VariableSpec `ebpf:"n_file_prefixes"`
 	RingbufWakeBytes  *ebpf.VariableSpec `ebpf:"ringbuf_wake_bytes"`
+	SelfRootDev       *ebpf.VariableSpec `ebpf:"self_root_dev"`
+	SelfRootIno       *ebpf.VariableSpec `ebpf:"self_root_ino"`
 	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedAccessFlag  *ebpf.VariableSpec `ebpf:"unused_access_flag"`
 	UnusedAccessHdr   *ebpf.VariableSpec `ebpf:"unused_access_hdr"`
@@ -537,6 +545,8 @@ type hookwatchVariables struct {
 	N_envPrefixes     *ebpf.Variable `ebpf:"n_env_prefixes"`
 	N_filePrefixes    *ebpf.Variable `ebpf:"n_file_prefixes"`
 	RingbufWakeBytes  *ebpf.Variable `ebpf:"ringbuf_wake_bytes"`
+	SelfRootDev       *ebpf.Variable `ebpf:"self_root_dev"`
+	SelfRootIno       *ebpf.Variable `ebpf:"self_root_ino"`
 	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedAccessFlag  *ebpf.Variable `ebpf:"unused_access_flag"`
 	UnusedAccessHdr   *ebpf.Variable `ebpf:"unused_access_hdr"`

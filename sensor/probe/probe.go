@@ -159,7 +159,16 @@ func configure(spec *ebpf.CollectionSpec, cfg Config) error {
 	if len(cfg.SystemInterpreters) > 0 {
 		check = 1
 	}
+	// hookwatch's own root, to tell a process chrooted elsewhere.
+	var rootDev uint32
+	var rootIno uint64
+	var st unix.Stat_t
+	if err := unix.Stat("/", &st); err == nil {
+		rootDev, rootIno = unix.Major(st.Dev)<<20|unix.Minor(st.Dev), st.Ino
+	}
 	for name, v := range map[string]any{
+		"self_root_dev":     rootDev,
+		"self_root_ino":     rootIno,
 		"file_prefix":       words,
 		"file_prefix_mask":  masks,
 		"file_prefix_words": nwords,

@@ -36,6 +36,10 @@ type Process struct {
 	// the cgroup path the kernel named at exec.
 	Container container.Container
 	Cgroup    string
+	// Root is the root directory of a process chrooted elsewhere than
+	// hookwatch, as a host path ("": hookwatch's own), and RootKey its
+	// identity: its paths are within it, and its files are judged there.
+	Root, RootKey string
 
 	// Expected is what the loader would map for the executable, and Extra
 	// what expected families (PAM, NSS) pulled in since. Nil until needed.
