@@ -60,6 +60,7 @@ fuzz: ## run each fuzz target for a short while (FUZZTIME to change it)
 	go test ./sensor/ruleset -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	go test ./sensor/allowlist -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	go test ./sensor/format -run '^$$' -fuzz FuzzMarshalDocString -fuzztime $(FUZZTIME)
+	go test ./sensor/format -run '^$$' -fuzz FuzzECSString -fuzztime $(FUZZTIME)
 
 clean: ## remove build outputs
 	rm -rf bin dist

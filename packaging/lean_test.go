@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/hookwatch/hookwatch/sensor/ecs"
 )
 
 // twoFacts are leaf pairs that may hold the same value because they are
@@ -28,7 +30,7 @@ var twoFacts = [][2]string{
 func TestDocumentsCarryEachFactOnce(t *testing.T) {
 	var alertSizes []int
 	for cat, s := range samples(t) {
-		docs := append([]map[string]any{s.doc}, toMaps(s.alerts)...)
+		docs := toMaps(t, append([]*ecs.Doc{s.doc}, s.alerts...))
 		if len(s.alerts) == 0 {
 			t.Errorf("%s: the sample raised no alert to measure", cat)
 		}
@@ -69,7 +71,22 @@ func TestDocumentsCarryEachFactOnce(t *testing.T) {
 	}
 }
 
-func toMaps(ds []map[string]any) []map[string]any { return ds }
+// toMaps reads documents as the SIEM does: from their JSON.
+func toMaps(t *testing.T, ds []*ecs.Doc) []map[string]any {
+	var out []map[string]any
+	for _, d := range ds {
+		b, err := ecs.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
 
 // flatten writes a document's leaves as dotted keys; lists are one value.
 func flatten(prefix string, v any, out map[string]string) {

@@ -63,8 +63,8 @@ func (rootOnly) Group(gid uint32) (string, bool) { return "root", gid == 0 }
 type sample struct {
 	row    map[string]any // the Defender row of the event (telemetry)
 	fields map[string]any // the fields the rules saw
-	doc    ecs.Doc        // the ECS document (telemetry), facts included
-	alerts []ecs.Doc      // the alerts the built-in rules raised on it
+	doc    *ecs.Doc       // the ECS document (telemetry), facts included
+	alerts []*ecs.Doc     // the alerts the built-in rules raised on it
 }
 
 // samples builds one event of each category through the real engine and
@@ -95,7 +95,7 @@ func samples(t *testing.T) map[string]sample {
 	p := &proctable.Process{PID: 42, PPID: 1, EntityID: "entity-42", Executable: "/usr/bin/ssh", Name: "ssh", Args: []string{"ssh", "host"}, Credential: true,
 		LoaderEnv: []string{"LD_PRELOAD=" + hook, "LD_LIBRARY_PATH=/tmp"}, Start: now.Add(-time.Second)}
 	out := map[string]sample{}
-	add := func(cat string, doc ecs.Doc, ev *detect.Event) {
+	add := func(cat string, doc *ecs.Doc, ev *detect.Event) {
 		doc = enc.Facts(doc, ev.Fields)
 		row, err := def.Row(doc)
 		if err != nil {

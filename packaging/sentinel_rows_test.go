@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/format"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
@@ -51,7 +52,7 @@ func TestSentinelContentReadsWhatHookwatchWrites(t *testing.T) {
 	}
 	written := map[string]map[string]bool{} // Defender table -> AdditionalFields keys
 	cefWritten := map[string]bool{}         // CommonSecurityLog columns
-	note := func(doc map[string]any) {
+	note := func(doc *ecs.Doc) {
 		row, err := def.Row(doc)
 		if err != nil {
 			t.Fatal(err)

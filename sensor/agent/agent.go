@@ -20,6 +20,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/fold"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -214,7 +215,7 @@ type FileWatcher interface {
 
 // Publisher delivers documents (the output package's).
 type Publisher interface {
-	Publish(doc map[string]any) error
+	Publish(o *observation.Observation) error
 }
 
 // New returns an agent writing to out.

@@ -73,13 +73,13 @@ func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert) {
 // writeFollowUps writes the documents that close fold windows.
 func (a *Agent) writeFollowUps(fs []fold.FollowUp) {
 	for _, f := range fs {
-		if first, ok := f.First.(ecs.Doc); ok {
+		if first, ok := f.First.(*ecs.Doc); ok {
 			a.write(a.enc.FollowUp(first, f.Count, f.Start, f.End, f.SamplePIDs))
 		}
 	}
 }
 
-func (a *Agent) write(d ecs.Doc) {
+func (a *Agent) write(d *ecs.Doc) {
 	if err := a.out.Publish(d); err != nil {
 		a.stats.WriteErrors.Add(1)
 		a.log.WithError(err).Warn("event not written")

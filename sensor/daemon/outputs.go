@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/sensor/config"
 	"github.com/hookwatch/hookwatch/sensor/format"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/output"
 )
 
@@ -83,10 +84,10 @@ type swapPublisher struct {
 	p  *output.Publisher
 }
 
-func (s *swapPublisher) Publish(doc map[string]any) error {
+func (s *swapPublisher) Publish(o *observation.Observation) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.p.Publish(doc)
+	return s.p.Publish(o)
 }
 
 func (s *swapPublisher) get() *output.Publisher {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
@@ -12,15 +13,15 @@ import (
 // is the caller, as in every hookwatch document; ECS has no field set for
 // a target process, so the target is in labels (target_image,
 // target_process_id, target_user from the facts, and its entity id here).
-func (e *Encoder) Access(caller, parent, target *proctable.Process, a *event.Access, byParent bool) Doc {
-	d := e.base(a.Time, "event", "hookwatch.access", string(a.Op), []string{"process"}, []string{"access"})
+func (e *Encoder) Access(caller, parent, target *proctable.Process, a *event.Access, byParent bool) *Doc {
+	d := e.base(a.Time, observation.KindEvent, observation.DatasetAccess, string(a.Op), []string{"process"}, []string{"access"})
 	e.subject(d, caller, parent)
 	rel := "a stranger to it"
 	if byParent {
 		rel = "its parent"
 	}
-	d["message"] = clean(fmt.Sprintf("%s (pid %d) %s %s (pid %d), %s", filepath.Base(caller.Executable), caller.PID,
+	d.Message = clean(fmt.Sprintf("%s (pid %d) %s %s (pid %d), %s", filepath.Base(caller.Executable), caller.PID,
 		a.Op, target.Executable, target.PID, rel))
-	d["labels"] = Doc{"target_entity_id": target.EntityID}
+	label(d, "target_entity_id", target.EntityID)
 	return d
 }

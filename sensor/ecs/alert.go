@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/detect"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
@@ -16,7 +16,7 @@ import (
 // Alert encodes a detection: the event a rule matched, with the rule's
 // metadata (rule.*, event.severity from its level, threat.* from its
 // attack.* tags) and the event's evidence.
-func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
+func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) *Doc {
 	var category, typ []string
 	switch a.Category {
 	case ruleset.ImageLoad:
@@ -29,32 +29,27 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 		category, typ = []string{"intrusion_detection", "process"}, []string{"info", "start"}
 	}
 	r := a.Rule
-	d := e.base(a.Time, "alert", "hookwatch.alert", r.Name, category, typ)
-	ev := d["event"].(Doc)
-	ev["severity"] = severityNumber(r.Level)
-	ev["risk_score"] = float64(a.Score)
-	ev["reason"] = clean(strings.Join(a.Reasons, "; "))
+	d := e.base(a.Time, observation.KindAlert, observation.DatasetAlert, r.Name, category, typ)
+	d.Labels = make(map[string]string, len(a.Fields)+4)
+	d.Level, _ = observation.ParseLevel(r.Level)
+	d.Event.Severity = observation.Int64(d.Level.ECS())
+	d.Event.RiskScore = observation.Float64(float64(a.Score))
+	d.Event.Reason = clean(strings.Join(a.Reasons, "; "))
 	if p != nil {
 		e.subject(d, p, parent)
 	}
 	if a.Category == ruleset.FileEvent {
-		d["file"] = Doc{"path": clean(a.Target), "name": clean(filepath.Base(a.Target)), "directory": clean(filepath.Dir(a.Target)), "type": "file"}
+		d.File = &observation.File{Path: clean(a.Target), Name: clean(filepath.Base(a.Target)), Directory: clean(filepath.Dir(a.Target)), Type: "file"}
 	}
 	set := "hookwatch"
 	if !r.Builtin {
 		set = "local"
 	}
-	// The rule by id, title and first reference: its description and
-	// author are in the rule file (docs/rules.md lists the built-in ones),
-	// not repeated in every alert.
-	rd := Doc{"id": r.ID, "name": clean(r.Title), "ruleset": set, "category": a.Category}
-	if len(r.References) > 0 {
-		rd["reference"] = clean(r.References[0])
-	}
-	d["rule"] = rd
-	if t := e.threat(r.Techniques(), r.Tactics()); t != nil {
-		d["threat"] = t
-	}
+	// The rule by id, title and category: its description, author and
+	// references are in the rule file (docs/rules.md lists the built-in
+	// ones), not repeated in every alert.
+	d.Rule = &observation.Rule{ID: r.ID, Name: clean(r.Title), Ruleset: set, Category: a.Category}
+	d.Threat = e.threat(r.Techniques(), r.Tactics())
 	if len(a.Libraries) > 0 {
 		// The first library with a judgement is the one the alert shows
 		// in dll.* and file.*; labels.library names them all.
@@ -65,26 +60,21 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 				break
 			}
 		}
-		d["dll"] = dll(lib.Path)
-		if lib.Ino != 0 && d["file"] == nil {
-			d["file"] = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
+		d.Dll = &observation.Dll{Path: clean(lib.Path)}
+		if lib.Ino != 0 && d.File == nil {
+			d.File = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
 		}
 		e.judgement(d, lib.Judgement, lib.Overrides)
 	}
 	// The facts (labels, from the event's fields) name the target and the
 	// libraries; the rule's name is event.action, the reasons event.reason.
-	labels, _ := d["labels"].(Doc)
-	if labels == nil {
-		labels = Doc{}
-	}
-	labels["severity_level"] = r.Level
+	label(d, "severity_level", r.Level)
 	if r.File != "" && !r.Builtin {
-		labels["rule_file"] = clean(r.File)
+		label(d, "rule_file", clean(r.File))
 	}
-	d["labels"] = labels
-	d["message"] = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
-	d = e.Facts(d, a.Fields)
-	alertFacts(d["labels"].(Doc))
+	d.Message = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
+	e.Facts(d, a.Fields)
+	alertFacts(d.Labels)
 	leanAlert(d)
 	return d
 }
@@ -92,16 +82,16 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) Doc {
 // threat maps a rule's ATT&CK tags onto threat.*: each technique named
 // from the rules' technique table (its parent and tactics with it), and
 // tactics the tags name that no technique brings.
-func (e *Encoder) threat(ids, tacticTags []string) Doc {
+func (e *Encoder) threat(ids, tacticTags []string) *observation.Threat {
 	if len(ids) == 0 && len(tacticTags) == 0 {
 		return nil
 	}
-	var tacticID, tacticName, techID, techName, subID, subName []string
+	var tacticID, techID, techName, subID, subName []string
 	seenTactic := map[string]bool{}
-	addTactic := func(ta rules.Ref) {
-		if !seenTactic[ta.ID] {
-			seenTactic[ta.ID] = true
-			tacticID, tacticName = append(tacticID, ta.ID), append(tacticName, ta.Name)
+	addTactic := func(id string) {
+		if !seenTactic[id] {
+			seenTactic[id] = true
+			tacticID = append(tacticID, id)
 		}
 	}
 	for _, id := range ids {
@@ -125,126 +115,73 @@ func (e *Encoder) threat(ids, tacticTags []string) Doc {
 			techID, techName = append(techID, id), append(techName, t.Name)
 		}
 		for _, ta := range t.Tactics {
-			addTactic(ta)
+			addTactic(ta.ID)
 		}
 	}
 	for _, name := range tacticTags {
 		if ta, ok := e.rules.Tactics[name]; ok {
-			addTactic(rules.Ref{ID: ta.ID, Name: ta.Name, Reference: ta.Reference})
+			addTactic(ta.ID)
 		}
 	}
-	// Ids and names only: each reference is the id's ATT&CK page, and
-	// three arrays of URLs were a fifth of an alert's bytes.
-	d := Doc{"framework": "MITRE ATT&CK"}
+	// Ids, and names where the id alone is not read at a glance: tactics
+	// by id, a technique by its sub-technique's name when it has one. Each
+	// reference is the id's ATT&CK page, and three arrays of URLs were a
+	// fifth of an alert's bytes. An alert is a ticket and every byte of it
+	// is billed.
+	d := &observation.Threat{Framework: "MITRE ATT&CK"}
 	if len(tacticID) > 0 {
-		d["tactic"] = Doc{"id": tacticID, "name": tacticName}
+		d.Tactic = &observation.Named{ID: tacticID}
 	}
 	if len(techID) > 0 {
-		tech := Doc{"id": techID, "name": techName}
+		d.Technique = &observation.Technique{ID: techID, Name: techName}
 		if len(subID) > 0 {
-			tech["subtechnique"] = Doc{"id": subID, "name": subName}
+			d.Technique.Name = nil // the sub-technique's name says it
+			d.Technique.Subtechnique = &observation.Named{ID: subID, Name: subName}
 		}
-		d["technique"] = tech
 	}
 	return d
 }
 
-func (e *Encoder) truncationLabels(d Doc, args, env, path bool) {
-	l := Doc{}
-	if args {
-		l["args_truncated"] = "true"
-	}
-	if env {
-		l["env_truncated"] = "true"
-	}
-	if path {
-		l["path_truncated"] = "true"
-	}
-	if len(l) > 0 {
-		d["labels"] = l
-	}
-}
-
 // leanAlert leaves out of an alert what identifies rather than informs,
-// and what the telemetry of the same process already holds: an alert is a
-// ticket and every byte of it is billed. SHA-256 names the file (SHA-1 is
-// in the library's telemetry), tactics by id, the rule by id and title, the
-// host without its kernel, users and files by name, techniques by the
-// sub-technique's name.
-func leanAlert(d Doc) {
-	if dl, ok := d["dll"].(Doc); ok {
-		if h, ok := dl["hash"].(Doc); ok {
-			delete(h, "sha1")
+// and what the telemetry of the same process already holds: SHA-256 names
+// the file (SHA-1 is in the library's telemetry), the host without its
+// kernel, users and files by name, the process without its group or its
+// parent's user, the sensor without its product.
+func leanAlert(d *Doc) {
+	if d.Dll != nil && d.Dll.Hash != nil {
+		d.Dll.Hash.SHA1 = ""
+	}
+	if f := d.File; f != nil {
+		if f.Owner != "" {
+			f.UID = ""
+		}
+		if f.Group != "" {
+			f.GID = ""
 		}
 	}
-	if f, ok := d["file"].(Doc); ok {
-		if _, named := f["owner"]; named {
-			delete(f, "uid")
-		}
-		if _, named := f["group"]; named {
-			delete(f, "gid")
-		}
-	}
-	if h, ok := d["host"].(Doc); ok {
-		if o, ok := h["os"].(Doc); ok {
-			delete(o, "kernel")
-		}
-	}
-	if t, ok := d["threat"].(Doc); ok {
-		if ta, ok := t["tactic"].(Doc); ok {
-			delete(ta, "name")
-		}
-		if te, ok := t["technique"].(Doc); ok && te["subtechnique"] != nil {
-			delete(te, "name") // the sub-technique's name says it
-		}
-	}
-	if r, ok := d["rule"].(Doc); ok {
-		delete(r, "reference")
-	}
-	if p, ok := d["process"].(Doc); ok {
-		delete(p, "group")
-		if pp, ok := p["parent"].(Doc); ok {
-			delete(pp, "user")
-			if pp["entity_id"] == "" {
-				delete(pp, "entity_id")
-			}
+	d.Host.OS.Kernel = ""
+	d.Observer.Product = ""
+	if p := d.Process; p != nil {
+		p.Group = nil
+		if p.Parent != nil {
+			p.Parent.User = nil
 		}
 		// process.env_vars is the loader variables and what they name,
 		// as written: the same facts as loader_variable and loader_item
 		// (kept when the loader's own flags named items too).
-		if _, ok := p["env_vars"]; ok {
-			if labels, ok := d["labels"].(Doc); ok && labels["loader_flag"] == nil {
-				delete(labels, "loader_variable")
-				delete(labels, "loader_item")
-			}
+		if len(p.EnvVars) > 0 && d.Labels["loader_flag"] == "" {
+			delete(d.Labels, "loader_variable")
+			delete(d.Labels, "loader_item")
 		}
-	}
-	if o, ok := d["observer"].(Doc); ok {
-		delete(o, "product")
 	}
 }
 
 // alertFacts leaves out of an alert the facts that are false: the rule
 // that fired decided on them, and an absent fact reads as false.
-func alertFacts(labels Doc) {
+func alertFacts(labels map[string]string) {
 	for k, v := range labels {
 		if v == "false" {
 			delete(labels, k)
 		}
 	}
-}
-
-// severityNumber maps levels onto the numbers Elastic's detection rules use.
-func severityNumber(level string) int64 {
-	switch level {
-	case "informational":
-		return 0
-	case "critical":
-		return 99
-	case "high":
-		return 73
-	case "medium":
-		return 47
-	}
-	return 21
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,15 +20,15 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/format"
 	"github.com/hookwatch/hookwatch/sensor/judge"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
 // Version is the ECS version the documents follow.
 const Version = "9.4.0"
 
-// Doc is one ECS document: nested objects, as Elasticsearch stores them.
-// An alias, so the output encoders walk plain maps.
-type Doc = map[string]any
+// Doc is one document, typed: the observation the encoders read.
+type Doc = observation.Observation
 
 // Host identifies the machine and the sensor in every document.
 type Host struct {
@@ -49,6 +50,9 @@ type Encoder struct {
 	names  Names
 	rules  *rules.Set
 	now    func() time.Time
+	// labelKeys remembers label keys by field name (the agent's
+	// goroutine and tests may encode at once).
+	labelKeys sync.Map
 }
 
 // New returns an encoder. rules supplies ATT&CK metadata for alerts.
@@ -57,88 +61,91 @@ func New(host Host, names Names, r *rules.Set) *Encoder {
 }
 
 // Marshal encodes a document as one line of JSON.
-func Marshal(d Doc) ([]byte, error) {
-	b, err := format.MarshalDoc(d)
+func Marshal(d *Doc) ([]byte, error) {
+	b, err := format.ECS{}.Encode(d)
 	if err != nil {
 		return nil, fmt.Errorf("encoding ECS document: %w", err)
 	}
 	return b, nil
 }
 
-func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ []string) Doc {
-	return Doc{
-		"@timestamp": ts(t),
-		"ecs":        Doc{"version": Version},
-		// The sensor once, as observer.* (agent.* said the same again);
-		// event.dataset names hookwatch and the kind of event.
-		"event": Doc{
-			"kind":     kind,
-			"category": category,
-			"type":     typ,
-			"action":   action,
-			"id":       newID(),
-			"dataset":  dataset,
-		},
-		"host":     Doc{"name": e.host.Name, "id": e.host.ID, "os": Doc{"type": "linux", "kernel": e.kernel}},
-		"observer": Doc{"vendor": "hookwatch", "product": "hookwatch", "version": e.host.Version},
+func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ []string) *Doc {
+	// The sensor once, as observer.* (agent.* said the same again);
+	// event.dataset names hookwatch and the kind of event.
+	return &Doc{
+		Timestamp: ts(t), Time: t,
+		ECS:      observation.ECS{Version: Version},
+		Event:    observation.Event{Kind: kind, Category: category, Type: typ, Action: action, ID: newID(), Dataset: dataset},
+		Host:     observation.Host{Name: e.host.Name, ID: e.host.ID, OS: observation.OS{Type: "linux", Kernel: e.kernel}},
+		Observer: observation.Observer{Vendor: "hookwatch", Product: "hookwatch", Version: e.host.Version},
 	}
 }
 
 // Exec encodes a process start that carried loader variables or flags.
-func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) Doc {
-	d := e.base(ex.Time, "event", "hookwatch.process", "exec", []string{"process"}, []string{"start"})
+func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) *Doc {
+	d := e.base(ex.Time, observation.KindEvent, observation.DatasetProcess, "exec", []string{"process"}, []string{"start"})
 	e.subject(d, p, parent)
 	if len(p.LoaderEnv) > 0 {
-		d["message"] = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
+		d.Message = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
 	} else {
-		d["message"] = clean(p.Executable + " started")
+		d.Message = clean(p.Executable + " started")
 	}
 	if ex.FromSweep {
-		d["event"].(Doc)["action"] = "running-at-start"
-		d["event"].(Doc)["type"] = []string{"info"}
+		d.Event.Action, d.Event.Type = "running-at-start", []string{"info"}
 	}
-	e.truncationLabels(d, p.ArgsTruncated, ex.EnvTruncated || ex.LoaderEnvTruncated, ex.PathTruncated)
+	if p.ArgsTruncated {
+		label(d, "args_truncated", "true")
+	}
+	if ex.EnvTruncated || ex.LoaderEnvTruncated {
+		label(d, "env_truncated", "true")
+	}
+	if ex.PathTruncated {
+		label(d, "path_truncated", "true")
+	}
 	return d
 }
 
 // ImageLoad encodes a library mapped executable into a watched process.
-func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string, j *judge.Judgement) Doc {
-	d := e.base(il.Time, "event", "hookwatch.library", "library-loaded", []string{"library"}, []string{"start"})
+func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string, j *judge.Judgement) *Doc {
+	d := e.base(il.Time, observation.KindEvent, observation.DatasetLibrary, "library-loaded", []string{"library"}, []string{"start"})
 	e.subject(d, p, parent)
-	d["dll"] = dll(il.Path)
-	d["file"] = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
-	d["message"] = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
-	labels := Doc{"expected": strconv.FormatBool(expected), "location_class": location}
+	d.Dll = &observation.Dll{Path: clean(il.Path)} // its name is the path's last element
+	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
+	d.Message = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
+	d.Labels = make(map[string]string, 32) // the facts join them
+	d.Labels["expected"], d.Labels["location_class"] = strconv.FormatBool(expected), location
 	if il.Deleted {
-		labels["deleted"] = "true"
+		d.Labels["deleted"] = "true"
 	}
 	if il.Memfd {
-		labels["memfd"] = "true"
+		d.Labels["memfd"] = "true"
 	}
 	if il.Mprotect {
-		labels["via"] = "mprotect"
+		d.Labels["via"] = "mprotect"
 	}
 	if il.FromSweep {
-		labels["via"] = "startup-sweep"
+		d.Labels["via"] = "startup-sweep"
 	}
-	d["labels"] = labels
 	e.judgement(d, j, nil)
 	return d
 }
 
+// label sets one label, making the map when it is the first.
+func label(d *Doc, k, v string) {
+	if d.Labels == nil {
+		d.Labels = map[string]string{}
+	}
+	d.Labels[k] = v
+}
+
 // judgement adds a library's verdict: hashes on dll and file, ownership on
 // file and package, and the facts ECS has no field for as labels.
-func (e *Encoder) judgement(d Doc, j *judge.Judgement, overrides []string) {
+func (e *Encoder) judgement(d *Doc, j *judge.Judgement, overrides []string) {
 	if j == nil {
 		return
 	}
-	labels, _ := d["labels"].(Doc)
-	if labels == nil {
-		labels = Doc{}
-		d["labels"] = labels
-	}
 	if j.Err != "" {
-		labels["judgement_error"] = clean(j.Err)
+		label(d, "judgement_error", clean(j.Err))
 	}
 	if !j.Exists {
 		return
@@ -146,60 +153,59 @@ func (e *Encoder) judgement(d Doc, j *judge.Judgement, overrides []string) {
 	if j.SHA256 != "" {
 		// SHA-256 for hunting and Sentinel's FileHash entity, SHA-1 for
 		// Defender's column; MD5 adds nothing either lacks.
-		h := Doc{"sha256": j.SHA256, "sha1": j.SHA1}
-		dll, hasDll := d["dll"].(Doc)
-		if hasDll {
-			dll["hash"] = h
+		h := &observation.Hash{SHA256: j.SHA256, SHA1: j.SHA1}
+		if d.Dll != nil {
+			d.Dll.Hash = h
 		}
-		f, _ := d["file"].(Doc)
-		if f == nil {
-			f = Doc{"path": clean(j.Path), "name": clean(filepath.Base(j.Path))}
-			d["file"] = f
+		path := clean(j.Path)
+		if d.File == nil {
+			d.File = &observation.File{Path: path, Name: clean(filepath.Base(j.Path))}
 		}
-		if f["path"] != clean(j.Path) {
+		f := d.File
+		if f.Path != path {
 			return // file.* is about another file (the configuration that named it)
 		}
-		if !hasDll || dll["path"] != f["path"] {
-			f["hash"] = h // else dll.hash is this file's
+		if d.Dll == nil || d.Dll.Path != f.Path {
+			f.Hash = &observation.Hash{SHA256: j.SHA256, SHA1: j.SHA1} // else dll.hash is this file's
 		}
-		f["uid"] = strconv.FormatUint(uint64(j.UID), 10)
-		f["gid"] = strconv.FormatUint(uint64(j.GID), 10)
+		f.UID = strconv.FormatUint(uint64(j.UID), 10)
+		f.GID = strconv.FormatUint(uint64(j.GID), 10)
 		if n, ok := e.names.User(j.UID); ok {
-			f["owner"] = n
+			f.Owner = n
 		}
 		if n, ok := e.names.Group(j.GID); ok {
-			f["group"] = n
+			f.Group = n
 		}
-		f["mode"] = fmt.Sprintf("%04o", uint32(j.Mode.Perm())|modeBits(j.Mode))
-		f["size"] = j.Size
+		f.Mode = fmt.Sprintf("%04o", uint32(j.Mode.Perm())|modeBits(j.Mode))
+		f.Size = observation.Int64(j.Size)
 		if j.HashTruncated {
-			labels["hash_truncated"] = "true"
+			label(d, "hash_truncated", "true")
 		}
 	}
 	if j.Package != "" {
 		typ := map[string]string{"dpkg": "deb", "rpm": "rpm"}[j.Manager]
-		d["package"] = Doc{"name": clean(j.Package), "type": typ}
+		d.Package = &observation.Package{Name: clean(j.Package), Type: typ}
 		if j.Intact != nil {
-			labels["package_intact"] = strconv.FormatBool(*j.Intact)
+			label(d, "package_intact", strconv.FormatBool(*j.Intact))
 		}
 	} else if j.Manager != "" {
-		labels["package_owned"] = "false"
+		label(d, "package_owned", "false")
 	}
 	if len(j.Interposed) > 0 {
-		labels["interposed_symbols"] = clean(strings.Join(j.Interposed, " "))
+		label(d, "interposed_symbols", clean(strings.Join(j.Interposed, " ")))
 	}
 	if len(overrides) > 0 {
-		labels["overrides"] = clean(strings.Join(overrides, " "))
+		label(d, "overrides", clean(strings.Join(overrides, " ")))
 	}
 	if j.NonRootWritable != "" {
-		labels["non_root_writable"] = clean(j.NonRootWritable)
+		label(d, "non_root_writable", clean(j.NonRootWritable))
 	}
 	var keys []string
 	for _, f := range j.Findings {
 		keys = append(keys, f.Key)
 	}
 	if len(keys) > 0 {
-		labels["findings"] = strings.Join(keys, " ")
+		label(d, "findings", strings.Join(keys, " "))
 	}
 }
 
@@ -219,92 +225,87 @@ func modeBits(m os.FileMode) uint32 {
 
 // subject sets the process a document is about, and its container: ECS's
 // container.* is the document's, as the process's is.
-func (e *Encoder) subject(d Doc, p, parent *proctable.Process) {
-	d["process"] = e.process(p, parent)
+func (e *Encoder) subject(d *Doc, p, parent *proctable.Process) {
+	d.Process = e.process(p, parent)
 	if c := p.Container; c.ID != "" {
-		cd := Doc{"id": c.ID, "runtime": c.Runtime}
+		d.Container = &observation.Container{ID: c.ID, Runtime: c.Runtime}
 		if c.Image != "" {
-			cd["image"] = Doc{"name": clean(c.Image)}
+			d.Container.Image = &observation.Image{Name: clean(c.Image)}
 		}
-		d["container"] = cd
 	}
 }
 
-func (e *Encoder) process(p, parent *proctable.Process) Doc {
+func (e *Encoder) process(p, parent *proctable.Process) *observation.Process {
 	// user and group are the effective ones; real_* only when they differ
 	// (a set-user-ID program), as ECS means them.
-	d := Doc{
-		"pid":        int64(p.PID),
-		"entity_id":  p.EntityID,
-		"executable": clean(p.Executable),
-		"name":       clean(p.Name),
-		"user":       e.user(p.EUID),
-		"group":      e.group(p.EGID),
+	d := &observation.Process{
+		PID:        int64(p.PID),
+		EntityID:   p.EntityID,
+		Executable: clean(p.Executable),
+		Name:       clean(p.Name),
+		User:       e.user(p.EUID),
+		Group:      e.group(p.EGID),
 	}
 	if p.EUID != p.UID {
-		d["real_user"] = e.user(p.UID)
+		d.RealUser = e.user(p.UID)
 	}
 	if p.EGID != p.GID {
-		d["real_group"] = e.group(p.GID)
+		d.RealGroup = e.group(p.GID)
 	}
 	if !p.Start.IsZero() {
-		d["start"] = ts(p.Start)
+		d.Start = ts(p.Start)
 	}
 	if len(p.Args) > 0 {
 		args := cleanAll(p.Args)
-		d["command_line"] = strings.Join(args, " ")
+		d.CommandLine = strings.Join(args, " ")
 		// args only when the command line cannot tell where one ends.
 		if slices.ContainsFunc(args, func(a string) bool { return a == "" || strings.ContainsAny(a, " \t") }) {
-			d["args"] = args
+			d.Args = args
 		}
 	}
 	if len(p.LoaderEnv) > 0 {
-		d["env_vars"] = cleanAll(p.LoaderEnv)
+		d.EnvVars = cleanAll(p.LoaderEnv)
 	}
 	if parent != nil {
-		pd := Doc{"pid": int64(parent.PID), "entity_id": parent.EntityID, "executable": clean(parent.Executable)}
+		pd := &observation.Process{PID: int64(parent.PID), EntityID: parent.EntityID, Executable: clean(parent.Executable)}
 		if len(parent.Args) > 0 {
-			pd["command_line"] = strings.Join(cleanAll(parent.Args), " ")
+			pd.CommandLine = strings.Join(cleanAll(parent.Args), " ")
 		}
-		pd["user"] = e.user(parent.EUID)
-		d["parent"] = pd
+		pd.User = e.user(parent.EUID)
+		d.Parent = pd
 	} else if p.PPID != 0 {
-		d["parent"] = Doc{"pid": int64(p.PPID)}
+		d.Parent = &observation.Process{PID: int64(p.PPID)}
 	}
 	return d
 }
 
-func (e *Encoder) user(uid uint32) Doc {
-	d := Doc{"id": strconv.FormatUint(uint64(uid), 10)}
+func (e *Encoder) user(uid uint32) *observation.ID {
+	d := &observation.ID{ID: strconv.FormatUint(uint64(uid), 10)}
 	if n, ok := e.names.User(uid); ok {
-		d["name"] = n
+		d.Name = n
 	}
 	return d
 }
 
-func (e *Encoder) group(gid uint32) Doc {
-	d := Doc{"id": strconv.FormatUint(uint64(gid), 10)}
+func (e *Encoder) group(gid uint32) *observation.ID {
+	d := &observation.ID{ID: strconv.FormatUint(uint64(gid), 10)}
 	if n, ok := e.names.Group(gid); ok {
-		d["name"] = n
+		d.Name = n
 	}
 	return d
 }
 
-func dll(path string) Doc {
-	return Doc{"path": clean(path)} // its name is the path's last element
-}
-
-func fileDoc(path string, dev, ino uint64, size int64, mode uint32) Doc {
-	d := Doc{
-		"path": clean(path), "name": clean(filepath.Base(path)), "directory": clean(filepath.Dir(path)),
-		"inode": strconv.FormatUint(ino, 10), "device": fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev)),
-		"type": "file",
+func fileDoc(path string, dev, ino uint64, size int64, mode uint32) *observation.File {
+	d := &observation.File{
+		Path: clean(path), Name: clean(filepath.Base(path)), Directory: clean(filepath.Dir(path)),
+		Inode: strconv.FormatUint(ino, 10), Device: fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev)),
+		Type: "file",
 	}
 	if size > 0 {
-		d["size"] = size
+		d.Size = observation.Int64(size)
 	}
 	if mode != 0 {
-		d["mode"] = fmt.Sprintf("%04o", mode&0o7777)
+		d.Mode = fmt.Sprintf("%04o", mode&0o7777)
 	}
 	return d
 }

@@ -46,7 +46,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 		t.Fatalf("%d alerts to encode, want 1", len(alerts))
 	}
 	a := alerts[0]
-	docs := []Doc{
+	docs := []*Doc{
 		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
 		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted", &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
 		enc.Alert(p, parent, a),
@@ -62,8 +62,8 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	docs = append(docs, enc.Facts(enc.Access(p, parent, agent, ac, false), acEv.Fields), enc.Alert(p, parent, acAlerts[0]))
 	for _, d := range docs[3:] {
-		l := d["labels"].(Doc)
-		if l["target_process_id"] != "20" || l["target_image"] != "/usr/bin/ssh-agent" || l["access_class"] != "read" || l["target_entity_id"] == "" && d["event"].(Doc)["kind"] == "event" {
+		l := d.Labels
+		if l["target_process_id"] != "20" || l["target_image"] != "/usr/bin/ssh-agent" || l["access_class"] != "read" || l["target_entity_id"] == "" && d.Event.Kind == "event" {
 			t.Errorf("access document labels: %v", l)
 		}
 	}
@@ -86,22 +86,22 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 		}
 	}
 	al := docs[2]
-	if al["event"].(Doc)["kind"] != "alert" || al["rule"].(Doc)["id"] != "cefa3a69-8e81-459e-9e6e-359188a9a8fe" ||
-		al["event"].(Doc)["action"] != "loader-variable-credential-untrusted" || al["rule"].(Doc)["ruleset"] != "hookwatch" {
-		t.Errorf("alert doc: %v %v", al["event"], al["rule"])
+	if al.Event.Kind != "alert" || al.Rule.ID != "cefa3a69-8e81-459e-9e6e-359188a9a8fe" ||
+		al.Event.Action != "loader-variable-credential-untrusted" || al.Rule.Ruleset != "hookwatch" {
+		t.Errorf("alert doc: %v %v", al.Event, al.Rule)
 	}
 	// threat.* comes from the rule's attack.* tags.
-	th := al["threat"].(Doc)
-	if subs := th["technique"].(Doc)["subtechnique"].(Doc)["id"].([]string); strings.Join(subs, ",") != "T1056.004,T1574.006" {
+	th := al.Threat
+	if subs := th.Technique.Subtechnique.ID; strings.Join(subs, ",") != "T1056.004,T1574.006" {
 		t.Errorf("subtechniques %v", subs)
 	}
-	if tac := th["tactic"].(Doc)["id"].([]string); !slices.Contains(tac, "TA0006") || !slices.Contains(tac, "TA0005") {
+	if tac := th.Tactic.ID; !slices.Contains(tac, "TA0006") || !slices.Contains(tac, "TA0005") {
 		t.Errorf("tactics %v", tac)
 	}
-	if sev := al["event"].(Doc)["severity"]; sev != int64(99) {
-		t.Errorf("severity %v for a critical alert", sev)
+	if sev := al.Event.Severity; sev == nil || *sev != 99 || al.Level.String() != "critical" {
+		t.Errorf("severity %v (level %v) for a critical alert", sev, al.Level)
 	}
-	if u := al["process"].(Doc)["user"].(Doc)["name"]; u != "root" {
+	if u := al.Process.User.Name; u != "root" {
 		t.Errorf("effective user %v, want root (euid 0)", u)
 	}
 }

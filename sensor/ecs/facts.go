@@ -22,10 +22,9 @@ var sigmaStandard = map[string]bool{
 // labels.library_trust), lists joined by spaces: what an alert was decided
 // on travels with it, and telemetry carries the same facts so the rules,
 // converted with the published pipeline, run in the SIEM too.
-func (e *Encoder) Facts(d Doc, fields map[string]any) Doc {
-	labels, _ := d["labels"].(Doc)
-	if labels == nil {
-		labels = Doc{}
+func (e *Encoder) Facts(d *Doc, fields map[string]any) *Doc {
+	if d.Labels == nil {
+		d.Labels = make(map[string]string, len(fields)) // grown once, not step by step
 	}
 	for k, v := range fields {
 		if sigmaStandard[k] {
@@ -45,11 +44,8 @@ func (e *Encoder) Facts(d Doc, fields map[string]any) Doc {
 			s = fmt.Sprint(v)
 		}
 		if s != "" {
-			labels[snake(k)] = clean(s)
+			label(d, e.labelKey(k), clean(s))
 		}
-	}
-	if len(labels) > 0 {
-		d["labels"] = labels
 	}
 	once(d)
 	return d
@@ -68,33 +64,43 @@ var labelTwins = map[string]string{
 // in the document (the library's path and hash in dll.*, the score in
 // event.risk_score) or another label is left out, and file.* does not
 // repeat the path dll.* names. Every byte is billed in the SIEM.
-func once(d Doc) {
-	labels, _ := d["labels"].(Doc)
+func once(d *Doc) {
+	labels := d.Labels
 	for twin, kept := range labelTwins {
 		if _, ok := labels[kept]; ok {
 			delete(labels, twin)
 		}
 	}
-	if ev, ok := d["event"].(Doc); ok && ev["risk_score"] != nil {
+	if d.Event.RiskScore != nil {
 		delete(labels, "risk_score")
 	}
-	dl, _ := d["dll"].(Doc)
+	dl := d.Dll
 	if dl == nil {
 		return
 	}
-	if labels["library"] == dl["path"] {
+	if labels["library"] == dl.Path {
 		delete(labels, "library")
 	}
-	if h, ok := dl["hash"].(Doc); ok && labels["library_sha256"] == h["sha256"] {
+	if dl.Hash != nil && labels["library_sha256"] == dl.Hash.SHA256 {
 		delete(labels, "library_sha256")
 	}
-	if f, ok := d["file"].(Doc); ok && f["path"] == dl["path"] {
-		delete(f, "path")
-		delete(f, "name")
+	if f := d.File; f != nil && f.Path == dl.Path {
+		f.Path, f.Name = "", ""
 	}
-	if labels["loader_item"] == dl["path"] {
+	if labels["loader_item"] == dl.Path {
 		delete(labels, "loader_item") // written as it resolved
 	}
+}
+
+// labelKey is snake(name), remembered: the rules' field names are few and
+// every document spells them again.
+func (e *Encoder) labelKey(name string) string {
+	if k, ok := e.labelKeys.Load(name); ok {
+		return k.(string)
+	}
+	k := snake(name)
+	e.labelKeys.Store(name, k)
+	return k
 }
 
 // snake turns a Sigma field name into a label key: LibrarySHA256 becomes

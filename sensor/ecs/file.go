@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
@@ -16,7 +17,7 @@ const maxContent = 4096
 
 // FileChange encodes a change to the loader's configuration as an ECS file
 // event; writer is the process that made it (nil when unknown).
-func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Process, byPackageManager bool) Doc {
+func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Process, byPackageManager bool) *Doc {
 	typ := c.Type
 	action := "loader-config-" + map[string]string{"creation": "created", "change": "modified", "deletion": "deleted", "rename": "renamed"}[c.Type]
 	if c.Type == "rename" {
@@ -25,23 +26,21 @@ func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Pro
 	if c.Startup {
 		typ, action = "info", "loader-config-present"
 	}
-	d := e.base(c.Time, "event", "hookwatch.file", action, []string{"file", "configuration"}, []string{typ})
-	f := Doc{
-		"path": clean(c.Path), "name": clean(filepath.Base(c.Path)), "directory": clean(filepath.Dir(c.Path)), "type": "file",
-	}
+	d := e.base(c.Time, observation.KindEvent, observation.DatasetFile, action, []string{"file", "configuration"}, []string{typ})
+	f := &observation.File{Path: clean(c.Path), Name: clean(filepath.Base(c.Path)), Directory: clean(filepath.Dir(c.Path)), Type: "file"}
 	if c.Exists {
-		f["size"] = c.Size
-		f["inode"] = strconv.FormatUint(c.Ino, 10)
-		f["hash"] = Doc{"sha256": c.SHA256}
+		f.Size = observation.Int64(int64(c.Size))
+		f.Inode = strconv.FormatUint(c.Ino, 10)
+		f.Hash = &observation.Hash{SHA256: c.SHA256}
 	}
 	if c.RenamedTo != "" {
-		f["target_path"] = clean(c.RenamedTo)
+		f.TargetPath = clean(c.RenamedTo)
 	}
-	d["file"] = f
+	d.File = f
 	if writer != nil {
 		e.subject(d, writer, parent)
 	}
-	labels := Doc{"config_kind": c.Kind, "coalesced": strconv.Itoa(c.Coalesced)}
+	labels := map[string]string{"config_kind": c.Kind, "coalesced": strconv.Itoa(c.Coalesced)}
 	if c.Writer == nil {
 		labels["writer"] = "unknown"
 	} else {
@@ -90,12 +89,12 @@ func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Pro
 		}
 		labels["diff"] = clean(strings.Join(diff, "\n"))
 	}
-	d["labels"] = labels
+	d.Labels = labels
 	who := "an unknown process"
 	if c.Writer != nil {
 		who = fmt.Sprintf("%s (pid %d)", c.Writer.Comm, c.Writer.PID)
 	}
-	d["message"] = clean(fmt.Sprintf("%s %s by %s", c.Path, strings.TrimPrefix(action, "loader-config-"), who))
+	d.Message = clean(fmt.Sprintf("%s %s by %s", c.Path, strings.TrimPrefix(action, "loader-config-"), who))
 	return d
 }
 

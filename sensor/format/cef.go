@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 // CEF encodes a document as ArcSight Common Event Format, which the Azure
@@ -17,31 +18,21 @@ type CEF struct {
 	Version string
 }
 
-// cefLabels names the custom string fields (cs1..cs6).
-var cefLabels = [6][2]string{
-	{"RuleId", "rule.id"},
-	{"Techniques", "threat.technique.subtechnique.id"},
-	{"LoaderVariables", "process.env_vars"},
-	{"ParentProcess", "process.parent.executable"},
-	{"Reason", "event.reason"},
-	{"EntityId", "process.entity_id"},
-}
-
 // Encode implements Encoder.
-func (c CEF) Encode(doc map[string]any) ([]byte, error) {
-	// Alerts: the rule's stable name, prefixed so a CEF consumer tells
-	// them from telemetry (whose signature is the event's action).
-	sig := "hookwatch-" + str(doc, "event.action")
-	name := str(doc, "rule.name")
-	alert := str(doc, "rule.id") != ""
-	if !alert {
-		sig = str(doc, "event.action")
-		name = str(doc, "message")
+func (c CEF) Encode(o *observation.Observation) ([]byte, error) {
+	sig := "hookwatch-" + o.Event.Action
+	name := ""
+	if o.Rule != nil {
+		name = o.Rule.Name
 	}
-	sev := 3 // telemetry: low
+	alert := o.Rule != nil && o.Rule.ID != ""
+	if !alert {
+		sig = o.Event.Action
+		name = o.Message
+	}
+	sev := observation.LevelNone.CEF() // telemetry: low
 	if alert {
-		// The rule's level decides, as event.severity does.
-		sev = map[string]int{"informational": 1, "low": 3, "medium": 5, "high": 8, "critical": 10}[str(doc, "labels.severity_level")]
+		sev = o.Level.CEF()
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "CEF:0|hookwatch|hookwatch|%s|%s|%s|%d|", header(c.Version), header(sig), header(name), min(sev, 10))
@@ -52,58 +43,89 @@ func (c CEF) Encode(doc map[string]any) ([]byte, error) {
 			ext = append(ext, k+"="+extValue(v))
 		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, str(doc, "@timestamp")); err == nil {
-		add("rt", strconv.FormatInt(t.UnixMilli(), 10))
+	if !o.Time.IsZero() {
+		add("rt", strconv.FormatInt(o.Time.UnixMilli(), 10))
 	}
-	add("act", str(doc, "event.action"))
-	add("cat", str(doc, "event.category"))
-	add("externalId", str(doc, "event.id"))
-	add("dvchost", str(doc, "host.name"))
-	add("suser", str(doc, "process.user.name"))
-	add("suid", str(doc, "process.user.id"))
-	add("spid", str(doc, "process.pid"))
-	// sproc alone: CommonSecurityLog maps sproc and sourceProcessName to the
-	// same column (SourceProcessName), so sending both makes it ambiguous.
-	add("sproc", str(doc, "process.executable"))
-	// The process reached into (memory access): CEF's destination process.
-	add("dpid", str(doc, "labels.target_process_id"))
-	if str(doc, "labels.target_process_id") != "" {
-		add("dproc", str(doc, "labels.target_image"))
-		add("duser", str(doc, "labels.target_user"))
+	add("act", o.Event.Action)
+	add("cat", strings.Join(o.Event.Category, " "))
+	add("externalId", o.Event.ID)
+	add("dvchost", o.Host.Name)
+	p := &noProcess
+	if o.Process != nil {
+		p = o.Process
 	}
-	path := str(doc, "dll.path")
-	if path == "" {
-		path = str(doc, "file.path")
+	if p.User != nil {
+		add("suser", p.User.Name)
+		add("suid", p.User.ID)
+	}
+	if p.PID != 0 {
+		add("spid", strconv.FormatInt(p.PID, 10))
+	}
+	add("sproc", p.Executable)
+	if target := o.Labels["target_process_id"]; target != "" {
+		add("dpid", target)
+		add("dproc", o.Labels["target_image"])
+		add("duser", o.Labels["target_user"])
+	}
+	path, hash := "", ""
+	if o.Dll != nil && o.Dll.Path != "" {
+		path = o.Dll.Path
+		if o.Dll.Hash != nil {
+			hash = o.Dll.Hash.SHA256
+		}
+	} else if o.File != nil {
+		path = o.File.Path
+	}
+	if hash == "" && o.File != nil && o.File.Hash != nil {
+		hash = o.File.Hash.SHA256
 	}
 	if path != "" {
 		add("fname", baseName(path))
 		add("filePath", path)
 	}
-	hash := str(doc, "dll.hash.sha256")
-	if hash == "" {
-		hash = str(doc, "file.hash.sha256")
-	}
 	add("fileHash", hash)
-	add("msg", str(doc, "message"))
-	for i, l := range cefLabels {
-		if v := str(doc, l[1]); v != "" {
+	add("msg", o.Message)
+	// Custom strings, numbered as they always were (Sentinel's parser
+	// reads them by label).
+	techniques := ""
+	if t := o.Threat; t != nil && t.Technique != nil && t.Technique.Subtechnique != nil {
+		techniques = strings.Join(t.Technique.Subtechnique.ID, " ")
+	}
+	ruleID := ""
+	if o.Rule != nil {
+		ruleID = o.Rule.ID
+	}
+	for i, l := range [6][2]string{
+		{"RuleId", ruleID},
+		{"Techniques", techniques},
+		{"LoaderVariables", strings.Join(p.EnvVars, " ")},
+		{"ParentProcess", parentExecutable(p)},
+		{"Reason", o.Event.Reason},
+		{"EntityId", p.EntityID},
+	} {
+		if l[1] != "" {
 			n := strconv.Itoa(i + 1)
 			add("cs"+n+"Label", l[0])
-			add("cs"+n, v)
+			add("cs"+n, l[1])
 		}
 	}
 	if alert {
-		// The Defender ActionType, so the Sentinel parser need not
-		// rebuild it from the name.
 		add("flexString1Label", "ActionType")
-		add("flexString1", ActionType(str(doc, "event.action")))
+		add("flexString1", ActionType(o.Event.Action))
 	}
-	if id := str(doc, "container.id"); id != "" {
+	if o.Container != nil && o.Container.ID != "" {
 		add("flexString2Label", "ContainerId")
-		add("flexString2", id)
+		add("flexString2", o.Container.ID)
 	}
 	b.WriteString(strings.Join(ext, " "))
 	return []byte(b.String()), nil
+}
+
+func parentExecutable(p *observation.Process) string {
+	if p.Parent == nil {
+		return ""
+	}
+	return p.Parent.Executable
 }
 
 func baseName(p string) string {

@@ -3,7 +3,8 @@ package format
 import (
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 // Console is for a person at a terminal (`make run`): one line per
@@ -14,51 +15,57 @@ type Console struct {
 	Color bool
 }
 
-var levelColor = map[string]string{
-	"critical": "\x1b[1;31m", "high": "\x1b[31m", "medium": "\x1b[33m", "low": "\x1b[36m",
+var levelColor = map[observation.Level]string{
+	observation.LevelCritical: "\x1b[1;31m", observation.LevelHigh: "\x1b[31m", observation.LevelMedium: "\x1b[33m", observation.LevelLow: "\x1b[36m",
 }
 
 // Encode implements Encoder.
-func (c Console) Encode(doc map[string]any) ([]byte, error) {
+func (c Console) Encode(o *observation.Observation) ([]byte, error) {
 	var b strings.Builder
-	ts := str(doc, "@timestamp")
-	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-		ts = t.Local().Format("15:04:05.000")
+	ts := o.Timestamp
+	if !o.Time.IsZero() {
+		ts = o.Time.Local().Format("15:04:05.000")
 	}
 	b.WriteString(ts)
 	b.WriteByte(' ')
-	if str(doc, "event.kind") == "alert" {
-		level := str(doc, "labels.severity_level")
+	if o.Alert() {
+		level := o.Level.String()
 		if level == "" {
 			level = "alert"
 		}
 		word := fmt.Sprintf("%-8s", strings.ToUpper(level))
-		if col, ok := levelColor[level]; ok && c.Color {
+		if col, ok := levelColor[o.Level]; ok && c.Color {
 			word = col + word + "\x1b[0m"
 		}
 		b.WriteString(word)
 		b.WriteByte(' ')
-		b.WriteString(first(str(doc, "rule.name"), str(doc, "event.action")))
+		name := o.Event.Action
+		if o.Rule != nil && o.Rule.Name != "" {
+			name = o.Rule.Name
+		}
+		b.WriteString(name)
 	} else {
-		fmt.Fprintf(&b, "%-8s %s", "event", str(doc, "event.action"))
+		fmt.Fprintf(&b, "%-8s %s", "event", o.Event.Action)
 	}
-	if p := first(str(doc, "process.name"), base(str(doc, "process.executable"))); p != "" {
-		fmt.Fprintf(&b, "  %s[%s]", p, str(doc, "process.pid"))
+	if p := o.Process; p != nil {
+		if n := first(p.Name, base(p.Executable)); n != "" {
+			fmt.Fprintf(&b, "  %s[%d]", n, p.PID)
+		}
+		if p.User != nil && p.User.Name != "" {
+			fmt.Fprintf(&b, " user=%s", p.User.Name)
+		}
 	}
-	if u := str(doc, "process.user.name"); u != "" {
-		fmt.Fprintf(&b, " user=%s", u)
+	if o.Dll != nil && o.Dll.Path != "" {
+		fmt.Fprintf(&b, " library=%s", o.Dll.Path)
+	} else if o.File != nil && o.File.Path != "" {
+		fmt.Fprintf(&b, " file=%s", o.File.Path)
 	}
-	if l := str(doc, "dll.path"); l != "" {
-		fmt.Fprintf(&b, " library=%s", l)
-	} else if f := str(doc, "file.path"); f != "" {
-		fmt.Fprintf(&b, " file=%s", f)
-	}
-	if t := str(doc, "labels.target_image"); t != "" {
+	if t := o.Labels["target_image"]; t != "" {
 		fmt.Fprintf(&b, " target=%s", t)
 	}
-	if r := str(doc, "event.reason"); r != "" {
+	if r := o.Event.Reason; r != "" {
 		fmt.Fprintf(&b, ": %s", clip(r, 240))
-	} else if m := str(doc, "message"); m != "" && str(doc, "event.kind") != "alert" {
+	} else if m := o.Message; m != "" && !o.Alert() {
 		fmt.Fprintf(&b, ": %s", clip(m, 240))
 	}
 	return []byte(b.String()), nil

@@ -3,16 +3,20 @@ package format
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 func TestConsoleLines(t *testing.T) {
-	alert := map[string]any{
-		"@timestamp": "2026-12-02T18:46:57.515Z",
-		"event":      map[string]any{"kind": "alert", "action": "unexpected-library-untrusted", "reason": "ssh is a credential program; hook.so defines pam_authenticate"},
-		"rule":       map[string]any{"name": "Untrusted library loaded into a credential process"},
-		"process":    map[string]any{"name": "ssh", "pid": 8764, "user": map[string]any{"name": "root"}},
-		"dll":        map[string]any{"path": "/tmp/x/hook.so"},
-		"labels":     map[string]any{"severity_level": "critical"},
+	when := time.Date(2026, 12, 2, 18, 46, 57, 515000000, time.UTC)
+	alert := &observation.Observation{
+		Timestamp: "2026-12-02T18:46:57.515Z", Time: when, Level: observation.LevelCritical,
+		Event:   observation.Event{Kind: "alert", Action: "unexpected-library-untrusted", Reason: "ssh is a credential program; hook.so defines pam_authenticate"},
+		Rule:    &observation.Rule{Name: "Untrusted library loaded into a credential process"},
+		Process: &observation.Process{Name: "ssh", PID: 8764, User: &observation.ID{Name: "root"}},
+		Dll:     &observation.Dll{Path: "/tmp/x/hook.so"},
+		Labels:  map[string]string{"severity_level": "critical"},
 	}
 	b, err := Console{Color: true}.Encode(alert)
 	if err != nil {
@@ -32,11 +36,11 @@ func TestConsoleLines(t *testing.T) {
 		t.Errorf("colour without Color: %q", b)
 	}
 
-	event := map[string]any{
-		"@timestamp": "2026-12-02T18:46:57.515Z",
-		"event":      map[string]any{"kind": "event", "action": "exec"},
-		"process":    map[string]any{"executable": "/usr/bin/true", "pid": 42},
-		"message":    "true started with LD_PRELOAD",
+	event := &observation.Observation{
+		Timestamp: "2026-12-02T18:46:57.515Z", Time: when,
+		Event:   observation.Event{Kind: "event", Action: "exec"},
+		Process: &observation.Process{Executable: "/usr/bin/true", PID: 42},
+		Message: "true started with LD_PRELOAD",
 	}
 	b, _ = Console{}.Encode(event)
 	if got := string(b); !strings.Contains(got, "event    exec  true[42]: true started with LD_PRELOAD") {

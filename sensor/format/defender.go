@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 // The Defender tables' columns and types (from Microsoft's advanced-hunting
@@ -59,22 +61,22 @@ func NewDefender(machineID string) (*Defender, error) {
 // DeviceID is the stable device id the rows carry.
 func (d *Defender) DeviceID() string { return d.deviceID }
 
-// Table says which table a document belongs to.
-func Table(doc map[string]any) string {
+// Table says which table an observation belongs to.
+func Table(o *observation.Observation) string {
 	switch {
-	case str(doc, "event.kind") == "alert", str(doc, "event.dataset") == "hookwatch.access":
+	case o.Alert(), o.Event.Dataset == observation.DatasetAccess:
 		return "DeviceEvents"
-	case str(doc, "event.dataset") == "hookwatch.library":
+	case o.Event.Dataset == observation.DatasetLibrary:
 		return "DeviceImageLoadEvents"
-	case str(doc, "event.dataset") == "hookwatch.file":
+	case o.Event.Dataset == observation.DatasetFile:
 		return "DeviceFileEvents"
 	}
 	return "DeviceProcessEvents"
 }
 
 // Encode implements Encoder.
-func (d *Defender) Encode(doc map[string]any) ([]byte, error) {
-	row, err := d.Row(doc)
+func (d *Defender) Encode(o *observation.Observation) ([]byte, error) {
+	row, err := d.Row(o)
 	if err != nil {
 		return nil, err
 	}
@@ -85,138 +87,145 @@ func (d *Defender) Encode(doc map[string]any) ([]byte, error) {
 	return b, nil
 }
 
+// none stands for a process or file an observation does not have.
+var (
+	noProcess observation.Process
+	noHash    observation.Hash
+)
+
 // Row builds the row: every column of the table, those that do not apply
 // empty ("" for strings, null otherwise).
-func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
-	table := Table(doc)
+func (d *Defender) Row(o *observation.Observation) (map[string]any, error) {
+	table := Table(o)
 	cols, ok := d.tables[table]
 	if !ok {
 		return nil, fmt.Errorf("no columns for table %s", table)
 	}
 	v := map[string]any{
-		"Timestamp":  str(doc, "@timestamp"),
+		"Timestamp":  o.Timestamp,
 		"DeviceId":   d.deviceID,
-		"DeviceName": str(doc, "host.name"),
+		"DeviceName": o.Host.Name,
 		"ReportId":   d.report.Add(1),
 	}
 	extra := map[string]any{
-		"event_id": str(doc, "event.id"), "event_action": str(doc, "event.action"), "hookwatch_dataset": str(doc, "event.dataset"),
+		"event_id": o.Event.ID, "event_action": o.Event.Action, "hookwatch_dataset": o.Event.Dataset,
 	}
-	proc := func(prefix, ecs string) {
-		v[prefix+"Id"], _ = num(doc, ecs+".pid")
-		v[prefix+"FileName"] = str(doc, ecs+".name")
-		v[prefix+"FolderPath"] = str(doc, ecs+".executable")
-		v[prefix+"CommandLine"] = str(doc, ecs+".command_line")
-		v[prefix+"CreationTime"] = str(doc, ecs+".start")
-		v[prefix+"AccountName"] = str(doc, ecs+".user.name")
+	p := &noProcess
+	if o.Process != nil {
+		p = o.Process
+	}
+	parent := &noProcess
+	if p.Parent != nil {
+		parent = p.Parent
+	}
+	proc := func(prefix string, x *observation.Process) {
+		v[prefix+"Id"] = x.PID
+		v[prefix+"FileName"] = x.Name
+		v[prefix+"FolderPath"] = x.Executable
+		v[prefix+"CommandLine"] = x.CommandLine
+		v[prefix+"CreationTime"] = x.Start
+		v[prefix+"AccountName"] = userName(x.User)
+	}
+	parentCols := func() {
+		v["InitiatingProcessParentId"] = parent.PID
+		v["InitiatingProcessParentFileName"] = baseOf(parent.Executable)
 	}
 	// subject fills the columns of tables whose row is about a process
-	// (Process*) started by another (InitiatingProcess*).
+	// (Process*) started by another (InitiatingProcess*). The parent's own
+	// parent is not known here.
 	subject := func() {
-		v["ProcessId"], _ = num(doc, "process.pid")
-		v["ProcessCommandLine"] = str(doc, "process.command_line")
-		v["ProcessCreationTime"] = str(doc, "process.start")
-		v["AccountName"] = str(doc, "process.user.name")
-		proc("InitiatingProcess", "process.parent")
-		// The parent's own parent is not known here.
-		delete(v, "InitiatingProcessParentId")
+		v["ProcessId"] = p.PID
+		v["ProcessCommandLine"] = p.CommandLine
+		v["ProcessCreationTime"] = p.Start
+		v["AccountName"] = userName(p.User)
+		proc("InitiatingProcess", parent)
 	}
 	switch table {
 	case "DeviceProcessEvents":
 		v["ActionType"] = "ProcessCreated"
-		v["FileName"] = path.Base(str(doc, "process.executable"))
-		v["FolderPath"] = str(doc, "process.executable")
+		v["FileName"] = path.Base(p.Executable)
+		v["FolderPath"] = p.Executable
 		subject()
 	case "DeviceImageLoadEvents":
 		v["ActionType"] = "ImageLoaded"
-		d.file(v, doc, "dll.path", "dll.hash")
-		proc("InitiatingProcess", "process")
-		v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
-		v["InitiatingProcessParentFileName"] = baseOf(str(doc, "process.parent.executable"))
-		v["InitiatingProcessParentCreationTime"] = str(doc, "process.parent.start")
+		d.dll(v, o)
+		proc("InitiatingProcess", p)
+		parentCols()
+		v["InitiatingProcessParentCreationTime"] = parent.Start
 	case "DeviceFileEvents":
 		v["ActionType"] = map[string]string{
 			"loader-config-created": "FileCreated", "loader-config-modified": "FileModified",
 			"loader-config-deleted": "FileDeleted", "loader-config-renamed": "FileRenamed",
 			"loader-config-present": "FileModified",
-		}[str(doc, "event.action")]
-		d.file(v, doc, "file.path", "file.hash")
-		if to := str(doc, "file.target_path"); to != "" {
+		}[o.Event.Action]
+		d.configFile(v, o)
+		if f := o.File; f != nil && f.TargetPath != "" {
 			// Renamed away: the row names the new name, Previous* the old.
 			v["PreviousFolderPath"], v["PreviousFileName"] = v["FolderPath"], v["FileName"]
-			v["FolderPath"], v["FileName"] = to, path.Base(to)
-		} else if from := str(doc, "labels.renamed_from"); from != "" {
+			v["FolderPath"], v["FileName"] = f.TargetPath, path.Base(f.TargetPath)
+		} else if from := o.Labels["renamed_from"]; from != "" {
 			v["ActionType"] = "FileRenamed"
 			v["PreviousFolderPath"], v["PreviousFileName"] = from, path.Base(from)
 		}
-		proc("InitiatingProcess", "process")
-		v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
-		v["InitiatingProcessParentFileName"] = baseOf(str(doc, "process.parent.executable"))
+		proc("InitiatingProcess", p)
+		parentCols()
 	case "DeviceEvents":
 		// The rule's stable name (event.action), not its title, so
 		// queries survive a reworded title.
-		v["ActionType"] = ActionType(str(doc, "event.action"))
-		if str(doc, "dll.path") != "" {
-			d.file(v, doc, "dll.path", "dll.hash")
+		v["ActionType"] = ActionType(o.Event.Action)
+		if o.Dll != nil && o.Dll.Path != "" {
+			d.dll(v, o)
 		} else {
-			d.file(v, doc, "file.path", "file.hash")
+			d.configFile(v, o)
 		}
-		if isAccess(doc) {
+		if isAccess(o) {
 			// As Defender's OpenProcessApiCall rows: the caller is the
 			// initiating process, the process it reached the subject.
-			if str(doc, "event.kind") != "alert" {
-				v["ActionType"] = accessActionType(str(doc, "event.action"))
+			if !o.Alert() {
+				v["ActionType"] = accessActionType(o.Event.Action)
 			}
-			proc("InitiatingProcess", "process")
-			v["InitiatingProcessParentId"], _ = num(doc, "process.parent.pid")
-			v["InitiatingProcessParentFileName"] = baseOf(str(doc, "process.parent.executable"))
-			if t := str(doc, "labels.target_image"); t != "" {
+			proc("InitiatingProcess", p)
+			parentCols()
+			if t := o.Labels["target_image"]; t != "" {
 				v["FolderPath"], v["FileName"] = t, path.Base(t)
 			}
-			v["ProcessId"], _ = strconv.ParseInt(str(doc, "labels.target_process_id"), 10, 64)
-			v["AccountName"] = str(doc, "labels.target_user")
+			v["ProcessId"], _ = strconv.ParseInt(o.Labels["target_process_id"], 10, 64)
+			v["AccountName"] = o.Labels["target_user"]
 		} else {
 			subject()
 		}
-		if str(doc, "event.kind") == "alert" {
-			for k, p := range map[string]string{
-				"rule_id": "rule.id", "rule_name": "event.action", "severity": "labels.severity_level", "reason": "event.reason",
-				"techniques": "threat.technique.subtechnique.id", "config_file": "file.path",
-				"process_name": "process.name", "process_executable": "process.executable",
-			} {
-				if s := str(doc, p); s != "" {
-					extra[k] = s
-				}
-			}
+		if o.Alert() {
+			d.alertFields(extra, o, p)
 		}
-		if n, ok := get(doc, "event.risk_score").(float64); ok {
-			extra["risk_score"] = n
+		if o.Event.RiskScore != nil {
+			extra["risk_score"] = *o.Event.RiskScore
 		}
 	}
 	// Facts with no column: the Linux identity of the process, the loader
 	// variables, and hookwatch's labels.
-	for k, p := range map[string]string{
-		"process_entity_id": "process.entity_id", "process_uid": "process.user.id",
-		"parent_executable": "process.parent.executable",
-		"container_id":      "container.id", "container_runtime": "container.runtime", "container_image": "container.image.name",
-	} {
-		if s := str(doc, p); s != "" {
-			extra[k] = s
+	addNonEmpty(extra, "process_entity_id", p.EntityID)
+	if p.User != nil {
+		addNonEmpty(extra, "process_uid", p.User.ID)
+	}
+	addNonEmpty(extra, "parent_executable", parent.Executable)
+	if c := o.Container; c != nil {
+		addNonEmpty(extra, "container_id", c.ID)
+		addNonEmpty(extra, "container_runtime", c.Runtime)
+		if c.Image != nil {
+			addNonEmpty(extra, "container_image", c.Image.Name)
 		}
 	}
-	if env := get(doc, "process.env_vars"); env != nil {
-		extra["env_vars"] = env
+	if p.EnvVars != nil {
+		extra["env_vars"] = p.EnvVars
 	}
-	if inode := str(doc, "file.inode"); inode != "" {
-		extra["inode"] = inode
+	if o.File != nil {
+		addNonEmpty(extra, "inode", o.File.Inode)
 	}
-	if pkg := str(doc, "package.name"); pkg != "" {
-		extra["package"] = pkg
+	if o.Package != nil {
+		addNonEmpty(extra, "package", o.Package.Name)
 	}
-	if labels, ok := get(doc, "labels").(map[string]any); ok {
-		for k, l := range labels {
-			extra[k] = l
-		}
+	for k, l := range o.Labels {
+		extra[k] = l
 	}
 	row := map[string]any{"Table": table}
 	hasExtra := false
@@ -246,26 +255,73 @@ func (d *Defender) Row(doc map[string]any) (map[string]any, error) {
 	return row, nil
 }
 
-func (d *Defender) file(v map[string]any, doc map[string]any, pathKey, hashKey string) {
-	p := str(doc, pathKey)
+// alertFields are a detection's facts with no column.
+func (d *Defender) alertFields(extra map[string]any, o *observation.Observation, p *observation.Process) {
+	if o.Rule != nil {
+		addNonEmpty(extra, "rule_id", o.Rule.ID)
+	}
+	addNonEmpty(extra, "rule_name", o.Event.Action)
+	addNonEmpty(extra, "severity", o.Labels["severity_level"])
+	addNonEmpty(extra, "reason", o.Event.Reason)
+	if t := o.Threat; t != nil && t.Technique != nil && t.Technique.Subtechnique != nil {
+		addNonEmpty(extra, "techniques", strings.Join(t.Technique.Subtechnique.ID, " "))
+	}
+	if o.File != nil {
+		addNonEmpty(extra, "config_file", o.File.Path)
+	}
+	addNonEmpty(extra, "process_name", p.Name)
+	addNonEmpty(extra, "process_executable", p.Executable)
+}
+
+func addNonEmpty(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func userName(u *observation.ID) string {
+	if u == nil {
+		return ""
+	}
+	return u.Name
+}
+
+// dll fills the file columns from dll.*.
+func (d *Defender) dll(v map[string]any, o *observation.Observation) {
+	if o.Dll != nil {
+		d.file(v, o, o.Dll.Path, o.Dll.Hash)
+	}
+}
+
+// configFile fills the file columns from file.*.
+func (d *Defender) configFile(v map[string]any, o *observation.Observation) {
+	if o.File != nil {
+		d.file(v, o, o.File.Path, o.File.Hash)
+	}
+}
+
+func (d *Defender) file(v map[string]any, o *observation.Observation, p string, h *observation.Hash) {
 	if p == "" {
 		return
 	}
+	if h == nil {
+		h = &noHash
+	}
 	v["FolderPath"] = p
 	v["FileName"] = path.Base(p)
-	v["SHA1"] = str(doc, hashKey+".sha1")
-	v["SHA256"] = str(doc, hashKey+".sha256")
-	v["MD5"] = str(doc, hashKey+".md5")
+	v["SHA1"] = h.SHA1
+	v["SHA256"] = h.SHA256
+	v["MD5"] = h.MD5
 	// file.* is this file's when it names no other (it leaves out the
 	// path dll.* already names).
-	if n, ok := num(doc, "file.size"); ok && (str(doc, "file.path") == p || str(doc, "file.path") == "") {
-		v["FileSize"] = n
+	if f := o.File; f != nil && f.Size != nil && (f.Path == p || f.Path == "") {
+		v["FileSize"] = *f.Size
 	}
 }
 
 // isAccess says the document is about one process reaching into another.
-func isAccess(doc map[string]any) bool {
-	return str(doc, "event.dataset") == "hookwatch.access" || str(doc, "rule.category") == "process_access"
+func isAccess(o *observation.Observation) bool {
+	return o.Event.Dataset == observation.DatasetAccess || o.Rule != nil && o.Rule.Category == "process_access"
 }
 
 // accessActionType names an access as Defender names its Windows

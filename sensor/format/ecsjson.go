@@ -1,15 +1,295 @@
 package format
 
-import "fmt"
+import (
+	"encoding/json"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 
-// ECS encodes the document as it is: one JSON object.
+	"github.com/hookwatch/hookwatch/sensor/observation"
+)
+
+// ECS encodes the observation as it is: one ECS JSON object.
 type ECS struct{}
 
-// Encode implements Encoder.
-func (ECS) Encode(doc map[string]any) ([]byte, error) {
-	b, err := MarshalDoc(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encoding ECS: %w", err)
+// Encode implements Encoder. It writes what encoding/json writes for an
+// Observation (its tags: names, omitempty), field by field without
+// reflection: on a storm of alerts, encoding/json was a tenth of the
+// agent's CPU. TestECSIsEncodingJSON holds the two to the same bytes.
+func (ECS) Encode(o *observation.Observation) ([]byte, error) {
+	w := object{b: make([]byte, 0, 2048)}
+	w.open()
+	w.str("@timestamp", o.Timestamp)
+	if c := o.Container; c != nil {
+		w.key("container")
+		w.open()
+		w.str("id", c.ID)
+		if c.Image != nil {
+			w.key("image")
+			w.open()
+			w.str("name", c.Image.Name)
+			w.close()
+		}
+		w.strOmit("runtime", c.Runtime)
+		w.close()
 	}
-	return b, nil
+	if d := o.Dll; d != nil {
+		w.key("dll")
+		w.open()
+		w.hash(d.Hash)
+		w.str("path", d.Path)
+		w.close()
+	}
+	w.key("ecs")
+	w.open()
+	w.str("version", o.ECS.Version)
+	w.close()
+	w.event(&o.Event)
+	if o.File != nil {
+		w.file(o.File)
+	}
+	w.key("host")
+	w.open()
+	w.strOmit("id", o.Host.ID)
+	w.strOmit("name", o.Host.Name)
+	w.key("os")
+	w.open()
+	w.strOmit("kernel", o.Host.OS.Kernel)
+	w.str("type", o.Host.OS.Type)
+	w.close()
+	w.close()
+	if len(o.Labels) > 0 {
+		w.key("labels")
+		w.open()
+		for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
+			w.comma()
+			w.b = appendString(w.b, k)
+			w.b = append(w.b, ':')
+			w.b = appendString(w.b, o.Labels[k])
+		}
+		w.close()
+	}
+	w.strOmit("message", o.Message)
+	w.key("observer")
+	w.open()
+	w.strOmit("product", o.Observer.Product)
+	w.str("vendor", o.Observer.Vendor)
+	w.str("version", o.Observer.Version)
+	w.close()
+	if p := o.Package; p != nil {
+		w.key("package")
+		w.open()
+		w.str("name", p.Name)
+		w.strOmit("type", p.Type)
+		w.close()
+	}
+	if o.Process != nil {
+		w.key("process")
+		w.process(o.Process)
+	}
+	if r := o.Rule; r != nil {
+		w.key("rule")
+		w.open()
+		w.strOmit("category", r.Category)
+		w.str("id", r.ID)
+		w.str("name", r.Name)
+		w.strOmit("reference", r.Reference)
+		w.strOmit("ruleset", r.Ruleset)
+		w.close()
+	}
+	if t := o.Threat; t != nil {
+		w.key("threat")
+		w.open()
+		w.str("framework", t.Framework)
+		w.named("tactic", t.Tactic)
+		if te := t.Technique; te != nil {
+			w.key("technique")
+			w.open()
+			w.strs("id", te.ID)
+			w.strsOmit("name", te.Name)
+			w.named("subtechnique", te.Subtechnique)
+			w.close()
+		}
+		w.close()
+	}
+	w.close()
+	return w.b, nil
+}
+
+func (w *object) event(e *observation.Event) {
+	w.key("event")
+	w.open()
+	w.str("action", e.Action)
+	w.strs("category", e.Category)
+	w.strOmit("created", e.Created)
+	w.str("dataset", e.Dataset)
+	w.strOmit("end", e.End)
+	w.str("id", e.ID)
+	w.str("kind", e.Kind)
+	w.strOmit("reason", e.Reason)
+	if e.RiskScore != nil {
+		w.key("risk_score")
+		w.float(*e.RiskScore)
+	}
+	if e.Severity != nil {
+		w.key("severity")
+		w.b = strconv.AppendInt(w.b, *e.Severity, 10)
+	}
+	w.strOmit("start", e.Start)
+	w.strs("type", e.Type)
+	w.close()
+}
+
+func (w *object) file(f *observation.File) {
+	w.key("file")
+	w.open()
+	w.strOmit("device", f.Device)
+	w.strOmit("directory", f.Directory)
+	w.strOmit("gid", f.GID)
+	w.strOmit("group", f.Group)
+	w.hash(f.Hash)
+	w.strOmit("inode", f.Inode)
+	w.strOmit("mode", f.Mode)
+	w.strOmit("name", f.Name)
+	w.strOmit("owner", f.Owner)
+	w.strOmit("path", f.Path)
+	if f.Size != nil {
+		w.key("size")
+		w.b = strconv.AppendInt(w.b, *f.Size, 10)
+	}
+	w.strOmit("target_path", f.TargetPath)
+	w.strOmit("type", f.Type)
+	w.strOmit("uid", f.UID)
+	w.close()
+}
+
+func (w *object) process(p *observation.Process) {
+	w.open()
+	w.strsOmit("args", p.Args)
+	w.strOmit("command_line", p.CommandLine)
+	w.strOmit("entity_id", p.EntityID)
+	w.strsOmit("env_vars", p.EnvVars)
+	w.strOmit("executable", p.Executable)
+	w.id("group", p.Group)
+	w.strOmit("name", p.Name)
+	if p.Parent != nil {
+		w.key("parent")
+		w.process(p.Parent)
+	}
+	if p.PID != 0 {
+		w.key("pid")
+		w.b = strconv.AppendInt(w.b, p.PID, 10)
+	}
+	w.id("real_group", p.RealGroup)
+	w.id("real_user", p.RealUser)
+	w.strOmit("start", p.Start)
+	w.id("user", p.User)
+	w.close()
+}
+
+// object writes one JSON object at a time; keys are the constants above
+// (plain ASCII: written as they are).
+type object struct {
+	b     []byte
+	first bool // nothing written yet in the innermost object
+}
+
+func (w *object) open()  { w.b, w.first = append(w.b, '{'), true }
+func (w *object) close() { w.b, w.first = append(w.b, '}'), false }
+
+func (w *object) comma() {
+	if !w.first {
+		w.b = append(w.b, ',')
+	}
+	w.first = false
+}
+
+func (w *object) key(k string) {
+	w.comma()
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...)
+	w.b = append(w.b, '"', ':')
+}
+
+func (w *object) str(k, v string) {
+	w.key(k)
+	w.b = appendString(w.b, v)
+}
+
+func (w *object) strOmit(k, v string) {
+	if v != "" {
+		w.str(k, v)
+	}
+}
+
+// strs is a list as encoding/json writes one: nil is null.
+func (w *object) strs(k string, v []string) {
+	w.key(k)
+	if v == nil {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	w.b = append(w.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = appendString(w.b, s)
+	}
+	w.b = append(w.b, ']')
+}
+
+func (w *object) strsOmit(k string, v []string) {
+	if len(v) > 0 {
+		w.strs(k, v)
+	}
+}
+
+func (w *object) id(k string, v *observation.ID) {
+	if v == nil {
+		return
+	}
+	w.key(k)
+	w.open()
+	w.str("id", v.ID)
+	w.strOmit("name", v.Name)
+	w.close()
+}
+
+func (w *object) hash(h *observation.Hash) {
+	if h == nil {
+		return
+	}
+	w.key("hash")
+	w.open()
+	w.strOmit("md5", h.MD5)
+	w.strOmit("sha1", h.SHA1)
+	w.strOmit("sha256", h.SHA256)
+	w.close()
+}
+
+func (w *object) named(k string, n *observation.Named) {
+	if n == nil {
+		return
+	}
+	w.key(k)
+	w.open()
+	w.strs("id", n.ID)
+	w.strsOmit("name", n.Name)
+	w.close()
+}
+
+// float writes a number as encoding/json does: whole numbers of a
+// reasonable size as integers, anything else through encoding/json.
+func (w *object) float(f float64) {
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		w.b = strconv.AppendFloat(w.b, f, 'f', -1, 64)
+		return
+	}
+	b, _ := json.Marshal(f) // NaN and infinities: an error, and nothing written
+	if b == nil {
+		b = []byte("null")
+	}
+	w.b = append(w.b, b...)
 }

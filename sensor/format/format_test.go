@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -18,50 +20,49 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // hostile holds every byte that breaks a naive encoder.
 const hostile = "a\nb]\"c\\d|e=f\xff\xfe g"
 
-// fixtures are ECS documents as the agent writes them, one per table, with
+// fixtures are observations as the agent writes them, one per table, with
 // hostile values where values come from the outside.
-func fixtures() map[string]map[string]any {
-	process := func() map[string]any {
-		return map[string]any{
-			"pid": int64(4242), "name": "ssh", "executable": "/usr/bin/ssh", "entity_id": "ent1",
-			"args": []any{"ssh", hostile}, "command_line": "ssh " + hostile, "start": "2026-11-27T03:00:00.000000000Z",
-			"env_vars": []any{"LD_PRELOAD=/tmp/" + hostile + ".so"},
-			"user":     map[string]any{"id": "1000", "name": "alice"},
-			"parent":   map[string]any{"pid": int64(4100), "name": "bash", "executable": "/usr/bin/bash", "command_line": "-bash", "user": map[string]any{"id": "1000", "name": "alice"}},
+func fixtures() map[string]*observation.Observation {
+	when := time.Date(2026, 11, 27, 3, 41, 16, 783713058, time.UTC)
+	process := func() *observation.Process {
+		return &observation.Process{
+			PID: 4242, Name: "ssh", Executable: "/usr/bin/ssh", EntityID: "ent1",
+			Args: []string{"ssh", hostile}, CommandLine: "ssh " + hostile, Start: "2026-11-27T03:00:00.000000000Z",
+			EnvVars: []string{"LD_PRELOAD=/tmp/" + hostile + ".so"},
+			User:    &observation.ID{ID: "1000", Name: "alice"},
+			Parent:  &observation.Process{PID: 4100, Name: "bash", Executable: "/usr/bin/bash", CommandLine: "-bash", User: &observation.ID{ID: "1000", Name: "alice"}},
 		}
 	}
-	base := func(kind, dataset, action string, cat, typ []any) map[string]any {
-		return map[string]any{
-			"@timestamp": "2026-11-27T03:41:16.783713058Z",
-			"ecs":        map[string]any{"version": "9.4.0"},
-			"event":      map[string]any{"kind": kind, "dataset": dataset, "action": action, "category": cat, "type": typ, "id": "id-" + action, "module": "hookwatch"},
-			"host":       map[string]any{"name": "web-1", "id": "machine-id"},
-			"message":    "message with " + hostile,
+	base := func(kind, dataset, action string, cat, typ []string) *observation.Observation {
+		return &observation.Observation{
+			Timestamp: "2026-11-27T03:41:16.783713058Z", Time: when,
+			ECS:      observation.ECS{Version: "9.4.0"},
+			Event:    observation.Event{Kind: kind, Dataset: dataset, Action: action, Category: cat, Type: typ, ID: "id-" + action},
+			Host:     observation.Host{Name: "web-1", ID: "machine-id", OS: observation.OS{Type: "linux"}},
+			Message:  "message with " + hostile,
+			Observer: observation.Observer{Vendor: "hookwatch", Version: "1.2.3"},
+			Process:  process(),
 		}
 	}
-	exec := base("event", "hookwatch.process", "exec", []any{"process"}, []any{"start"})
-	exec["process"] = process()
-	lib := base("event", "hookwatch.library", "library-loaded", []any{"library"}, []any{"start"})
-	lib["process"] = process()
-	lib["dll"] = map[string]any{"path": "/tmp/" + hostile + ".so", "name": hostile + ".so", "hash": map[string]any{"sha256": "aa", "sha1": "bb", "md5": "cc"}}
-	lib["file"] = map[string]any{"path": "/tmp/" + hostile + ".so", "size": int64(15448), "inode": "99"}
-	file := base("event", "hookwatch.file", "loader-config-renamed", []any{"file", "configuration"}, []any{"change"})
-	file["process"] = process()
-	file["file"] = map[string]any{"path": "/etc/ld.so.preload", "target_path": "/etc/ld.so.preload.hidden", "hash": map[string]any{"sha256": "dd"}}
-	file["labels"] = map[string]any{"content": "/tmp/" + hostile + ".so\n", "writer_op": "rename"}
-	alert := base("alert", "hookwatch.alert", "unexpected-library", []any{"intrusion_detection", "library"}, []any{"info", "start"})
-	alert["process"] = process()
-	alert["event"].(map[string]any)["risk_score"] = 90.0
-	alert["event"].(map[string]any)["severity"] = int64(99)
-	alert["event"].(map[string]any)["reason"] = "reason with " + hostile
-	alert["rule"] = map[string]any{"id": "dd2f4182-9ec0-4b18-b790-ad27f5d9575e", "name": "Unvouched library loaded into a credential process"}
-	alert["threat"] = map[string]any{"technique": map[string]any{"subtechnique": map[string]any{"id": []any{"T1056.004", "T1574.006"}}}}
-	alert["dll"] = lib["dll"]
-	alert["labels"] = map[string]any{"severity_level": "critical", "target": "/usr/bin/ssh"}
-	access := base("event", "hookwatch.access", "mem-read", []any{"process"}, []any{"access"})
-	access["process"] = process()
-	access["labels"] = map[string]any{"target_image": "/usr/bin/ssh-agent", "target_process_id": "1500", "target_user": "alice", "access_class": "read"}
-	return map[string]map[string]any{"exec": exec, "library": lib, "file": file, "alert": alert, "access": access}
+	exec := base("event", "hookwatch.process", "exec", []string{"process"}, []string{"start"})
+	lib := base("event", "hookwatch.library", "library-loaded", []string{"library"}, []string{"start"})
+	lib.Dll = &observation.Dll{Path: "/tmp/" + hostile + ".so", Hash: &observation.Hash{SHA256: "aa", SHA1: "bb", MD5: "cc"}}
+	lib.File = &observation.File{Path: "/tmp/" + hostile + ".so", Size: observation.Int64(15448), Inode: "99"}
+	file := base("event", "hookwatch.file", "loader-config-renamed", []string{"file", "configuration"}, []string{"change"})
+	file.File = &observation.File{Path: "/etc/ld.so.preload", TargetPath: "/etc/ld.so.preload.hidden", Hash: &observation.Hash{SHA256: "dd"}}
+	file.Labels = map[string]string{"content": "/tmp/" + hostile + ".so\n", "writer_op": "rename"}
+	alert := base("alert", "hookwatch.alert", "unexpected-library", []string{"intrusion_detection", "library"}, []string{"info", "start"})
+	alert.Level = observation.LevelCritical
+	alert.Event.RiskScore = observation.Float64(90)
+	alert.Event.Severity = observation.Int64(99)
+	alert.Event.Reason = "reason with " + hostile
+	alert.Rule = &observation.Rule{ID: "dd2f4182-9ec0-4b18-b790-ad27f5d9575e", Name: "Unvouched library loaded into a credential process"}
+	alert.Threat = &observation.Threat{Framework: "MITRE ATT&CK", Technique: &observation.Technique{ID: []string{"T1056", "T1574"}, Subtechnique: &observation.Named{ID: []string{"T1056.004", "T1574.006"}}}}
+	alert.Dll = lib.Dll
+	alert.Labels = map[string]string{"severity_level": "critical", "target": "/usr/bin/ssh"}
+	access := base("event", "hookwatch.access", "mem-read", []string{"process"}, []string{"access"})
+	access.Labels = map[string]string{"target_image": "/usr/bin/ssh-agent", "target_process_id": "1500", "target_user": "alice", "access_class": "read"}
+	return map[string]*observation.Observation{"exec": exec, "library": lib, "file": file, "alert": alert, "access": access}
 }
 
 func encoders(t *testing.T) map[string]Encoder {
@@ -226,7 +227,7 @@ func ValidateRow(tables map[string][]column, row map[string]any) error {
 
 func TestCEFEscaping(t *testing.T) {
 	doc := fixtures()["alert"]
-	doc["rule"].(map[string]any)["name"] = `pipe|back\slash`
+	doc.Rule.Name = `pipe|back\slash`
 	b, _ := CEF{Version: "1"}.Encode(doc)
 	s := string(b)
 	if !strings.Contains(s, `|pipe\|back\\slash|`) {
@@ -258,9 +259,9 @@ func TestCEFOneProcessField(t *testing.T) {
 func TestFitShrinksToValidJSON(t *testing.T) {
 	doc := fixtures()["exec"]
 	big := strings.Repeat("x", 64<<10)
-	doc["process"].(map[string]any)["args"] = []any{"ssh", big}
-	doc["process"].(map[string]any)["command_line"] = "ssh " + big
-	doc["message"] = big
+	doc.Process.Args = []string{"ssh", big}
+	doc.Process.CommandLine = "ssh " + big
+	doc.Message = big
 	for name, enc := range encoders(t) {
 		b, shrunk, err := Fit(enc, doc, 8192)
 		if err != nil || !shrunk || len(b) > 8192 {
@@ -273,7 +274,7 @@ func TestFitShrinksToValidJSON(t *testing.T) {
 			t.Errorf("%s: no truncation marker", name)
 		}
 	}
-	if len(doc["process"].(map[string]any)["command_line"].(string)) != len(big)+4 {
+	if len(doc.Process.CommandLine) != len(big)+4 || doc.Process.Args[1] != big {
 		t.Error("Fit changed the caller's document")
 	}
 }

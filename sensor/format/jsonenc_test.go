@@ -5,13 +5,23 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
-// MarshalDoc writes what encoding/json writes, for every fixture (hostile
-// bytes included) and for every kind of value the encoders put in a
-// document.
+// MarshalDoc writes what encoding/json writes, for the Defender row of
+// every fixture (hostile bytes included) and for every kind of value the
+// rows hold.
 func TestMarshalDocIsEncodingJSON(t *testing.T) {
-	docs := fixtures()
+	docs := map[string]map[string]any{}
+	d := encoders(t)["defender"].(*Defender)
+	for name, o := range fixtures() {
+		row, err := d.Row(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[name] = row
+	}
 	docs["values"] = map[string]any{
 		"nil": nil, "empty": map[string]any{}, "nilmap": map[string]any(nil), "nilstrings": []string(nil),
 		"strings": []string{"a", "<b>&", "\u2028\u2029"}, "any": []any{1, "x", true, nil, 2.5},
@@ -49,6 +59,67 @@ func FuzzMarshalDocString(f *testing.F) {
 		doc := map[string]any{k: v, "list": []string{v, k}}
 		want, _ := json.Marshal(doc)
 		got, err := MarshalDoc(doc)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%q %q:\n got %s\nwant %s", k, v, got, want)
+		}
+	})
+}
+
+// full is an observation with every field set (and every optional number
+// zero), so the ECS encoder's hand-written order and omissions are all
+// held to encoding/json's.
+func full() *observation.Observation {
+	o := fixtures()["alert"].Clone()
+	o.Container = &observation.Container{ID: "c1", Image: &observation.Image{Name: "img<&>"}, Runtime: "docker"}
+	o.File = &observation.File{Device: "8:1", Directory: "/tmp", GID: "0", Group: "root", Hash: &observation.Hash{MD5: "m", SHA1: "s1", SHA256: "s2"},
+		Inode: "7", Mode: "0755", Name: "x", Owner: "root", Path: "/tmp/x", Size: observation.Int64(0), TargetPath: "/y", Type: "file", UID: "0"}
+	o.Package = &observation.Package{Name: "libc6", Type: "deb"}
+	o.Event.Created, o.Event.Start, o.Event.End = "c", "s", "e"
+	o.Event.Severity, o.Event.RiskScore = observation.Int64(0), observation.Float64(0.5)
+	o.Rule.Category, o.Rule.Reference, o.Rule.Ruleset = "image_load", "https://x", "local"
+	o.Threat.Tactic = &observation.Named{ID: []string{"TA0006"}, Name: []string{"Credential Access"}}
+	o.Threat.Technique.Name = []string{"", "Hijack"}
+	o.Host.OS.Kernel = "6.18"
+	o.Observer.Product = "hookwatch"
+	o.Process.Group = &observation.ID{ID: "0"}
+	o.Process.RealUser, o.Process.RealGroup = &observation.ID{ID: "1000", Name: "alice"}, &observation.ID{ID: "1000"}
+	o.Labels = map[string]string{"z": "1", "a": "\u2028", "": "empty key", "B": "<b>"}
+	return o
+}
+
+// The ECS encoder writes exactly what encoding/json writes for every
+// fixture, a fully populated observation and an empty one.
+func TestECSIsEncodingJSON(t *testing.T) {
+	obs := fixtures()
+	obs["full"] = full()
+	obs["empty"] = &observation.Observation{}
+	big := full()
+	big.Event.RiskScore = observation.Float64(1e22)
+	obs["big"] = big
+	for name, o := range obs {
+		want, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ECS{}.Encode(o)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+}
+
+func FuzzECSString(f *testing.F) {
+	for _, s := range []string{hostile, "", "plain", "\u2028", "\xed\xa0\x80", "<&>", "\x00\x7f"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, k, v string) {
+		o := full()
+		o.Message, o.Process.Args, o.Labels[k] = v, []string{v, k}, v
+		want, _ := json.Marshal(o)
+		got, err := ECS{}.Encode(o)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%q %q:\n got %s\nwant %s", k, v, got, want)
 		}

@@ -7,45 +7,47 @@ package format
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
-// Encoder turns a document into the bytes of one message.
+// Encoder turns an observation into the bytes of one message. Encoders
+// are peers: each reads the observation, none reads another's output.
 type Encoder interface {
-	Encode(doc map[string]any) ([]byte, error)
+	Encode(o *observation.Observation) ([]byte, error)
 }
 
 // truncMark ends a string value that was shortened to fit.
 const truncMark = "…[truncated %d bytes]"
 
-// Fit encodes doc with enc and, while the result is over max bytes, shortens
+// Fit encodes o with enc and, while the result is over max bytes, shortens
 // the longest string values (never keys, never numbers) with a visible
-// marker, so the message stays well-formed. It works on a copy; doc is not
+// marker, so the message stays well-formed. It works on a copy; o is not
 // changed. max 0 means no limit.
-func Fit(enc Encoder, doc map[string]any, max int) ([]byte, bool, error) {
-	b, err := enc.Encode(doc)
+func Fit(enc Encoder, o *observation.Observation, max int) ([]byte, bool, error) {
+	b, err := enc.Encode(o)
 	if err != nil || max <= 0 || len(b) <= max {
 		return b, false, err
 	}
-	work := deepCopy(doc).(map[string]any)
+	work := o.Clone()
 	for i := 0; i < 64 && len(b) > max; i++ {
 		over := len(b) - max
-		leaves := stringLeaves(work)
+		leaves := work.Strings()
 		if len(leaves) == 0 {
 			break
 		}
-		sort.Slice(leaves, func(a, b int) bool { return len(*leaves[a].s) > len(*leaves[b].s) })
-		l := leaves[0]
-		s := *l.s
+		l := slices.MaxFunc(leaves, func(a, b observation.StringValue) int { return len(a.Value) - len(b.Value) })
+		s := l.Value
 		// Cut what is over, plus room for the marker and escaping.
 		keep := len(s) - over - 64
 		if keep < 16 {
 			keep = min(16, len(s))
 		}
 		keep = utf8Boundary(s, keep)
-		l.set(s[:keep] + fmt.Sprintf(truncMark, len(s)-keep))
+		l.Set(s[:keep] + fmt.Sprintf(truncMark, len(s)-keep))
 		if b, err = enc.Encode(work); err != nil {
 			return nil, false, err
 		}
@@ -56,119 +58,11 @@ func Fit(enc Encoder, doc map[string]any, max int) ([]byte, bool, error) {
 	return b, true, nil
 }
 
-type leaf struct {
-	s   *string
-	set func(string)
-}
-
-func stringLeaves(v any) []leaf {
-	var out []leaf
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, c := range x {
-				if s, ok := c.(string); ok {
-					k, m := k, x
-					str := s
-					out = append(out, leaf{s: &str, set: func(n string) { m[k] = n }})
-					continue
-				}
-				walk(c)
-			}
-		case []any:
-			for i, c := range x {
-				if s, ok := c.(string); ok {
-					i, arr := i, x
-					str := s
-					out = append(out, leaf{s: &str, set: func(n string) { arr[i] = n }})
-					continue
-				}
-				walk(c)
-			}
-		case []string:
-			for i := range x {
-				i, arr := i, x
-				out = append(out, leaf{s: &arr[i], set: func(n string) { arr[i] = n }})
-			}
-		}
-	}
-	walk(v)
-	return out
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, c := range x {
-			m[k] = deepCopy(c)
-		}
-		return m
-	case []any:
-		a := make([]any, len(x))
-		for i, c := range x {
-			a[i] = deepCopy(c)
-		}
-		return a
-	case []string:
-		return append([]string(nil), x...)
-	}
-	// Named map types (ecs.Doc) arrive as map[string]any after normalise.
-	return v
-}
-
 func utf8Boundary(s string, n int) int {
 	for n > 0 && n < len(s) && (s[n]&0xc0) == 0x80 {
 		n--
 	}
 	return n
-}
-
-// get reads a dotted path from a nested document.
-func get(d map[string]any, path string) any {
-	var cur any = d
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
-func str(d map[string]any, path string) string {
-	switch v := get(d, path).(type) {
-	case string:
-		return v
-	case []string:
-		return strings.Join(v, " ")
-	case []any:
-		var parts []string
-		for _, x := range v {
-			parts = append(parts, fmt.Sprint(x))
-		}
-		return strings.Join(parts, " ")
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
-}
-
-func num(d map[string]any, path string) (int64, bool) {
-	switch v := get(d, path).(type) {
-	case int64:
-		return v, true
-	case int:
-		return int64(v), true
-	case uint32:
-		return int64(v), true
-	case float64:
-		return int64(v), true
-	}
-	return 0, false
 }
 
 // Clean makes a string safe for a message: bytes that are not UTF-8 are

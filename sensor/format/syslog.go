@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 // Facilities by name (RFC 5424 section 6.2.1).
@@ -27,19 +29,7 @@ func Facility(name string) (int, error) {
 
 // Severity is the syslog severity of a document: alerts by level,
 // telemetry informational.
-func Severity(doc map[string]any) int {
-	switch str(doc, "labels.severity_level") {
-	case "critical":
-		return 2
-	case "high":
-		return 3
-	case "medium":
-		return 4
-	case "low":
-		return 5
-	}
-	return 6
-}
+func Severity(o *observation.Observation) int { return o.Level.Syslog() }
 
 // Syslog frames messages with an RFC 5424 or RFC 3164 header.
 type Syslog struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookwatch/hookwatch/sensor/format"
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 // Route is one destination with its encoding.
@@ -36,14 +37,10 @@ func (p *Publisher) Routes() []Route { return p.routes }
 
 // Publish encodes doc for every route and hands it over. An error from one
 // route does not stop the others.
-func (p *Publisher) Publish(doc map[string]any) error {
-	alert := false
-	if ev, ok := doc["event"].(map[string]any); ok {
-		alert = ev["kind"] == "alert"
-	}
+func (p *Publisher) Publish(o *observation.Observation) error {
 	var errs []error
 	for _, r := range p.routes {
-		if err := p.send(r, doc, alert); err != nil {
+		if err := p.send(r, o); err != nil {
 			p.Errors.Add(1)
 			errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
 		}
@@ -51,13 +48,13 @@ func (p *Publisher) Publish(doc map[string]any) error {
 	return errors.Join(errs...)
 }
 
-func (p *Publisher) send(r Route, doc map[string]any, alert bool) error {
+func (p *Publisher) send(r Route, o *observation.Observation) error {
 	max := r.MaxBytes
 	var head int
 	if r.Syslog != nil && max > 0 {
 		head = len(r.Syslog.Frame(nil, 0, "alert", time.Now())) + 8
 	}
-	b, shrunk, err := format.Fit(r.Encoder, doc, max-head)
+	b, shrunk, err := format.Fit(r.Encoder, o, max-head)
 	if err != nil {
 		return err
 	}
@@ -69,16 +66,14 @@ func (p *Publisher) send(r Route, doc map[string]any, alert bool) error {
 	}
 	msgid := "event"
 	prio := PrioTelemetry
-	if alert {
+	if o.Alert() {
 		msgid, prio = "alert", PrioAlert
 	}
-	t := time.Now()
-	if ts, ok := doc["@timestamp"].(string); ok {
-		if pt, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			t = pt
-		}
+	t := o.Time
+	if t.IsZero() {
+		t = time.Now()
 	}
-	return r.Net.Send(prio, r.Syslog.Frame(b, format.Severity(doc), msgid, t))
+	return r.Net.Send(prio, r.Syslog.Frame(b, format.Severity(o), msgid, t))
 }
 
 // Close closes every route.

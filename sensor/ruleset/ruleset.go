@@ -19,6 +19,8 @@ import (
 	"github.com/bradleyjkemp/sigma-go/evaluator"
 	"github.com/bradleyjkemp/sigma-go/evaluator/modifiers"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
 )
 
 // The event categories hookwatch produces, named as in Sigma's taxonomy.
@@ -31,19 +33,6 @@ const (
 
 // Categories lists them, for messages.
 var Categories = []string{ProcessCreation, ImageLoad, FileEvent, ProcessAccess}
-
-// Levels are Sigma's, lowest first.
-var Levels = []string{"informational", "low", "medium", "high", "critical"}
-
-// levelRank orders a level (informational 0 ... critical 4; -1 unknown).
-func levelRank(level string) int {
-	for i, l := range Levels {
-		if l == level {
-			return i
-		}
-	}
-	return -1
-}
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -162,8 +151,8 @@ func (r *Rule) check() error {
 	if !uuidRE.MatchString(r.ID) {
 		errs = append(errs, fmt.Errorf("id %q is not a UUID (Sigma rule ids are UUIDs)", r.ID))
 	}
-	if levelRank(r.Level) < 0 {
-		errs = append(errs, fmt.Errorf("level %q is not one of %s", r.Level, strings.Join(Levels, ", ")))
+	if _, ok := observation.ParseLevel(r.Level); !ok {
+		errs = append(errs, fmt.Errorf("level %q is not one of %s", r.Level, strings.Join(observation.Names(), ", ")))
 	}
 	if p := r.Logsource.Product; p != "linux" {
 		errs = append(errs, fmt.Errorf("logsource product %q: hookwatch sees linux events only", p))

@@ -1,0 +1,54 @@
+package observation
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Each output's number for each level, in one table (the ECS numbers are
+// Elastic's detection rules', syslog's are RFC 5424's, CEF's 0 to 10).
+func TestLevelNumbers(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		ecs         int64
+		syslog, cef int
+	}{
+		{"informational", 0, 6, 1}, {"low", 21, 5, 3}, {"medium", 47, 4, 5}, {"high", 73, 3, 8}, {"critical", 99, 2, 10},
+	} {
+		l, ok := ParseLevel(c.name)
+		if !ok || l.String() != c.name || l.ECS() != c.ecs || l.Syslog() != c.syslog || l.CEF() != c.cef {
+			t.Errorf("%s: parsed %v %v, numbers %d %d %d", c.name, l, ok, l.ECS(), l.Syslog(), l.CEF())
+		}
+	}
+	if l, ok := ParseLevel("severe"); ok || l != LevelNone || l.Syslog() != 6 {
+		t.Errorf("an unknown level parsed as %v", l)
+	}
+}
+
+// A clone shares nothing a change could reach: every string of the clone
+// changed leaves the original's as they were.
+func TestCloneIsDeep(t *testing.T) {
+	o := &Observation{
+		Event:     Event{Category: []string{"c"}, Type: []string{"t"}, RiskScore: Float64(1)},
+		Process:   &Process{Args: []string{"a"}, User: &ID{ID: "0"}, Parent: &Process{Executable: "/p", User: &ID{ID: "1"}}},
+		Dll:       &Dll{Path: "/l", Hash: &Hash{SHA256: "h"}},
+		File:      &File{Path: "/f", Hash: &Hash{SHA256: "h"}, Size: Int64(3)},
+		Labels:    map[string]string{"k": "v"},
+		Threat:    &Threat{Tactic: &Named{ID: []string{"TA1"}}, Technique: &Technique{ID: []string{"T1"}, Subtechnique: &Named{ID: []string{"T1.1"}}}},
+		Container: &Container{ID: "c", Image: &Image{Name: "i"}},
+	}
+	before := o.Clone()
+	c := o.Clone()
+	n := 0
+	for _, s := range c.Strings() {
+		s.Set(strings.Repeat("x", len(s.Value)+1))
+		n++
+	}
+	if n < 15 {
+		t.Errorf("only %d strings found", n)
+	}
+	if !reflect.DeepEqual(o, before) {
+		t.Errorf("changing the clone changed the original")
+	}
+}
