@@ -64,7 +64,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) *Doc {
 		if lib.Ino != 0 && d.File == nil {
 			d.File = fileDoc(lib.Path, lib.Dev, lib.Ino, lib.Size, 0)
 		}
-		e.judgement(d, lib.Judgement, lib.Overrides)
+		e.judgement(d, lib.Judgement)
 	}
 	// The facts (labels, from the event's fields) name the target and the
 	// libraries; the rule's name is event.action, the reasons event.reason.

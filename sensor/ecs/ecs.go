@@ -112,8 +112,9 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, e
 	d.Dll = &observation.Dll{Path: clean(il.Path)} // its name is the path's last element
 	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
 	d.Message = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
+	// Where the library lives is the facts' library_location.
 	d.Labels = make(map[string]string, 32) // the facts join them
-	d.Labels["expected"], d.Labels["location_class"] = strconv.FormatBool(expected), location
+	d.Labels["expected"] = strconv.FormatBool(expected)
 	if il.Deleted {
 		d.Labels["deleted"] = "true"
 	}
@@ -126,7 +127,7 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, e
 	if il.FromSweep {
 		d.Labels["via"] = "startup-sweep"
 	}
-	e.judgement(d, j, nil)
+	e.judgement(d, j)
 	return d
 }
 
@@ -139,8 +140,11 @@ func label(d *Doc, k, v string) {
 }
 
 // judgement adds a library's verdict: hashes on dll and file, ownership on
-// file and package, and the facts ECS has no field for as labels.
-func (e *Encoder) judgement(d *Doc, j *judge.Judgement, overrides []string) {
+// file and package. Its findings, whether its package is intact and the
+// imports it overrides are the rules' facts (library_findings,
+// library_package_intact, overridden_imports): labels from Facts, not
+// computed here a second time.
+func (e *Encoder) judgement(d *Doc, j *judge.Judgement) {
 	if j == nil {
 		return
 	}
@@ -185,27 +189,14 @@ func (e *Encoder) judgement(d *Doc, j *judge.Judgement, overrides []string) {
 	if j.Package != "" {
 		typ := map[string]string{"dpkg": "deb", "rpm": "rpm"}[j.Manager]
 		d.Package = &observation.Package{Name: clean(j.Package), Type: typ}
-		if j.Intact != nil {
-			label(d, "package_intact", strconv.FormatBool(*j.Intact))
-		}
 	} else if j.Manager != "" {
 		label(d, "package_owned", "false")
 	}
 	if len(j.Interposed) > 0 {
 		label(d, "interposed_symbols", clean(strings.Join(j.Interposed, " ")))
 	}
-	if len(overrides) > 0 {
-		label(d, "overrides", clean(strings.Join(overrides, " ")))
-	}
 	if j.NonRootWritable != "" {
 		label(d, "non_root_writable", clean(j.NonRootWritable))
-	}
-	var keys []string
-	for _, f := range j.Findings {
-		keys = append(keys, f.Key)
-	}
-	if len(keys) > 0 {
-		label(d, "findings", strings.Join(keys, " "))
 	}
 }
 

@@ -51,26 +51,12 @@ func (e *Encoder) Facts(d *Doc, fields map[string]any) *Doc {
 	return d
 }
 
-// labelTwins names labels that repeat a fact under another label (the
-// judgement's own name for what the rules' fields say per library).
-var labelTwins = map[string]string{
-	"findings":       "library_findings",
-	"package_intact": "library_package_intact",
-	"overrides":      "overridden_imports",
-	"location_class": "library_location",
-}
-
 // once keeps each fact under one key: a label whose fact has an ECS field
 // in the document (the library's path and hash in dll.*, the score in
-// event.risk_score) or another label is left out, and file.* does not
+// event.risk_score) is left out, and file.* does not
 // repeat the path dll.* names. Every byte is billed in the SIEM.
 func once(d *Doc) {
 	labels := d.Labels
-	for twin, kept := range labelTwins {
-		if _, ok := labels[kept]; ok {
-			delete(labels, twin)
-		}
-	}
 	if d.Event.RiskScore != nil {
 		delete(labels, "risk_score")
 	}
