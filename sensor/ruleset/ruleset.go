@@ -48,6 +48,7 @@ type Rule struct {
 	Tests Tests
 
 	eval *evaluator.RuleEvaluator
+	memo *memo // verdicts by the values of the rule's fields
 }
 
 // Tests holds events a rule must match and events it must not.
@@ -128,6 +129,7 @@ func Parse(b []byte, file string) (r *Rule, err error) {
 		mapping.FieldMappings[f] = sigma.FieldMapping{TargetNames: []string{f}}
 	}
 	r.eval = evaluator.ForRule(r.Rule, evaluator.WithConfig(mapping))
+	r.memo = newMemo(r.Fields())
 	return r, nil
 }
 
@@ -314,8 +316,28 @@ func (r *Rule) Fields() []string {
 	return out
 }
 
-// Match reports whether the rule matches an event.
-func (r *Rule) Match(ev map[string]any) (ok bool, err error) {
+// Match reports whether the rule matches an event: as it did for an event
+// with the same values of the rule's fields, else by evaluating it.
+func (r *Rule) Match(ev map[string]any) (bool, error) {
+	if r.memo == nil {
+		return r.evaluate(ev)
+	}
+	var buf [512]byte
+	k, ok := r.memo.key(buf[:0], ev)
+	if ok {
+		if v, hit := r.memo.get(k); hit {
+			return v, nil
+		}
+	}
+	v, err := r.evaluate(ev)
+	if ok && err == nil {
+		r.memo.put(k, v)
+	}
+	return v, err
+}
+
+// evaluate runs sigma-go over the event.
+func (r *Rule) evaluate(ev map[string]any) (ok bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			ok, err = false, fmt.Errorf("rule %s: evaluator panic: %v", r.ID, p)
