@@ -87,7 +87,11 @@ func (a *Agent) containerOf(pid uint32, cgroupPath string) container.Container {
 	switch {
 	case a.cfg.Containers == nil:
 		return container.Container{}
-	case cgroupPath != "":
+	case cgroupPath == "/" && a.cfg.Containers.Unified:
+		// The unified hierarchy's root: the host (no file to read per
+		// exec where the host's processes live in the root cgroup).
+		return container.Container{}
+	case cgroupPath != "" && cgroupPath != "/":
 		return a.cfg.Containers.FromPath(cgroupPath)
 	}
 	return a.cfg.Containers.Of(pid)

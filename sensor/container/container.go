@@ -70,6 +70,10 @@ func unescape(s string) string {
 type Resolver struct {
 	// Proc is /proc; DockerDir docker's state (/var/lib/docker).
 	Proc, DockerDir string
+	// Unified says cgroup v2 is mounted: the cgroup the kernel names at
+	// exec is then the unified hierarchy's, and its root ("/") is the
+	// host's own, no container.
+	Unified bool
 
 	mu     sync.Mutex
 	images map[string]string
@@ -77,7 +81,8 @@ type Resolver struct {
 
 // NewResolver reads the live system.
 func NewResolver() *Resolver {
-	return &Resolver{Proc: "/proc", DockerDir: "/var/lib/docker", images: map[string]string{}}
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return &Resolver{Proc: "/proc", DockerDir: "/var/lib/docker", Unified: err == nil, images: map[string]string{}}
 }
 
 // maxImages bounds the image names kept.

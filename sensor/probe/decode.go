@@ -218,9 +218,7 @@ func cgroupPath(names [4][80]uint8) string {
 		}
 		parts = append([]string{string(n[:i])}, parts...)
 	}
-	if len(parts) == 0 {
-		return ""
-	}
+	// No name at all: the task is in the hierarchy's root cgroup.
 	return "/" + strings.Join(parts, "/")
 }
 
