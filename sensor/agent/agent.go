@@ -216,6 +216,9 @@ type FileWatcher interface {
 // Publisher delivers documents (the output package's).
 type Publisher interface {
 	Publish(o *observation.Observation) error
+	// Flush writes what the outputs keep; lost is how many documents
+	// could not be written.
+	Flush() (lost int, err error)
 }
 
 // New returns an agent writing to out.
@@ -303,6 +306,9 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 		defer wg.Done()
 		for it := range a.queue {
 			a.process(it)
+			if len(a.queue) == 0 {
+				a.flush() // caught up: what is kept goes out now
+			}
 		}
 		// Nothing folded is lost at exit: every open window is closed,
 		// and every exec the kernel counted is summarized.
@@ -310,6 +316,7 @@ func (a *Agent) Run(ctx context.Context, c Collector) error {
 			a.writeFollowUps(a.cfg.Fold.Flush())
 		}
 		a.stopVouching()
+		a.flush()
 	}()
 	// The worker owns the folder and the verdicts: windows are closed and
 	// summaries written through the queue.

@@ -87,3 +87,12 @@ func (a *Agent) write(d *ecs.Doc) {
 	}
 	a.stats.Written.Add(1)
 }
+
+// flush writes what the outputs keep, counting what they could not write.
+func (a *Agent) flush() {
+	if lost, err := a.out.Flush(); err != nil {
+		a.stats.WriteErrors.Add(uint64(lost))
+		a.stats.Written.Add(-uint64(lost)) // counted as written when kept
+		a.log.WithError(err).Warn("events not written")
+	}
+}

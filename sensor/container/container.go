@@ -70,10 +70,6 @@ func unescape(s string) string {
 type Resolver struct {
 	// Proc is /proc; DockerDir docker's state (/var/lib/docker).
 	Proc, DockerDir string
-	// Unified says cgroup v2 is mounted: the cgroup the kernel names at
-	// exec is then the unified hierarchy's, and its root ("/") is the
-	// host's own, no container.
-	Unified bool
 
 	mu     sync.Mutex
 	images map[string]string
@@ -81,8 +77,7 @@ type Resolver struct {
 
 // NewResolver reads the live system.
 func NewResolver() *Resolver {
-	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return &Resolver{Proc: "/proc", DockerDir: "/var/lib/docker", Unified: err == nil, images: map[string]string{}}
+	return &Resolver{Proc: "/proc", DockerDir: "/var/lib/docker", images: map[string]string{}}
 }
 
 // maxImages bounds the image names kept.

@@ -90,6 +90,12 @@ func (s *swapPublisher) Publish(o *observation.Observation) error {
 	return s.p.Publish(o)
 }
 
+func (s *swapPublisher) Flush() (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.p.Flush()
+}
+
 func (s *swapPublisher) get() *output.Publisher {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -5,6 +5,8 @@
 package output
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +16,9 @@ import (
 // LineSink takes one encoded event at a time, as one line.
 type LineSink interface {
 	Write(line []byte) error
+	// Flush writes what Write kept (whole lines, in one write(2)); it
+	// returns how many lines could not be written.
+	Flush() (int, error)
 	Close() error
 }
 
@@ -44,8 +49,9 @@ type lineWriter struct {
 	f    *os.File
 	path string
 	fc   FileConfig
-	size int64
-	buf  []byte
+	size int64 // of the file, with what buf holds
+	buf  []byte // lines not written yet
+	lines int   // how many
 }
 
 func (l *lineWriter) open() error {
@@ -78,30 +84,67 @@ func (l *lineWriter) rotate() error {
 	return l.open()
 }
 
-// Write writes the line and its newline in one write(2), so a reader of
-// the file never sees half an event.
+// Write keeps the line and its newline to be written with the others at
+// the next Flush (the agent flushes when its queue is empty) or when
+// flushAt bytes are kept: on a storm, a write(2) per event was a twentieth
+// of the agent's CPU. Lines are only ever written whole, so a reader of the
+// file never sees half an event.
 func (l *lineWriter) Write(line []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f != nil && l.fc.MaxBytes > 0 && l.size > 0 && l.size+int64(len(line))+1 > l.fc.MaxBytes {
+		if _, err := l.flush(); err != nil {
+			return err
+		}
 		if err := l.rotate(); err != nil {
 			return err
 		}
 	}
-	l.buf = append(append(l.buf[:0], line...), '\n')
-	n, err := l.w.Write(l.buf)
-	l.size += int64(n)
-	if err != nil {
-		return fmt.Errorf("writing event: %w", err)
+	l.buf = append(append(l.buf, line...), '\n')
+	l.lines++
+	l.size += int64(len(line)) + 1
+	if len(l.buf) >= flushAt {
+		_, err := l.flush()
+		return err
 	}
 	return nil
+}
+
+// flushAt is how many bytes are kept before they are written anyway.
+const flushAt = 64 << 10
+
+// Flush implements LineSink.
+func (l *lineWriter) Flush() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flush()
+}
+
+func (l *lineWriter) flush() (int, error) {
+	if len(l.buf) == 0 {
+		return 0, nil
+	}
+	n, err := l.w.Write(l.buf)
+	lost := 0
+	if err != nil {
+		// Whole lines written before the error are in the file.
+		lost = l.lines - bytes.Count(l.buf[:n], []byte{'\n'})
+		l.size -= int64(len(l.buf) - n)
+		err = fmt.Errorf("writing %d events: %w", lost, err)
+	}
+	l.buf, l.lines = l.buf[:0], 0
+	if cap(l.buf) > 4*flushAt {
+		l.buf = nil // a burst's buffer is not kept for ever
+	}
+	return lost, err
 }
 
 func (l *lineWriter) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	_, err := l.flush()
 	if l.f == nil {
-		return nil
+		return err
 	}
-	return l.f.Close()
+	return errors.Join(err, l.f.Close())
 }

@@ -139,3 +139,46 @@ func TestFileRotation(t *testing.T) {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }
+
+// Lines are kept until Flush (the agent's queue is empty) or 64 KiB, then
+// written whole; lines a full disk refused are counted, not forgotten.
+func TestLinesFlushedWholeAndLossCounted(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "events.json")
+	w, err := Open(p, FileConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := w.Write([]byte(`{"n":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(p); len(b) != 0 {
+		t.Errorf("written before Flush: %q", b)
+	}
+	if lost, err := w.Flush(); lost != 0 || err != nil {
+		t.Fatalf("flush: %d lost, %v", lost, err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "{\"n\":1}\n{\"n\":1}\n{\"n\":1}\n" {
+		t.Errorf("after Flush: %q", b)
+	}
+	big := []byte(strings.Repeat("y", 1000))
+	for i := 0; i < 70; i++ {
+		w.Write(big)
+	}
+	if fi, _ := os.Stat(p); fi.Size() < 64<<10 {
+		t.Errorf("%d bytes written after 70 KB kept, want them out at 64 KiB", fi.Size())
+	}
+	w.Close()
+
+	full, err := Open("/dev/full", FileConfig{})
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	full.Write([]byte("a"))
+	full.Write([]byte("b"))
+	if lost, err := full.Flush(); lost != 2 || err == nil {
+		t.Errorf("a full disk: %d lost, %v; want 2 and an error", lost, err)
+	}
+}

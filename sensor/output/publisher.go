@@ -76,6 +76,25 @@ func (p *Publisher) send(r Route, o *observation.Observation) error {
 	return r.Net.Send(prio, r.Syslog.Frame(b, format.Severity(o), msgid, t))
 }
 
+// Flush writes what the line routes keep (the agent calls it when it has
+// nothing more to do): lost is how many documents could not be written,
+// also counted in Errors.
+func (p *Publisher) Flush() (lost int, err error) {
+	var errs []error
+	for _, r := range p.routes {
+		if r.Lines == nil {
+			continue
+		}
+		n, err := r.Lines.Flush()
+		if err != nil {
+			lost += n
+			p.Errors.Add(uint64(n))
+			errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
+		}
+	}
+	return lost, errors.Join(errs...)
+}
+
 // Close closes every route.
 func (p *Publisher) Close() error {
 	var errs []error
