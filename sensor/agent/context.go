@@ -87,9 +87,11 @@ func (a *Agent) containerOf(pid uint32, cgroupPath string) container.Container {
 	switch {
 	case a.cfg.Containers == nil:
 		return container.Container{}
-	case cgroupPath == "/" && a.cfg.Containers.Unified:
-		// The unified hierarchy's root: the host (no file to read per
-		// exec where the host's processes live in the root cgroup).
+	case cgroupPath == "/":
+		// The kernel found the task in the root of the unified hierarchy
+		// and of the pids controller's, where every runtime puts its
+		// containers: the host (no file to read per exec where the host's
+		// processes live in the root cgroups, as on this VM).
 		return container.Container{}
 	case cgroupPath != "" && cgroupPath != "/":
 		return a.cfg.Containers.FromPath(cgroupPath)

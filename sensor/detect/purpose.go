@@ -76,25 +76,35 @@ func newPurposes() *purposes {
 
 // onPurpose reports whether p's configuration or command line names lib.
 func (pu *purposes) onPurpose(p *proctable.Process, lib string) bool {
-	lib = realPath(lib)
+	// The library's real path only when something names a library to
+	// compare it with: resolving it walks every link, and most programs
+	// name none.
+	real := ""
+	is := func(named string) bool {
+		if real == "" {
+			real = realPath(lib)
+		}
+		return realPath(named) == real
+	}
 	name := filepath.Base(p.Executable)
 	switch name {
 	case "sudo", "sudoedit":
 		plugins := pu.sudo.modules()
 		if len(plugins) == 0 {
 			for _, d := range defaultSudoPlugins {
-				if realPath(d) == lib {
+				if is(d) {
 					return true
 				}
 			}
+			return false
 		}
-		return plugins[lib]
+		return plugins[realPath(lib)]
 	case "ssh", "scp", "sftp", "ssh-add", "ssh-agent", "ssh-keygen", "ssh-pkcs11-helper", "ssh-sk-helper":
-		if pu.ssh.modules()[lib] {
+		if mods := pu.ssh.modules(); len(mods) > 0 && mods[realPath(lib)] {
 			return true
 		}
 		for _, a := range providerArgs(p.Args) {
-			if realPath(a) == lib {
+			if is(a) {
 				return true
 			}
 		}

@@ -49,7 +49,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) *Doc {
 	// references are in the rule file (docs/rules.md lists the built-in
 	// ones), not repeated in every alert.
 	d.Rule = &observation.Rule{ID: r.ID, Name: clean(r.Title), Ruleset: set, Category: a.Category}
-	d.Threat = e.threat(r.Techniques(), r.Tactics())
+	d.Threat = e.threatOf(r)
 	if len(a.Libraries) > 0 {
 		// The first library with a judgement is the one the alert shows
 		// in dll.* and file.*; labels.library names them all.
@@ -77,6 +77,17 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) *Doc {
 	alertFacts(d.Labels)
 	leanAlert(d)
 	return d
+}
+
+// threatOf is a rule's threat.*, built once per rule (an encoder lives as
+// long as its rules; documents share it and nothing changes it).
+func (e *Encoder) threatOf(r *ruleset.Rule) *observation.Threat {
+	if t, ok := e.threats.Load(r); ok {
+		return t.(*observation.Threat)
+	}
+	t := e.threat(r.Techniques(), r.Tactics())
+	e.threats.Store(r, t)
+	return t
 }
 
 // threat maps a rule's ATT&CK tags onto threat.*: each technique named

@@ -53,6 +53,7 @@ type Encoder struct {
 	// labelKeys remembers label keys by field name (the agent's
 	// goroutine and tests may encode at once).
 	labelKeys sync.Map
+	threats   sync.Map // *ruleset.Rule to its *observation.Threat
 }
 
 // New returns an encoder. rules supplies ATT&CK metadata for alerts.
