@@ -44,14 +44,14 @@ func Open(dest string, fc FileConfig) (LineSink, error) {
 }
 
 type lineWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	f    *os.File
-	path string
-	fc   FileConfig
-	size int64 // of the file, with what buf holds
-	buf  []byte // lines not written yet
-	lines int   // how many
+	mu    sync.Mutex
+	w     io.Writer
+	f     *os.File
+	path  string
+	fc    FileConfig
+	size  int64  // of the file, with what buf holds
+	buf   []byte // lines not written yet
+	lines int    // how many
 }
 
 func (l *lineWriter) open() error {
