@@ -20,8 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -109,28 +107,6 @@ type Judge struct {
 	*cache
 }
 
-// cache holds judgements by file identity; judges of other roots may share
-// it (At).
-type cache struct {
-	mu    sync.Mutex
-	max   int
-	cache map[key]*list.Element
-	lru   *list.List
-	opens atomic.Uint64 // files opened for hashing, for tests and stats
-}
-
-type key struct {
-	dev, ino     uint64
-	size         int64
-	mtime, ctime int64
-	path         string
-}
-
-type entry struct {
-	k key
-	j *Judgement
-}
-
 // New returns a judge with a cache of max judgements. root is "/" on a
 // live system; pkgs answers package questions.
 func New(r *rules.Set, pkgs *pkgdb.DB, root string, max int) *Judge {
@@ -195,38 +171,6 @@ func (jd *Judge) Judge(ctx context.Context, in Input) *Judgement {
 		delete(jd.cache.cache, old.Value.(*entry).k)
 	}
 	return j
-}
-
-// keyOf is a file's identity in the cache.
-func (jd *Judge) keyOf(path string, st *syscall.Stat_t) key {
-	k := key{size: st.Size, path: path, dev: st.Dev, ino: st.Ino, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
-	if jd.anyDevice {
-		k.dev = 0
-	}
-	return k
-}
-
-// known is the cached judgement of a file named by a path that still
-// leads to the same file (device, inode, size, times), found with one
-// stat and no open: on a storm of the same library in every exec, opening
-// each to ask its identity was a tenth of the agent's CPU. A file the
-// cache does not know, and a deleted or memory-backed one, is opened.
-func (jd *Judge) known(in Input) *Judgement {
-	if in.Deleted || in.Memfd || strings.HasPrefix(in.Path, "/memfd:") {
-		return nil
-	}
-	var st syscall.Stat_t
-	if syscall.Stat(jd.host(in.Path), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil
-	}
-	k := jd.keyOf(in.Path, &st)
-	jd.mu.Lock()
-	defer jd.mu.Unlock()
-	if e, ok := jd.cache.cache[k]; ok {
-		jd.lru.MoveToFront(e)
-		return e.Value.(*entry).j
-	}
-	return nil
 }
 
 // open opens the file: by path, or through /proc/PID/map_files when the
