@@ -63,4 +63,3 @@ func (jd *Judge) known(in Input) *Judgement {
 	}
 	return nil
 }
-
