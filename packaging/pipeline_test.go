@@ -96,7 +96,7 @@ func samples(t *testing.T) map[string]sample {
 		LoaderEnv: []string{"LD_PRELOAD=" + hook, "LD_LIBRARY_PATH=/tmp"}, Start: now.Add(-time.Second)}
 	out := map[string]sample{}
 	add := func(cat string, doc *ecs.Doc, ev *detect.Event) {
-		doc = enc.Facts(doc, ev.Fields)
+		doc = enc.With(doc, enc.FactsOf(ev.Fields))
 		row, err := def.Row(doc)
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +107,7 @@ func samples(t *testing.T) map[string]sample {
 			t.Fatal(errs)
 		}
 		for _, al := range als {
-			s.alerts = append(s.alerts, enc.Alert(p, parent, al))
+			s.alerts = append(s.alerts, enc.Alert(p, parent, al, nil))
 		}
 		out[cat] = s
 	}

@@ -3,6 +3,7 @@ package agent
 // Accesses: a process reaching into a credential process's memory.
 
 import (
+	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
@@ -59,11 +60,12 @@ func (a *Agent) judgeAccess(caller, target *proctable.Process, e *event.Access, 
 	parent := a.parent(caller)
 	ev := a.engine.Access(caller, parent, target, e, byParent)
 	alerts := a.evaluate(ev)
+	var facts ecs.Facts
 	if a.keepTelemetry(true) { // every access to a credential process is notable
-		a.write(a.enc.Facts(a.enc.Access(caller, parent, target, e, byParent), ev.Fields))
+		a.write(a.enc.With(a.enc.Access(caller, parent, target, e, byParent), a.factsOf(&facts, ev)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(caller, parent, al)
+		a.writeAlert(caller, parent, al, a.factsOf(&facts, ev))
 	}
 }
 

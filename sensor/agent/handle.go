@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/hookwatch/hookwatch/sensor/detect"
+	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
@@ -38,14 +39,15 @@ func (a *Agent) handleExec(e *event.Exec, root string) {
 	parent := a.parent(p)
 	ev := a.engineFor(p).Exec(p, parent, e)
 	alerts := a.evaluate(ev)
+	var facts ecs.Facts // made once, when a document needs them
 	// A vouched exec is counted into its summary, like the repeats the
 	// kernel counts once it has the verdict: not a document of its own.
 	vouched := a.vouchable(p, e, ev, len(alerts))
 	if !vouched && a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
-		a.write(a.enc.Facts(a.enc.Exec(p, parent, e), ev.Fields))
+		a.write(a.enc.With(a.enc.Exec(p, parent, e), a.factsOf(&facts, ev)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(p, parent, al)
+		a.writeAlert(p, parent, al, a.factsOf(&facts, ev))
 	}
 	if vouched {
 		a.vouchFor(p, e, ev)
@@ -72,15 +74,16 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		return
 	}
 	alerts := a.evaluate(ev)
+	var facts ecs.Facts // made once, when a document needs them
 	vouched := len(alerts) == 0 && slices.Contains(p.Vouched, ev.Libraries[0].Path)
 	if !vouched && a.keepTelemetry(len(alerts) > 0 || !expected) {
 		if j == nil {
 			j = eng.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
-		a.write(a.enc.Facts(a.enc.ImageLoad(p, parent, il, expected, ev.Libraries[0].Location, j), ev.Fields))
+		a.write(a.enc.With(a.enc.ImageLoad(p, parent, il, expected, ev.Libraries[0].Location, j), a.factsOf(&facts, ev)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(p, parent, al)
+		a.writeAlert(p, parent, al, a.factsOf(&facts, ev))
 	}
 }
 
@@ -110,11 +113,12 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 func (a *Agent) reportChange(c *loaderconf.Change, writer, parent *proctable.Process, eng *detect.Engine) {
 	ev := eng.LoaderConfig(c, writer, parent)
 	alerts := a.evaluate(ev)
+	var facts ecs.Facts // made once, when a document needs them
 	// Every change to the loader's configuration is notable.
 	if a.keepTelemetry(true) {
-		a.write(a.enc.Facts(a.enc.FileChange(c, writer, parent, eng.ByPackageManager(c.Writer)), ev.Fields))
+		a.write(a.enc.With(a.enc.FileChange(c, writer, parent, eng.ByPackageManager(c.Writer)), a.factsOf(&facts, ev)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(writer, parent, al)
+		a.writeAlert(writer, parent, al, a.factsOf(&facts, ev))
 	}
 }

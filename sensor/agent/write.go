@@ -30,7 +30,16 @@ func (a *Agent) evaluate(ev *detect.Event) []*detect.Alert {
 	return alerts
 }
 
-func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert) {
+// factsOf is the event's facts as labels, made on first use and shared by
+// the event's documents.
+func (a *Agent) factsOf(f *ecs.Facts, ev *detect.Event) ecs.Facts {
+	if *f == nil {
+		*f = a.enc.FactsOf(ev.Fields)
+	}
+	return *f
+}
+
+func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert, facts ecs.Facts) {
 	a.stats.Alerts.Add(1)
 	a.alertsMu.Lock()
 	if a.alerts == nil {
@@ -43,7 +52,7 @@ func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert) {
 	}
 	r.Count++
 	a.alertsMu.Unlock()
-	doc := a.enc.Alert(p, parent, al)
+	doc := a.enc.Alert(p, parent, al, facts)
 	if a.cfg.Fold == nil {
 		a.write(doc)
 		return

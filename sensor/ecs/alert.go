@@ -16,7 +16,10 @@ import (
 // Alert encodes a detection: the event a rule matched, with the rule's
 // metadata (rule.*, event.severity from its level, threat.* from its
 // attack.* tags) and the event's evidence.
-func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) *Doc {
+//
+// facts are the labels of the event's fields (FactsOf), shared by its
+// documents; nil makes them from the alert's.
+func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Facts) *Doc {
 	var category, typ []string
 	switch a.Category {
 	case ruleset.ImageLoad:
@@ -73,7 +76,10 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert) *Doc {
 		label(d, "rule_file", clean(r.File))
 	}
 	d.Message = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
-	e.Facts(d, a.Fields)
+	if facts == nil {
+		facts = e.FactsOf(a.Fields)
+	}
+	e.With(d, facts)
 	alertFacts(d.Labels)
 	leanAlert(d)
 	return d

@@ -49,7 +49,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	docs := []*Doc{
 		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
 		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted", &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
-		enc.Alert(p, parent, a),
+		enc.Alert(p, parent, a, nil),
 	}
 	// A process reaching into a credential process: the caller is
 	// process.*, the target in labels; its alert is valid ECS too.
@@ -60,7 +60,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	if len(acAlerts) != 1 || acAlerts[0].Rule.Name != "credential-process-memory-read" || acAlerts[0].Rule.Level != "critical" {
 		t.Fatalf("memory read of ssh-agent raised %v, want credential-process-memory-read", acAlerts)
 	}
-	docs = append(docs, enc.Facts(enc.Access(p, parent, agent, ac, false), acEv.Fields), enc.Alert(p, parent, acAlerts[0]))
+	docs = append(docs, enc.With(enc.Access(p, parent, agent, ac, false), enc.FactsOf(acEv.Fields)), enc.Alert(p, parent, acAlerts[0], nil))
 	for _, d := range docs[3:] {
 		l := d.Labels
 		if l["target_process_id"] != "20" || l["target_image"] != "/usr/bin/ssh-agent" || l["access_class"] != "read" || l["target_entity_id"] == "" && d.Event.Kind == "event" {

@@ -17,15 +17,17 @@ var sigmaStandard = map[string]bool{
 	"ContainerId": true, "ContainerImage": true, "SourceImage": true, "SourceCommandLine": true, "SourceProcessId": true, "SourceUser": true, "SourceUserId": true,
 }
 
-// Facts adds the facts the rules decided on (hookwatch's own Sigma fields,
-// docs/rules.md) to a document as labels, snake_case (LibraryTrust becomes
-// labels.library_trust), lists joined by spaces: what an alert was decided
-// on travels with it, and telemetry carries the same facts so the rules,
-// converted with the published pipeline, run in the SIEM too.
-func (e *Encoder) Facts(d *Doc, fields map[string]any) *Doc {
-	if d.Labels == nil {
-		d.Labels = make(map[string]string, len(fields)) // grown once, not step by step
-	}
+// Facts are the facts the rules decided on (hookwatch's own Sigma fields,
+// docs/rules.md) as labels: snake_case (LibraryTrust becomes
+// library_trust), lists joined by spaces. What an alert was decided on
+// travels with it, and telemetry carries the same facts so the rules,
+// converted with the published pipeline, run in the SIEM too. An event's
+// documents (its telemetry and each alert) share one Facts, made once.
+type Facts map[string]string
+
+// FactsOf makes the labels of an event's fields.
+func (e *Encoder) FactsOf(fields map[string]any) Facts {
+	f := make(Facts, len(fields))
 	for k, v := range fields {
 		if sigmaStandard[k] {
 			continue
@@ -44,8 +46,20 @@ func (e *Encoder) Facts(d *Doc, fields map[string]any) *Doc {
 			s = fmt.Sprint(v)
 		}
 		if s != "" {
-			label(d, e.labelKey(k), clean(s))
+			f[e.labelKey(k)] = clean(s)
 		}
+	}
+	return f
+}
+
+// With adds an event's facts to one of its documents as labels, each fact
+// once (see once).
+func (e *Encoder) With(d *Doc, f Facts) *Doc {
+	if d.Labels == nil {
+		d.Labels = make(map[string]string, len(f)) // grown once, not step by step
+	}
+	for k, v := range f {
+		d.Labels[k] = v
 	}
 	once(d)
 	return d
