@@ -20,6 +20,12 @@ type Encoder interface {
 	Encode(o *observation.Observation) ([]byte, error)
 }
 
+// Appender is an Encoder that can write after a buffer of the caller's
+// (one kept for the next document instead of one made per document).
+type Appender interface {
+	Append(dst []byte, o *observation.Observation) ([]byte, error)
+}
+
 // truncMark ends a string value that was shortened to fit.
 const truncMark = "…[truncated %d bytes]"
 
@@ -28,7 +34,18 @@ const truncMark = "…[truncated %d bytes]"
 // marker, so the message stays well-formed. It works on a copy; o is not
 // changed. max 0 means no limit.
 func Fit(enc Encoder, o *observation.Observation, max int) ([]byte, bool, error) {
-	b, err := enc.Encode(o)
+	return FitAppend(nil, enc, o, max)
+}
+
+// FitAppend is Fit writing after dst when enc is an Appender.
+func FitAppend(dst []byte, enc Encoder, o *observation.Observation, max int) ([]byte, bool, error) {
+	var b []byte
+	var err error
+	if a, ok := enc.(Appender); ok && dst != nil {
+		b, err = a.Append(dst, o)
+	} else {
+		b, err = enc.Encode(o)
+	}
 	if err != nil || max <= 0 || len(b) <= max {
 		return b, false, err
 	}

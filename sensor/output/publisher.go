@@ -3,6 +3,7 @@ package output
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,12 +26,17 @@ type Route struct {
 // Publisher sends each document to every route.
 type Publisher struct {
 	routes    []Route
+	scratch   sync.Pool     // *[]byte
 	Errors    atomic.Uint64 // documents a route could not take
 	Truncated atomic.Uint64 // documents shrunk to fit
 }
 
 // NewPublisher returns a publisher over routes.
-func NewPublisher(routes ...Route) *Publisher { return &Publisher{routes: routes} }
+func NewPublisher(routes ...Route) *Publisher {
+	p := &Publisher{routes: routes}
+	p.scratch.New = func() any { b := make([]byte, 0, 8192); return &b }
+	return p
+}
 
 // Routes lists the routes (for metrics).
 func (p *Publisher) Routes() []Route { return p.routes }
@@ -54,7 +60,15 @@ func (p *Publisher) send(r Route, o *observation.Observation) error {
 	if r.Syslog != nil && max > 0 {
 		head = len(r.Syslog.Frame(nil, 0, "alert", time.Now())) + 8
 	}
-	b, shrunk, err := format.Fit(r.Encoder, o, max-head)
+	// The encoding goes into a buffer kept for the next document: lines
+	// and syslog frames copy it (a line sink into its own buffer, a frame
+	// into the spool's record).
+	bp := p.scratch.Get().(*[]byte)
+	defer p.scratch.Put(bp)
+	b, shrunk, err := format.FitAppend((*bp)[:0], r.Encoder, o, max-head)
+	if cap(b) <= 64<<10 {
+		*bp = b // a larger one (a rare document) is not kept
+	}
 	if err != nil {
 		return err
 	}
