@@ -37,6 +37,17 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define MAP_ANONYMOUS 0x20
 #define VM_EXEC 0x4
 
+/* The limits userspace must keep to, exported to Go through bpf2go's -type
+ * (sensor/probe reads them; nothing copies them by hand). */
+enum limits {
+	LIMIT_LOADER_VARS = MAX_PREFIXES,          /* loader variable names matched */
+	LIMIT_FILE_PREFIXES = MAX_FILE_PREFIXES,   /* configuration path prefixes */
+	LIMIT_PREFIX_BYTES = PREFIX_WORDS * 8,     /* bytes of one path prefix */
+	LIMIT_ENVVARS = MAX_ENVVARS,               /* matching environment strings kept */
+	LIMIT_ENVVAR_BYTES = ENVVAR_BUF,           /* bytes kept of one */
+	LIMIT_ENV_SCAN_BYTES = ENV_CHUNK * ENV_CHUNKS, /* environment scanned in the kernel */
+};
+
 /* Record kinds: the first byte of every ring buffer record. */
 enum kind {
 	KIND_EXEC = 1,
@@ -233,6 +244,7 @@ volatile const u32 check_interp;
 const struct exec_hdr *unused_exec_hdr __attribute__((unused));
 const struct map_hdr *unused_map_hdr __attribute__((unused));
 const struct file_hdr *unused_file_hdr __attribute__((unused));
+const enum limits *unused_limits __attribute__((unused));
 const enum file_op *unused_file_op __attribute__((unused));
 const enum kind *unused_kind __attribute__((unused));
 const enum watch_reason *unused_watch_reason __attribute__((unused));

@@ -168,6 +168,17 @@ const (
 	hookwatchKindKIND_ACCESS hookwatchKind = 4
 )
 
+type hookwatchLimits uint32
+
+const (
+	hookwatchLimitsLIMIT_LOADER_VARS    hookwatchLimits = 8
+	hookwatchLimitsLIMIT_FILE_PREFIXES  hookwatchLimits = 16
+	hookwatchLimitsLIMIT_PREFIX_BYTES   hookwatchLimits = 64
+	hookwatchLimitsLIMIT_ENVVARS        hookwatchLimits = 8
+	hookwatchLimitsLIMIT_ENVVAR_BYTES   hookwatchLimits = 2048
+	hookwatchLimitsLIMIT_ENV_SCAN_BYTES hookwatchLimits = 262144
+)
+
 type hookwatchMapEvent struct {
 	_    structs.HostLayout
 	H    hookwatchMapHdr
@@ -332,6 +343,7 @@ const (
 	hookwatchVarUnusedFileHdr        = "unused_file_hdr"
 	hookwatchVarUnusedFileOp         = "unused_file_op"
 	hookwatchVarUnusedKind           = "unused_kind"
+	hookwatchVarUnusedLimits         = "unused_limits"
 	hookwatchVarUnusedMapFlag        = "unused_map_flag"
 	hookwatchVarUnusedMapHdr         = "unused_map_hdr"
 	hookwatchVarUnusedStatIndex      = "unused_stat_index"
@@ -458,6 +470,7 @@ type hookwatchVariableSpecs struct {
 	UnusedFileHdr     *ebpf.VariableSpec `ebpf:"unused_file_hdr"`
 	UnusedFileOp      *ebpf.VariableSpec `ebpf:"unused_file_op"`
 	UnusedKind        *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedLimits      *ebpf.VariableSpec `ebpf:"unused_limits"`
 	UnusedMapFlag     *ebpf.VariableSpec `ebpf:"unused_map_flag"`
 	UnusedMapHdr      *ebpf.VariableSpec `ebpf:"unused_map_hdr"`
 	UnusedStatIndex   *ebpf.VariableSpec `ebpf:"unused_stat_index"`
@@ -556,6 +569,7 @@ type hookwatchVariables struct {
 	UnusedFileHdr     *ebpf.Variable `ebpf:"unused_file_hdr"`
 	UnusedFileOp      *ebpf.Variable `ebpf:"unused_file_op"`
 	UnusedKind        *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedLimits      *ebpf.Variable `ebpf:"unused_limits"`
 	UnusedMapFlag     *ebpf.Variable `ebpf:"unused_map_flag"`
 	UnusedMapHdr      *ebpf.Variable `ebpf:"unused_map_hdr"`
 	UnusedStatIndex   *ebpf.Variable `ebpf:"unused_stat_index"`

@@ -25,7 +25,7 @@ import (
 const pollInterval = time.Second
 
 // MaxLoaderVars is how many loader variable names the kernel can match.
-const MaxLoaderVars = 8
+const MaxLoaderVars = int(hookwatchLimitsLIMIT_LOADER_VARS)
 
 // commLen is the kernel's TASK_COMM_LEN: comm keeps 15 bytes and a NUL.
 const commLen = 16
@@ -52,10 +52,10 @@ type Config struct {
 }
 
 // MaxFilePrefixes is how many path prefixes the kernel matches.
-const MaxFilePrefixes = 16
+const MaxFilePrefixes = int(hookwatchLimitsLIMIT_FILE_PREFIXES)
 
-// maxPrefixLen is the longest prefix the kernel compares (8 words).
-const maxPrefixLen = 64
+// maxPrefixLen is the longest prefix the kernel compares.
+const maxPrefixLen = int(hookwatchLimitsLIMIT_PREFIX_BYTES)
 
 // Probe is the loaded and attached kernel side.
 type Probe struct {
