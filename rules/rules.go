@@ -249,6 +249,13 @@ func (s *Set) IsCredentialProgram(name string) bool {
 	return false
 }
 
+// IsCredential reports whether a process handles credentials: by its
+// executable's name or its comm (the kernel's 15 bytes of it), either of
+// which may be all that is known ("" for the other).
+func (s *Set) IsCredential(executable, comm string) bool {
+	return executable != "" && s.IsCredentialProgram(path.Base(executable)) || comm != "" && s.IsCredentialProgram(comm)
+}
+
 // IsLoader reports whether an executable name is the dynamic loader's.
 func (s *Set) IsLoader(name string) bool {
 	for _, p := range s.LoaderNames {
@@ -286,6 +293,19 @@ func (s *Set) IsLoaderVariable(name string) bool {
 		}
 	}
 	return false
+}
+
+// LoaderEnv keeps the entries of an environment (KEY=VALUE) that set a
+// loader variable, in their order.
+func (s *Set) LoaderEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if s.IsLoaderVariable(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // LocationClass classes a library path: deleted and memfd come from the

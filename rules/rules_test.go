@@ -66,3 +66,26 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// One test of "handles credentials" and one filter of loader variables,
+// for every caller.
+func TestCredentialAndLoaderEnv(t *testing.T) {
+	s, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		exe, comm string
+		want      bool
+	}{
+		{"/usr/bin/ssh", "", true}, {"", "sudo", true}, {"/tmp/x", "passwd", true}, {"/usr/bin/true", "true", false}, {"", "", false},
+	} {
+		if got := s.IsCredential(c.exe, c.comm); got != c.want {
+			t.Errorf("IsCredential(%q, %q) = %v", c.exe, c.comm, got)
+		}
+	}
+	got := s.LoaderEnv([]string{"PATH=/bin", "LD_PRELOAD=/a.so", "LD_PRELOADX=1", "LD_AUDIT=", "HOME=/root"})
+	if strings.Join(got, " ") != "LD_PRELOAD=/a.so LD_AUDIT=" {
+		t.Errorf("LoaderEnv: %q", got)
+	}
+}

@@ -3,7 +3,6 @@ package agent
 // Process context: a process as the table, /proc or the kernel record knows it.
 
 import (
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,14 +24,7 @@ func (a *Agent) loaderEnv(e *event.Exec) []string {
 			a.log.WithError(err).WithField("pid", e.PID).Debug("environment unreadable after a truncated in-kernel scan")
 		}
 	}
-	var out []string
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if a.cfg.Rules.IsLoaderVariable(name) {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return a.cfg.Rules.LoaderEnv(env)
 }
 
 // mappingOf finds the bounds of the process's mapping of a file by inode.
@@ -116,9 +108,9 @@ func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
 		p.Container = a.containerOf(il.PID, "")
 		p.Executable = strings.TrimSuffix(exe, " (deleted)")
 		p.Args, _ = a.cfg.Proc.Cmdline(il.PID)
-		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable))
+		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredential(p.Executable, "")
 	} else {
-		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(il.Comm)
+		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredential("", il.Comm)
 	}
 	a.table.Put(p)
 	return p
@@ -159,7 +151,7 @@ func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
 		UID: st.UID, EUID: st.EUID, GID: st.GID, EGID: st.EGID,
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, pid, st.StartTicks)
-	p.Credential = a.cfg.Rules.IsCredentialProgram(filepath.Base(p.Executable)) || a.cfg.Rules.IsCredentialProgram(st.Comm)
+	p.Credential = a.cfg.Rules.IsCredential(p.Executable, st.Comm)
 	p.Container = a.containerOf(pid, "")
 	return p, nil
 }

@@ -32,7 +32,7 @@ func (a *Agent) handleExec(e *event.Exec, root string) {
 		e.Watch &^= event.WatchLoader
 	}
 	p.Executable, p.Args, p.ArgsTruncated = e.Executable, e.Args, e.ArgsTruncated
-	p.Credential = e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredentialProgram(e.Comm)
+	p.Credential = e.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredential("", e.Comm)
 	p.LoaderEnv = a.loaderEnv(e)
 	a.table.Put(p)
 

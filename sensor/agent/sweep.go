@@ -44,13 +44,7 @@ func (a *Agent) sweepOne(c Collector, pid uint32) {
 	}
 	a.stats.Swept.Add(1)
 	env, _ := a.cfg.Proc.Environ(pid)
-	var loaderEnv []string
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if a.cfg.Rules.IsLoaderVariable(name) {
-			loaderEnv = append(loaderEnv, kv)
-		}
-	}
+	loaderEnv := a.cfg.Rules.LoaderEnv(env)
 	loader := a.cfg.Rules.IsLoader(filepath.Base(p.Executable))
 	if !p.Credential && !loader && len(loaderEnv) == 0 {
 		return

@@ -185,7 +185,7 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 		}
 		if inv.Program != "" {
 			target = inv.Program
-			credential = credential || e.rules.IsCredentialProgram(filepath.Base(inv.Program))
+			credential = credential || e.rules.IsCredential(inv.Program, "")
 		}
 	}
 	ev := e.newEvent(ruleset.ProcessCreation, ex.Time, target, credential)
