@@ -149,7 +149,7 @@ func TestReloadSaysWhatNeedsARestart(t *testing.T) {
 	os.WriteFile(rulesFile, []byte(strings.Replace(string(builtin), "  - LD_LIBRARY_PATH\n", "  - LD_LIBRARY_PATH\n  - LD_BIND_NOW\n", 1)), 0o600)
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog(t, s, "configuration reloaded")
-	if s.logLine("loader variables or kernel file prefixes changed: they apply at the next restart") == nil {
+	if s.logLine("loader variables or the watched loader configuration (loader_config) changed: they apply at the next restart") == nil {
 		t.Errorf("no word that the new loader variable needs a restart:\n%s", s.stderr.String())
 	}
 }

@@ -35,8 +35,10 @@ func reload(o Options, started running, pr Collector, ag *agent.Agent, sink *swa
 	// Compared with the rules in force, not the old file read again: an
 	// edit in place would compare the new file with itself.
 	if strings.Join(started.rules.LoaderVariables, ",") != strings.Join(rs.LoaderVariables, ",") ||
-		strings.Join(started.rules.LoaderConf.KernelPrefixes, ",") != strings.Join(rs.LoaderConf.KernelPrefixes, ",") {
-		log.Warn("loader variables or kernel file prefixes changed: they apply at the next restart")
+		!reflect.DeepEqual(started.rules.LoaderConf, rs.LoaderConf) {
+		// The configuration watcher and the kernel's file prefixes keep
+		// the files they were started with.
+		log.Warn("loader variables or the watched loader configuration (loader_config) changed: they apply at the next restart")
 	}
 	if cfg.Kernel.RingBufferBytes != old.Kernel.RingBufferBytes || cfg.Metrics.Listen != old.Metrics.Listen ||
 		cfg.Output.FoldWindow != old.Output.FoldWindow || !slices.Equal(cfg.Output.FoldKey, old.Output.FoldKey) {
