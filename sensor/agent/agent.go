@@ -25,9 +25,8 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 )
 
-// ticksPerSecond is USER_HZ, the unit of /proc/PID/stat's start time: 100 on
-// every architecture Linux supports.
-const ticksPerSecond = 100
+// ticksPerSecond is /proc's unit of start times.
+const ticksPerSecond = procfs.TicksPerSecond
 
 // startTicks converts the kernel's start time (ns since boot) to /proc's
 // unit, so a record and /proc agree on a process's identity.

@@ -22,6 +22,10 @@ import (
 // limit for argv plus envp is a quarter of the stack limit, far below this.
 const MaxEnviron = 8 << 20
 
+// TicksPerSecond is USER_HZ, the unit of /proc/PID/stat's start time: 100
+// on every architecture Linux supports.
+const TicksPerSecond = 100
+
 // FS is a /proc tree; Root is "/proc" on a live system.
 type FS struct {
 	Root string
