@@ -52,6 +52,10 @@ type lineWriter struct {
 	size  int64  // of the file, with what buf holds
 	buf   []byte // lines not written yet
 	lines int    // how many
+	// lost counts lines a write kept from the file since the last Flush
+	// (lostErr why), reported by Flush.
+	lost    int
+	lostErr error
 }
 
 func (l *lineWriter) open() error {
@@ -104,8 +108,11 @@ func (l *lineWriter) Write(line []byte) error {
 	l.lines++
 	l.size += int64(len(line)) + 1
 	if len(l.buf) >= flushAt {
-		_, err := l.flush()
-		return err
+		// What a write refuses here is counted at the next Flush, where
+		// the agent counts every line lost.
+		if n, err := l.flush(); err != nil {
+			l.lost, l.lostErr = l.lost+n, err
+		}
 	}
 	return nil
 }
@@ -117,7 +124,12 @@ const flushAt = 64 << 10
 func (l *lineWriter) Flush() (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.flush()
+	n, err := l.flush()
+	if l.lost > 0 {
+		n, err = n+l.lost, errors.Join(l.lostErr, err)
+		l.lost, l.lostErr = 0, nil
+	}
+	return n, err
 }
 
 func (l *lineWriter) flush() (int, error) {

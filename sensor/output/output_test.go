@@ -181,4 +181,13 @@ func TestLinesFlushedWholeAndLossCounted(t *testing.T) {
 	if lost, err := full.Flush(); lost != 2 || err == nil {
 		t.Errorf("a full disk: %d lost, %v; want 2 and an error", lost, err)
 	}
+	// Lines refused when 64 KiB were kept are counted at the next Flush.
+	for i := 0; i < 70; i++ {
+		if err := full.Write(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lost, err := full.Flush(); lost != 70 || err == nil {
+		t.Errorf("a full disk, past 64 KiB: %d lost, %v; want 70 and an error", lost, err)
+	}
 }
