@@ -80,7 +80,7 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		if j == nil {
 			j = eng.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
 		}
-		a.write(a.enc.With(a.enc.ImageLoad(p, parent, il, expected, ev.Libraries[0].Location, j), a.factsOf(&facts, ev)))
+		a.write(a.enc.With(a.enc.ImageLoad(p, parent, il, j), a.factsOf(&facts, ev)))
 	}
 	for _, al := range alerts {
 		a.writeAlert(p, parent, al, a.factsOf(&facts, ev))

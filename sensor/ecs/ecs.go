@@ -49,16 +49,21 @@ type Encoder struct {
 	kernel string
 	names  Names
 	rules  *rules.Set
-	now    func() time.Time
+	// falseTested are the facts written when false; other false facts
+	// are left out (absent reads as false).
+	falseTested map[string]bool
+	now         func() time.Time
 	// labelKeys remembers label keys by field name (the agent's
 	// goroutine and tests may encode at once).
 	labelKeys sync.Map
 	threats   sync.Map // *ruleset.Rule to its *observation.Threat
 }
 
-// New returns an encoder. rules supplies ATT&CK metadata for alerts.
-func New(host Host, names Names, r *rules.Set) *Encoder {
-	return &Encoder{host: host, kernel: kernelRelease(), names: names, rules: r, now: time.Now}
+// New returns an encoder. rules supplies ATT&CK metadata for alerts;
+// falseTested are the fields some rule compares with false
+// (ruleset.Set.FalseTested): the only false facts documents carry.
+func New(host Host, names Names, r *rules.Set, falseTested map[string]bool) *Encoder {
+	return &Encoder{host: host, kernel: kernelRelease(), names: names, rules: r, falseTested: falseTested, now: time.Now}
 }
 
 // Marshal encodes a document as one line of JSON.
@@ -107,15 +112,15 @@ func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) *Doc {
 }
 
 // ImageLoad encodes a library mapped executable into a watched process.
-func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, expected bool, location string, j *judge.Judgement) *Doc {
+func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, j *judge.Judgement) *Doc {
 	d := e.base(il.Time, observation.KindEvent, observation.DatasetLibrary, "library-loaded", []string{"library"}, []string{"start"})
 	e.subject(d, p, parent)
 	d.Dll = &observation.Dll{Path: clean(il.Path)} // its name is the path's last element
 	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
 	d.Message = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
-	// Where the library lives is the facts' library_location.
+	// Where the library lives and whether it was expected are facts
+	// (library_location, expected): labels from Facts.
 	d.Labels = make(map[string]string, 32) // the facts join them
-	d.Labels["expected"] = strconv.FormatBool(expected)
 	if il.Deleted {
 		d.Labels["deleted"] = "true"
 	}

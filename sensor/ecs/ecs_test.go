@@ -3,6 +3,7 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := New(Host{Name: "h", ID: "id", Version: "test"}, names{}, rs)
+	enc := New(Host{Name: "h", ID: "id", Version: "test"}, names{}, rs, nil)
 	hostile := "/tmp/a\nb\"c]d\\e|f=g\xff\xfe" + strings.Repeat("x", 64<<10)
 	p := &proctable.Process{
 		PID: 10, PPID: 1, EntityID: "e", Executable: hostile, Name: "ssh", Args: []string{"ssh", hostile},
@@ -48,7 +49,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	a := alerts[0]
 	docs := []*Doc{
 		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
-		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, false, "deleted", &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
+		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
 		enc.Alert(p, parent, a, nil),
 	}
 	// A process reaching into a credential process: the caller is
@@ -103,5 +104,16 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	if u := al.Process.User.Name; u != "root" {
 		t.Errorf("effective user %v, want root (euid 0)", u)
+	}
+}
+
+// A false fact is written only when a rule compares its field with false:
+// absent reads as false everywhere else.
+func TestFalseFactsOnlyWhereARuleTestsThem(t *testing.T) {
+	enc := New(Host{Name: "h"}, names{}, nil, map[string]bool{"Expected": true})
+	f := enc.FactsOf(map[string]any{"Expected": false, "LoaderCopy": false, "CredentialTarget": true, "LibraryPackageIntact": []string{"false"}})
+	want := Facts{"expected": "false", "credential_target": "true", "library_package_intact": "false"}
+	if !maps.Equal(f, want) {
+		t.Errorf("facts %v, want %v", f, want)
 	}
 }

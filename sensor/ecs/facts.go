@@ -39,6 +39,9 @@ func (e *Encoder) FactsOf(fields map[string]any) Facts {
 		case []string:
 			s = strings.Join(v, " ")
 		case bool:
+			if !v && !e.falseTested[k] {
+				continue // absent reads as false, and every byte is billed
+			}
 			s = strconv.FormatBool(v)
 		case int:
 			s = strconv.Itoa(v)

@@ -316,6 +316,28 @@ func (r *Rule) Fields() []string {
 	return out
 }
 
+// FalseTested lists the fields some rule compares with false. Documents
+// leave a false fact out (absent reads as false), except these: a field
+// that is absent matches no value, and the rules, converted for the SIEM,
+// run on the telemetry there.
+func (s *Set) FalseTested() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range s.all {
+		for _, sr := range r.Detection.Searches {
+			for _, em := range sr.EventMatchers {
+				for _, fm := range em {
+					for _, v := range fm.Values {
+						if fmt.Sprint(v) == "false" {
+							out[fm.Field] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Match reports whether the rule matches an event: as it did for an event
 // with the same values of the rule's fields, else by evaluating it.
 func (r *Rule) Match(ev map[string]any) (bool, error) {

@@ -205,3 +205,32 @@ func TestUnreadableDirectoryKeepsBuiltins(t *testing.T) {
 		t.Errorf("%d rules, want the %d built-in", len(s.Rules()), len(builtin.Rules()))
 	}
 }
+
+// The built-in rules test CredentialTarget, Expected and ByPackageManager
+// for false and nothing else; a user's rule testing another field for
+// false (quoted or not) adds it.
+func TestFalseTested(t *testing.T) {
+	s, _, err := Load(rules.Sigma(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.FalseTested()
+	for _, f := range []string{"CredentialTarget", "Expected", "ByPackageManager"} {
+		if !got[f] {
+			t.Errorf("%s is tested for false by a built-in rule, not listed: %v", f, got)
+		}
+	}
+	for _, f := range []string{"LoaderCopy", "InterpreterUnexpected", "SourceIsTargetParent"} {
+		if got[f] {
+			t.Errorf("%s is tested for true only, listed: %v", f, got)
+		}
+	}
+	body := strings.Replace(good, "    CommandLine|contains: marker\n", "    LoaderCopy: false\n    Deleted: 'false'\n", 1)
+	s, userErrs, err := Load(rules.Sigma(), []rulesdir.File{{Path: "/etc/hookwatch/rules.d/copy.yml", Data: []byte(body)}})
+	if err != nil || len(userErrs) > 0 {
+		t.Fatal(err, userErrs)
+	}
+	if got := s.FalseTested(); !got["LoaderCopy"] || !got["Deleted"] {
+		t.Errorf("a user's rule testing LoaderCopy and Deleted for false: %v", got)
+	}
+}
