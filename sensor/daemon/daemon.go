@@ -194,7 +194,7 @@ func Run(ctx context.Context, o Options) error {
 		// Repeats of a vouched exec are folded like alerts: counted in the
 		// kernel, one summary per fold window.
 		VouchSummary: cfg.Output.FoldWindow,
-	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs, dets.Sigma.FalseTested()), sink, log)
+	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs, dets.Sigma), sink, log)
 	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
 	if err != nil {

@@ -62,7 +62,7 @@ func reload(o Options, started running, pr Collector, ag *agent.Agent, sink *swa
 	// The agent switches in queue order: events before the reload are
 	// judged by the old rules, events after by the new.
 	// The encoder too: ATT&CK names in new documents follow the facts file.
-	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, started.names, log), Encoder: ecs.New(started.host, started.names, rs, dets.Sigma.FalseTested()),
+	ag.Reload(agent.Reload{Rules: rs, Engine: newEngine(rs, dets, started.names, log), Encoder: ecs.New(started.host, started.names, rs, dets.Sigma),
 		ContainerEngine: newContainerEngine(rs, dets, started.names),
 		Telemetry:       cfg.Output.Telemetry, Sweep: cfg.Agent.StartupSweep}, func() {
 		ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))

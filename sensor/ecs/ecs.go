@@ -22,6 +22,7 @@ import (
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/observation"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 // Version is the ECS version the documents follow.
@@ -52,18 +53,24 @@ type Encoder struct {
 	// falseTested are the facts written when false; other false facts
 	// are left out (absent reads as false).
 	falseTested map[string]bool
-	now         func() time.Time
+	// reads are the fields the rules read, by category (ruleset.Set.Reads).
+	reads map[string]map[string]bool
+	now   func() time.Time
 	// labelKeys remembers label keys by field name (the agent's
 	// goroutine and tests may encode at once).
 	labelKeys sync.Map
 	threats   sync.Map // *ruleset.Rule to its *observation.Threat
 }
 
-// New returns an encoder. rules supplies ATT&CK metadata for alerts;
-// falseTested are the fields some rule compares with false
-// (ruleset.Set.FalseTested): the only false facts documents carry.
-func New(host Host, names Names, r *rules.Set, falseTested map[string]bool) *Encoder {
-	return &Encoder{host: host, kernel: kernelRelease(), names: names, rules: r, falseTested: falseTested, now: time.Now}
+// New returns an encoder. rules supplies ATT&CK metadata for alerts; sigma
+// (nil: none) says which facts the rules in force read, and which they
+// compare with false, so that telemetry leaves out only what no rule needs.
+func New(host Host, names Names, r *rules.Set, sigma *ruleset.Set) *Encoder {
+	e := &Encoder{host: host, kernel: kernelRelease(), names: names, rules: r, now: time.Now}
+	if sigma != nil {
+		e.falseTested, e.reads = sigma.FalseTested(), sigma.Reads()
+	}
+	return e
 }
 
 // Marshal encodes a document as one line of JSON.
@@ -127,12 +134,8 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, j
 	if il.Memfd {
 		d.Labels["memfd"] = "true"
 	}
-	if il.Mprotect {
-		d.Labels["via"] = "mprotect"
-	}
-	if il.FromSweep {
-		d.Labels["via"] = "startup-sweep"
-	}
+	// How it was seen (mmap, mprotect, the startup sweep) is the fact
+	// loaded_via.
 	e.judgement(d, j)
 	return d
 }

@@ -110,7 +110,8 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 // A false fact is written only when a rule compares its field with false:
 // absent reads as false everywhere else.
 func TestFalseFactsOnlyWhereARuleTestsThem(t *testing.T) {
-	enc := New(Host{Name: "h"}, names{}, nil, map[string]bool{"Expected": true})
+	enc := New(Host{Name: "h"}, names{}, nil, nil)
+	enc.falseTested = map[string]bool{"Expected": true}
 	f := enc.FactsOf(map[string]any{"Expected": false, "LoaderCopy": false, "CredentialTarget": true, "LibraryPackageIntact": []string{"false"}})
 	want := Facts{"expected": "false", "credential_target": "true", "library_package_intact": "false"}
 	if !maps.Equal(f, want) {

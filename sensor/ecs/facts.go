@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hookwatch/hookwatch/sensor/observation"
+	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
 
 // sigmaStandard are the Sigma taxonomy fields ECS already carries in its
@@ -65,7 +68,42 @@ func (e *Encoder) With(d *Doc, f Facts) *Doc {
 		d.Labels[k] = v
 	}
 	once(d)
+	if d.Event.Kind == observation.KindEvent {
+		e.saidElsewhere(d)
+	}
 	return d
+}
+
+// categories are the rule categories of telemetry, by event.dataset.
+var categories = map[string]string{
+	observation.DatasetProcess: ruleset.ProcessCreation,
+	observation.DatasetLibrary: ruleset.ImageLoad,
+	observation.DatasetFile:    ruleset.FileEvent,
+	observation.DatasetAccess:  ruleset.ProcessAccess,
+}
+
+// SaidElsewhere are the facts telemetry leaves out when the document says
+// them another way and no rule of its category reads them: the target is
+// the process itself (process.executable), an exec's loader variables and
+// their items are in process.env_vars as written, the library is the item
+// as written. An alert keeps its target (leanAlert decides the rest).
+var SaidElsewhere = []string{"TargetImage", "LoaderVariable", "LoaderItem", "Library"}
+
+func (e *Encoder) saidElsewhere(d *Doc) {
+	reads, l, p := e.reads[categories[d.Event.Dataset]], d.Labels, d.Process
+	if p == nil {
+		return
+	}
+	if !reads["Library"] && l["library"] != "" && l["library"] == l["loader_item"] {
+		delete(l, "library")
+	}
+	if !reads["TargetImage"] && l["target_image"] == p.Executable {
+		delete(l, "target_image")
+	}
+	if d.Event.Dataset == observation.DatasetProcess && len(p.EnvVars) > 0 && l["loader_flag"] == "" && !reads["LoaderVariable"] && !reads["LoaderItem"] {
+		delete(l, "loader_variable")
+		delete(l, "loader_item")
+	}
 }
 
 // once keeps each fact under one key: a label whose fact has an ECS field

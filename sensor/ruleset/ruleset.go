@@ -316,6 +316,22 @@ func (r *Rule) Fields() []string {
 	return out
 }
 
+// Reads lists, by category, the fields its rules read: what a document
+// must carry for the rules, converted for the SIEM, to run there.
+func (s *Set) Reads() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, r := range s.all {
+		c := r.Logsource.Category
+		if out[c] == nil {
+			out[c] = map[string]bool{}
+		}
+		for _, f := range r.Fields() {
+			out[c][f] = true
+		}
+	}
+	return out
+}
+
 // FalseTested lists the fields some rule compares with false. Documents
 // leave a false fact out (absent reads as false), except these: a field
 // that is absent matches no value, and the rules, converted for the SIEM,
