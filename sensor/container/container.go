@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/hookwatch/hookwatch/internal/bounded"
 )
 
 // Container is a process's container; the zero value is the host.
@@ -71,13 +72,12 @@ type Resolver struct {
 	// Proc is /proc; DockerDir docker's state (/var/lib/docker).
 	Proc, DockerDir string
 
-	mu     sync.Mutex
-	images map[string]string
+	images *bounded.Map[string, string]
 }
 
 // NewResolver reads the live system.
 func NewResolver() *Resolver {
-	return &Resolver{Proc: "/proc", DockerDir: "/var/lib/docker", images: map[string]string{}}
+	return &Resolver{Proc: "/proc", DockerDir: "/var/lib/docker", images: bounded.New[string, string](maxImages)}
 }
 
 // maxImages bounds the image names kept.
@@ -110,9 +110,7 @@ func (r *Resolver) FromPath(cgroupPath string) Container {
 // dockerImage is the image a docker container was created from, as its
 // config.v2.json says (read once per container).
 func (r *Resolver) dockerImage(id string) string {
-	r.mu.Lock()
-	img, ok := r.images[id]
-	r.mu.Unlock()
+	img, ok := r.images.Get(id)
 	if ok {
 		return img
 	}
@@ -126,12 +124,7 @@ func (r *Resolver) dockerImage(id string) string {
 			img = cfg.Config.Image
 		}
 	}
-	r.mu.Lock()
-	if len(r.images) >= maxImages {
-		clear(r.images)
-	}
-	r.images[id] = img
-	r.mu.Unlock()
+	r.images.Put(id, img)
 	return img
 }
 

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hookwatch/hookwatch/internal/bounded"
 )
 
 const id = "3f1c6a2b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
@@ -39,7 +41,7 @@ func TestDockerImage(t *testing.T) {
 	os.MkdirAll(filepath.Join(docker, "containers", id), 0o755)
 	cfg := filepath.Join(docker, "containers", id, "config.v2.json")
 	os.WriteFile(cfg, []byte(`{"Config":{"Image":"debian:bookworm"}}`), 0o644)
-	r := &Resolver{Proc: proc, DockerDir: docker, images: map[string]string{}}
+	r := &Resolver{Proc: proc, DockerDir: docker, images: bounded.New[string, string](maxImages)}
 	if got := r.Of(42); got != (Container{ID: id, Runtime: "docker", Image: "debian:bookworm"}) {
 		t.Errorf("Of = %+v", got)
 	}

@@ -3,10 +3,10 @@ package daemon
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
@@ -35,12 +35,11 @@ type loaderKey struct {
 // the verdict of a judged one is kept per loader file.
 type containerLoaders struct {
 	rules *rules.Set
-	mu    sync.Mutex
-	seen  map[loaderKey]bool
+	seen  *bounded.Map[loaderKey, bool]
 }
 
 func newContainerLoaders(rs *rules.Set) *containerLoaders {
-	return &containerLoaders{rules: rs, seen: map[loaderKey]bool{}}
+	return &containerLoaders{rules: rs, seen: bounded.New[loaderKey, bool](maxLoaderVerdicts)}
 }
 
 // Is says whether interp, in the root directory root (a container's or a
@@ -55,9 +54,7 @@ func (c *containerLoaders) Is(root, interp string) bool {
 		return true // gone: the path is all there is
 	}
 	k := loaderKey{dev: st.Dev, ino: st.Ino, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
-	c.mu.Lock()
-	v, ok := c.seen[k]
-	c.mu.Unlock()
+	v, ok := c.seen.Get(k)
 	if ok {
 		return v
 	}
@@ -67,11 +64,6 @@ func (c *containerLoaders) Is(root, interp string) bool {
 		return true // unreadable, or no package database in the image (distroless)
 	}
 	v = j.Package != "" && j.Intact != nil && *j.Intact && ldso.IsLoader(filepath.Join(root, interp))
-	c.mu.Lock()
-	if len(c.seen) >= maxLoaderVerdicts {
-		clear(c.seen)
-	}
-	c.seen[k] = v
-	c.mu.Unlock()
+	c.seen.Put(k, v)
 	return v
 }

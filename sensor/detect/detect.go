@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -111,13 +112,13 @@ type Engine struct {
 
 	mu       sync.Mutex
 	closures map[closureKey]*closureResult
-	programs map[closureKey]program
+	programs *bounded.Map[closureKey, program]
 	purposes *purposes
 	// overrides remembers which of a target's imports a library defines:
 	// a judgement is never changed once made, and comparing libc's few
 	// thousand symbols with a program's imports at every mapping of every
 	// watched process was a tenth of the agent's work in a storm.
-	overrides map[overrideKey][]string
+	overrides *bounded.Map[overrideKey, []string]
 }
 
 type closureKey struct {
@@ -132,8 +133,8 @@ type closureResult struct {
 
 // New returns an engine.
 func New(c Config) *Engine {
-	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: map[closureKey]program{},
-		purposes: newPurposes(), overrides: map[overrideKey][]string{}}
+	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: bounded.New[closureKey, program](maxProgramVerdicts),
+		purposes: newPurposes(), overrides: bounded.New[overrideKey, []string](maxOverrides)}
 }
 
 // Rules returns the conditions in force.

@@ -51,9 +51,7 @@ func (e *Engine) judgeInto(lib *Library, in judge.Input, target string, ev *Even
 // overridesOf lists the target's imported functions the library defines.
 func (e *Engine) overridesOf(j *judge.Judgement, target string) []string {
 	k := overrideKey{j, target}
-	e.mu.Lock()
-	o, ok := e.overrides[k]
-	e.mu.Unlock()
+	o, ok := e.overrides.Get(k)
 	if ok {
 		return o
 	}
@@ -62,11 +60,6 @@ func (e *Engine) overridesOf(j *judge.Judgement, target string) []string {
 		return nil // not remembered: the target may be readable next time
 	}
 	o = judge.Overrides(j, imports)
-	e.mu.Lock()
-	if len(e.overrides) >= maxOverrides {
-		clear(e.overrides)
-	}
-	e.overrides[k] = o
-	e.mu.Unlock()
+	e.overrides.Put(k, o)
 	return o
 }

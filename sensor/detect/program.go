@@ -42,19 +42,12 @@ func (e *Engine) credentialProgram(exe string) program {
 		return program{reference: exe}
 	}
 	k := closureKey{path: exe, id: id}
-	e.mu.Lock()
-	v, ok := e.programs[k]
-	e.mu.Unlock()
+	v, ok := e.programs.Get(k)
 	if ok {
 		return v
 	}
 	v = e.judgeProgram(exe)
-	e.mu.Lock()
-	if len(e.programs) >= maxProgramVerdicts {
-		clear(e.programs)
-	}
-	e.programs[k] = v
-	e.mu.Unlock()
+	e.programs.Put(k, v)
 	return v
 }
 
