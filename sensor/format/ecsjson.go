@@ -26,12 +26,10 @@ func (ECS) Append(dst []byte, o *observation.Observation) ([]byte, error) {
 	w.open()
 	w.str("@timestamp", o.Timestamp)
 	if c := o.Container; c != nil {
-		w.key("container")
-		w.open()
+		w.begin("container")
 		w.str("id", c.ID)
 		if c.Image != nil {
-			w.key("image")
-			w.open()
+			w.begin("image")
 			w.str("name", c.Image.Name)
 			w.close()
 		}
@@ -39,33 +37,28 @@ func (ECS) Append(dst []byte, o *observation.Observation) ([]byte, error) {
 		w.close()
 	}
 	if d := o.Dll; d != nil {
-		w.key("dll")
-		w.open()
+		w.begin("dll")
 		w.hash(d.Hash)
 		w.str("path", d.Path)
 		w.close()
 	}
-	w.key("ecs")
-	w.open()
+	w.begin("ecs")
 	w.str("version", o.ECS.Version)
 	w.close()
 	w.event(&o.Event)
 	if o.File != nil {
 		w.file(o.File)
 	}
-	w.key("host")
-	w.open()
+	w.begin("host")
 	w.strOmit("id", o.Host.ID)
 	w.strOmit("name", o.Host.Name)
-	w.key("os")
-	w.open()
+	w.begin("os")
 	w.strOmit("kernel", o.Host.OS.Kernel)
 	w.str("type", o.Host.OS.Type)
 	w.close()
 	w.close()
 	if len(o.Labels) > 0 {
-		w.key("labels")
-		w.open()
+		w.begin("labels")
 		var buf [64]string
 		keys := buf[:0]
 		for k := range o.Labels {
@@ -81,15 +74,13 @@ func (ECS) Append(dst []byte, o *observation.Observation) ([]byte, error) {
 		w.close()
 	}
 	w.strOmit("message", o.Message)
-	w.key("observer")
-	w.open()
+	w.begin("observer")
 	w.strOmit("product", o.Observer.Product)
 	w.str("vendor", o.Observer.Vendor)
 	w.str("version", o.Observer.Version)
 	w.close()
 	if p := o.Package; p != nil {
-		w.key("package")
-		w.open()
+		w.begin("package")
 		w.str("name", p.Name)
 		w.strOmit("type", p.Type)
 		w.close()
@@ -99,23 +90,19 @@ func (ECS) Append(dst []byte, o *observation.Observation) ([]byte, error) {
 		w.process(o.Process)
 	}
 	if r := o.Rule; r != nil {
-		w.key("rule")
-		w.open()
-		w.strOmit("category", r.Category)
+		w.begin("rule")
+		w.optional("category", r.Category)
 		w.str("id", r.ID)
 		w.str("name", r.Name)
-		w.strOmit("reference", r.Reference)
-		w.strOmit("ruleset", r.Ruleset)
+		w.optional("reference", r.Reference, "ruleset", r.Ruleset)
 		w.close()
 	}
 	if t := o.Threat; t != nil {
-		w.key("threat")
-		w.open()
+		w.begin("threat")
 		w.str("framework", t.Framework)
 		w.named("tactic", t.Tactic)
 		if te := t.Technique; te != nil {
-			w.key("technique")
-			w.open()
+			w.begin("technique")
 			w.strs("id", te.ID)
 			w.strsOmit("name", te.Name)
 			w.named("subtechnique", te.Subtechnique)
@@ -128,57 +115,39 @@ func (ECS) Append(dst []byte, o *observation.Observation) ([]byte, error) {
 }
 
 func (w *object) event(e *observation.Event) {
-	w.key("event")
-	w.open()
+	w.begin("event")
 	w.str("action", e.Action)
 	w.strs("category", e.Category)
-	w.strOmit("created", e.Created)
+	w.optional("created", e.Created)
 	w.str("dataset", e.Dataset)
-	w.strOmit("end", e.End)
+	w.optional("end", e.End)
 	w.str("id", e.ID)
 	w.str("kind", e.Kind)
-	w.strOmit("reason", e.Reason)
+	w.optional("reason", e.Reason)
 	if e.RiskScore != nil {
 		w.key("risk_score")
 		w.float(*e.RiskScore)
 	}
-	if e.Severity != nil {
-		w.key("severity")
-		w.b = strconv.AppendInt(w.b, *e.Severity, 10)
-	}
+	w.int("severity", e.Severity)
 	w.strOmit("start", e.Start)
 	w.strs("type", e.Type)
 	w.close()
 }
 
 func (w *object) file(f *observation.File) {
-	w.key("file")
-	w.open()
-	w.strOmit("device", f.Device)
-	w.strOmit("directory", f.Directory)
-	w.strOmit("gid", f.GID)
-	w.strOmit("group", f.Group)
+	w.begin("file")
+	w.optional("device", f.Device, "directory", f.Directory, "gid", f.GID, "group", f.Group)
 	w.hash(f.Hash)
-	w.strOmit("inode", f.Inode)
-	w.strOmit("mode", f.Mode)
-	w.strOmit("name", f.Name)
-	w.strOmit("owner", f.Owner)
-	w.strOmit("path", f.Path)
-	if f.Size != nil {
-		w.key("size")
-		w.b = strconv.AppendInt(w.b, *f.Size, 10)
-	}
-	w.strOmit("target_path", f.TargetPath)
-	w.strOmit("type", f.Type)
-	w.strOmit("uid", f.UID)
+	w.optional("inode", f.Inode, "mode", f.Mode, "name", f.Name, "owner", f.Owner, "path", f.Path)
+	w.int("size", f.Size)
+	w.optional("target_path", f.TargetPath, "type", f.Type, "uid", f.UID)
 	w.close()
 }
 
 func (w *object) process(p *observation.Process) {
 	w.open()
 	w.strsOmit("args", p.Args)
-	w.strOmit("command_line", p.CommandLine)
-	w.strOmit("entity_id", p.EntityID)
+	w.optional("command_line", p.CommandLine, "entity_id", p.EntityID)
 	w.strsOmit("env_vars", p.EnvVars)
 	w.strOmit("executable", p.Executable)
 	w.id("group", p.Group)
@@ -215,6 +184,12 @@ func (w *object) comma() {
 	w.first = false
 }
 
+// begin starts an object under key k.
+func (w *object) begin(k string) {
+	w.key(k)
+	w.open()
+}
+
 func (w *object) key(k string) {
 	w.comma()
 	w.b = append(w.b, '"')
@@ -230,6 +205,22 @@ func (w *object) str(k, v string) {
 func (w *object) strOmit(k, v string) {
 	if v != "" {
 		w.str(k, v)
+	}
+}
+
+// optional writes each key and value pair whose value is not empty
+// (omitempty), in order.
+func (w *object) optional(kv ...string) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		w.strOmit(kv[i], kv[i+1])
+	}
+}
+
+// int writes a number when it is set (omitempty on a pointer).
+func (w *object) int(k string, v *int64) {
+	if v != nil {
+		w.key(k)
+		w.b = strconv.AppendInt(w.b, *v, 10)
 	}
 }
 
@@ -257,25 +248,20 @@ func (w *object) strsOmit(k string, v []string) {
 }
 
 func (w *object) id(k string, v *observation.ID) {
-	if v == nil {
-		return
+	if v != nil {
+		w.begin(k)
+		w.str("id", v.ID)
+		w.optional("name", v.Name)
+		w.close()
 	}
-	w.key(k)
-	w.open()
-	w.str("id", v.ID)
-	w.strOmit("name", v.Name)
-	w.close()
 }
 
 func (w *object) hash(h *observation.Hash) {
 	if h == nil {
 		return
 	}
-	w.key("hash")
-	w.open()
-	w.strOmit("md5", h.MD5)
-	w.strOmit("sha1", h.SHA1)
-	w.strOmit("sha256", h.SHA256)
+	w.begin("hash")
+	w.optional("md5", h.MD5, "sha1", h.SHA1, "sha256", h.SHA256)
 	w.close()
 }
 
@@ -283,8 +269,7 @@ func (w *object) named(k string, n *observation.Named) {
 	if n == nil {
 		return
 	}
-	w.key(k)
-	w.open()
+	w.begin(k)
 	w.strs("id", n.ID)
 	w.strsOmit("name", n.Name)
 	w.close()
