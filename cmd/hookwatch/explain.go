@@ -77,7 +77,7 @@ func explain(args []string, stdout io.Writer) error {
 		in.PID = uint32(*pid)
 		proc := procfs.Default()
 		if exe, err := proc.Exe(in.PID); err == nil {
-			target = strings.TrimSuffix(exe, " (deleted)")
+			target = exe
 		}
 		if maps, err := proc.Maps(in.PID); err == nil {
 			for _, m := range maps {

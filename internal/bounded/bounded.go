@@ -1,10 +1,15 @@
-// Package bounded is a map for verdicts that are cheap to make again: it
-// forgets everything when full, so what an attacker can make the agent
-// remember (one entry per file, image or container) cannot grow without
-// bound, and a hit costs one lock and one lookup.
+// Package bounded keeps what an attacker controls from growing the agent: a
+// file read stops at a limit, and a map of verdicts that are cheap to make
+// again forgets everything when full, so what an attacker can make the
+// agent remember (one entry per file, image or container) cannot grow
+// without bound, and a hit costs one lock and one lookup.
 package bounded
 
-import "sync"
+import (
+	"io"
+	"os"
+	"sync"
+)
 
 // Map is safe for concurrent use. Its zero value is not: use New.
 type Map[K comparable, V any] struct {
@@ -41,4 +46,15 @@ func (b *Map[K, V]) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.m)
+}
+
+// ReadFile reads at most max bytes of a file: /proc files, configuration
+// and a container's files are read whatever their size claims to be.
+func ReadFile(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }

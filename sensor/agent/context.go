@@ -3,7 +3,6 @@ package agent
 // Process context: a process as the table, /proc or the kernel record knows it.
 
 import (
-	"strings"
 	"time"
 
 	"github.com/hookwatch/hookwatch/sensor/container"
@@ -106,7 +105,7 @@ func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
 		p.Container, p.Cgroup, p.Root, p.RootKey = parent.Container, parent.Cgroup, parent.Root, parent.RootKey
 	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
 		p.Container = a.containerOf(il.PID, "")
-		p.Executable = strings.TrimSuffix(exe, " (deleted)")
+		p.Executable = exe
 		p.Args, _ = a.cfg.Proc.Cmdline(il.PID)
 		p.Credential = il.Watch&event.WatchCredential != 0 || a.cfg.Rules.IsCredential(p.Executable, "")
 	} else {
@@ -147,7 +146,7 @@ func (a *Agent) fromProc(pid uint32) (*proctable.Process, error) {
 	p := &proctable.Process{
 		PID: pid, PPID: st.PPID, StartTicks: st.StartTicks,
 		Start:      a.bootAt.Add(time.Duration(st.StartTicks) * (time.Second / ticksPerSecond)),
-		Executable: strings.TrimSuffix(exe, " (deleted)"), Name: st.Comm, Args: args,
+		Executable: exe, Name: st.Comm, Args: args,
 		UID: st.UID, EUID: st.EUID, GID: st.GID, EGID: st.EGID,
 	}
 	p.EntityID = proctable.EntityID(a.cfg.Host.ID, pid, st.StartTicks)

@@ -19,6 +19,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/sirupsen/logrus"
 
+	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
@@ -416,20 +417,11 @@ func (w *Watcher) read(path, kind string) *Change {
 	c.Items, c.ItemsTruncated = parsed.Items, parsed.Truncated
 	for _, ef := range parsed.EnvFiles {
 		// A unit's environment file sets the service's variables too.
-		b, err := readBounded(ef, max)
+		b, err := bounded.ReadFile(ef, max)
 		if err != nil {
 			continue
 		}
 		c.Items = append(c.Items, ParseEnvironment(ef, b).Items...)
 	}
 	return c
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
 }

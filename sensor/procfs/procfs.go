@@ -9,13 +9,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hookwatch/hookwatch/internal/bounded"
 )
 
 // MaxEnviron bounds how much of an environment is read: the kernel's own
@@ -53,18 +54,9 @@ func (fs FS) PIDs() ([]uint32, error) {
 	return pids, nil
 }
 
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
-}
-
 // Environ returns the process's environment strings.
 func (fs FS) Environ(pid uint32) ([]string, error) {
-	b, err := readBounded(fs.path(pid, "environ"), MaxEnviron)
+	b, err := bounded.ReadFile(fs.path(pid, "environ"), MaxEnviron)
 	if err != nil {
 		return nil, fmt.Errorf("reading environment of %d: %w", pid, err)
 	}
@@ -73,21 +65,22 @@ func (fs FS) Environ(pid uint32) ([]string, error) {
 
 // Cmdline returns the process's argv.
 func (fs FS) Cmdline(pid uint32) ([]string, error) {
-	b, err := readBounded(fs.path(pid, "cmdline"), 1<<20)
+	b, err := bounded.ReadFile(fs.path(pid, "cmdline"), 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("reading command line of %d: %w", pid, err)
 	}
 	return ParseNUL(b), nil
 }
 
-// Exe returns the path of the process's executable. The kernel appends
-// " (deleted)" to an unlinked one; that is kept, it is a fact worth seeing.
+// Exe returns the path the process's executable was run from. The
+// kernel's " (deleted)" after an unlinked one is taken off: the process
+// is named by that path, and its mappings (Maps) say it was deleted.
 func (fs FS) Exe(pid uint32) (string, error) {
 	p, err := os.Readlink(fs.path(pid, "exe"))
 	if err != nil {
 		return "", fmt.Errorf("reading executable of %d: %w", pid, err)
 	}
-	return p, nil
+	return strings.TrimSuffix(p, " (deleted)"), nil
 }
 
 // ParseNUL splits NUL-terminated strings (environ, cmdline, the kernel's
@@ -123,7 +116,7 @@ func (m Mapping) Executable() bool { return len(m.Perms) >= 3 && m.Perms[2] == '
 
 // Maps returns the process's memory mappings.
 func (fs FS) Maps(pid uint32) ([]Mapping, error) {
-	b, err := readBounded(fs.path(pid, "maps"), 64<<20)
+	b, err := bounded.ReadFile(fs.path(pid, "maps"), 64<<20)
 	if err != nil {
 		return nil, fmt.Errorf("reading mappings of %d: %w", pid, err)
 	}
@@ -210,7 +203,7 @@ type Stat struct {
 
 // Stat reads the process's parent, start time and credentials.
 func (fs FS) Stat(pid uint32) (Stat, error) {
-	b, err := readBounded(fs.path(pid, "stat"), 4096)
+	b, err := bounded.ReadFile(fs.path(pid, "stat"), 4096)
 	if err != nil {
 		return Stat{}, fmt.Errorf("reading stat of %d: %w", pid, err)
 	}
@@ -218,7 +211,7 @@ func (fs FS) Stat(pid uint32) (Stat, error) {
 	if err != nil {
 		return st, fmt.Errorf("stat of %d: %w", pid, err)
 	}
-	sb, err := readBounded(fs.path(pid, "status"), 64<<10)
+	sb, err := bounded.ReadFile(fs.path(pid, "status"), 64<<10)
 	if err != nil {
 		return st, fmt.Errorf("reading status of %d: %w", pid, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/hookwatch/hookwatch/internal/bounded"
 )
 
 // Threads lists the process's threads other than its main one.
@@ -36,7 +38,7 @@ type Task struct {
 // Task reads a thread's (or process's) status: its process, tracer and
 // namespaced ids. Threads are not listed in /proc but their status is there.
 func (fs FS) Task(tid uint32) (Task, error) {
-	b, err := readBounded(fs.path(tid, "status"), 64<<10)
+	b, err := bounded.ReadFile(fs.path(tid, "status"), 64<<10)
 	if err != nil {
 		return Task{}, fmt.Errorf("reading status of %d: %w", tid, err)
 	}

@@ -68,7 +68,6 @@ func one(cfg Config, w Watcher, emit Emit, warn func(uint32, error), pid uint32)
 	if err != nil {
 		return false
 	}
-	exe = strings.TrimSuffix(exe, " (deleted)")
 	env, _ := cfg.Proc.Environ(pid)
 	loaderEnv := cfg.Rules.LoaderEnv(env)
 	credential := cfg.Rules.IsCredential(exe, st.Comm)
