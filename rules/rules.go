@@ -1,7 +1,7 @@
 // Package rules holds hookwatch's detection data: the facts the sensor
 // computes (which programs are credential programs, which loader variables
 // matter, where libraries may come from, what credential programs load on
-// purpose, how findings are scored) in hookwatch.yaml, the Sigma rules that
+// purpose, how findings are scored) in facts.yaml, the Sigma rules that
 // decide which events are alerts (sigma/), and the allowlists of software
 // that preloads on purpose (allowlists/). This package embeds them and
 // parses the facts; sensor/ruleset and sensor/allowlist read the rest.
@@ -21,7 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed hookwatch.yaml
+//go:embed facts.yaml
 var builtin []byte
 
 //go:embed sigma/*.yml
@@ -152,7 +152,7 @@ type Scoring struct {
 
 // Builtin returns the conditions shipped in the binary.
 func Builtin() (*Set, error) {
-	return Parse(builtin, "builtin hookwatch.yaml")
+	return Parse(builtin, "builtin facts.yaml")
 }
 
 // Load reads conditions from a file.

@@ -37,21 +37,20 @@ func checkCommand(args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 	line("configuration", "ok ("+rf.file+")")
-	rs, err := daemon.LoadRules(cfg)
-	if err != nil {
+	snap, err := daemon.Build(cfg)
+	if ce := (daemon.ConfigError{}); errors.As(err, &ce) {
 		line("rules", "ERROR: "+err.Error())
 		return usageError{err}
-	}
-	src := "built in"
-	if cfg.Rules.File != "" {
-		src = cfg.Rules.File
-	}
-	line("rules", fmt.Sprintf("ok (%s: %d credential programs, %d loader variables)", src, len(rs.CredentialPrograms), len(rs.LoaderVariables)))
-	dets, err := daemon.LoadDetections(cfg)
-	if err != nil {
+	} else if err != nil {
 		line("sigma rules", "ERROR: "+err.Error())
 		return err
 	}
+	rs, dets := snap.Facts, snap.Detections
+	src := "built in"
+	if cfg.Rules.Facts != "" {
+		src = cfg.Rules.Facts
+	}
+	line("rules", fmt.Sprintf("ok (%s: %d credential programs, %d loader variables)", src, len(rs.CredentialPrograms), len(rs.LoaderVariables)))
 	line("sigma rules", fmt.Sprintf("%d in force, %d allowlist entries (user files in %q)", len(dets.Sigma.Rules()), len(dets.Allow.Entries()), cfg.Rules.Dir))
 	for _, e := range dets.UserErrors {
 		line("sigma rules", "ERROR: "+e.Error())
@@ -188,15 +187,14 @@ func configCommand(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if _, err := daemon.LoadRules(cfg); err != nil {
+	snap, err := daemon.Build(cfg)
+	if ce := (daemon.ConfigError{}); errors.As(err, &ce) {
 		return usageError{err}
-	}
-	dets, err := daemon.LoadDetections(cfg)
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
-	if len(dets.UserErrors) > 0 {
-		return usageError{fmt.Errorf("rules directory: %w", errors.Join(dets.UserErrors...))}
+	if errs := snap.Detections.UserErrors; len(errs) > 0 {
+		return usageError{fmt.Errorf("rules directory: %w", errors.Join(errs...))}
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", rf.file)
 	return nil

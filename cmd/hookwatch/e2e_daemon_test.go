@@ -87,7 +87,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	hook := compileHook(t)
 	s := startSensor(t, "-no-sweep")
 	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
-	builtin, err := os.ReadFile("../../rules/hookwatch.yaml")
+	builtin, err := os.ReadFile("../../rules/facts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +108,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 	waitLog(t, s, "reload failed: keeping the running configuration")
 
+	// rules.file, the facts file's earlier key, still names it.
 	os.WriteFile(s.conf, []byte("log:\n  format: json\nrules:\n  file: "+rulesFile+"\n"), 0o600)
 	if out, err := exec.Command(binPath, "reload", pid).CombinedOutput(); err != nil || !strings.Contains(string(out), "configuration reloaded") {
 		t.Fatalf("reload: %v\n%s", err, out)
@@ -136,7 +137,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 // variable: the kernel keeps the variables it started with, and the reload
 // says so (it compares with the rules in force, not the file read again).
 func TestReloadSaysWhatNeedsARestart(t *testing.T) {
-	builtin, err := os.ReadFile("../../rules/hookwatch.yaml")
+	builtin, err := os.ReadFile("../../rules/facts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestReloadSaysWhatNeedsARestart(t *testing.T) {
 	rulesFile := filepath.Join(dir, "rules.yaml")
 	os.WriteFile(rulesFile, builtin, 0o600)
 	conf := filepath.Join(dir, "hookwatch.yaml")
-	os.WriteFile(conf, []byte("log:\n  format: json\nrules:\n  file: "+rulesFile+"\n  dir: \"\"\n"), 0o600)
+	os.WriteFile(conf, []byte("log:\n  format: json\nrules:\n  facts: "+rulesFile+"\n  dir: \"\"\n"), 0o600)
 	s := startSensor(t, "-config", conf, "-no-sweep")
 	os.WriteFile(rulesFile, []byte(strings.Replace(string(builtin), "  - LD_LIBRARY_PATH\n", "  - LD_LIBRARY_PATH\n  - LD_BIND_NOW\n", 1)), 0o600)
 	s.cmd.Process.Signal(syscall.SIGHUP)

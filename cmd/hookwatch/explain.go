@@ -10,14 +10,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hookwatch/hookwatch/rules"
-	"github.com/hookwatch/hookwatch/sensor/allowlist"
 	"github.com/hookwatch/hookwatch/sensor/config"
 	"github.com/hookwatch/hookwatch/sensor/daemon"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 	"github.com/hookwatch/hookwatch/sensor/procfs"
-	"github.com/hookwatch/hookwatch/sensor/rulesdir"
 )
 
 // explain prints the judgement of one library for a person, or as JSON.
@@ -25,8 +22,9 @@ func explain(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("hookwatch explain", flag.ContinueOnError)
 	pid := fs.Uint("pid", 0, "judge the library as mapped into process `PID` (its executable's imports; deleted and memfd files are read through the mapping)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	confFile := fs.String("config", config.DefaultFile, "configuration `file`: its rules.file (facts) and rules.dir (allowlists) are used (missing: the defaults, unless named here)")
-	rulesFile := fs.String("rules", "", "facts `file` replacing the built-in hookwatch.yaml (default: the configuration's rules.file)")
+	confFile := fs.String("config", config.DefaultFile, "configuration `file`: its rules.facts and rules.dir (allowlists) are used (missing: the defaults, unless named here)")
+	factsFile := fs.String("facts", "", "facts `file` replacing the built-in one (default: the configuration's rules.facts)")
+	fs.StringVar(factsFile, "rules", "", "the old name of -facts")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: hookwatch explain [-pid PID] [-json] PATH")
 		fs.PrintDefaults()
@@ -53,10 +51,10 @@ func explain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if *rulesFile != "" {
-		cfg.Rules.File = *rulesFile
+	if *factsFile != "" {
+		cfg.Rules.Facts = *factsFile
 	}
-	rs, err := daemon.LoadRules(cfg)
+	snap, err := daemon.Build(cfg)
 	if err != nil {
 		return usageError{err}
 	}
@@ -89,19 +87,13 @@ func explain(args []string, stdout io.Writer) error {
 			}
 		}
 	}
-	j := judge.New(rs, pkgdb.New(), "/", 1).Judge(context.Background(), in)
+	j := judge.New(snap.Facts, pkgdb.New(), "/", 1).Judge(context.Background(), in)
 	// Which allowlist entry vouches for it, built-in or in the
 	// configuration's rules directory (a broken user file there is the
 	// rules' problem: `hookwatch rules test` reports it).
 	allow := ""
-	var user []rulesdir.File
-	if cfg.Rules.Dir != "" {
-		user = rulesdir.Read(cfg.Rules.Dir).Allowlists
-	}
-	if al, _, err := allowlist.Load(rules.Allowlists(), user); err == nil {
-		if e := al.Match(j); e != nil {
-			allow = e.Name + " (" + e.File + ")"
-		}
+	if e := snap.Detections.Allow.Match(j); e != nil {
+		allow = e.Name + " (" + e.File + ")"
 	}
 	var overrides []string
 	if target != "" {

@@ -36,10 +36,11 @@ func rulesCommand(args []string, stdout io.Writer) error {
 	}
 	// A rule of DIR with a built-in rule's id is tested instead of it:
 	// `hookwatch rules test rules/sigma` tests the rules being edited.
-	d, err := daemon.LoadEditedDetections(cfg)
+	snap, err := daemon.BuildEdited(cfg)
 	if err != nil {
 		return err
 	}
+	d := snap.Detections
 	failed := 0
 	for _, e := range d.UserErrors {
 		fmt.Fprintf(stdout, "INVALID   %v\n", e)

@@ -36,13 +36,14 @@ func newRunFlags(name string) *runFlags {
 	fs.StringVar(&r.file, "config", config.DefaultFile, "configuration `file` (missing: the defaults, unless named here)")
 	fs.StringVar(&r.dir, "config-dir", "", "drop-in `directory` merged in name order (default: conf.d beside the file)")
 	var (
-		rulesFile, out, outFormat, telemetry, logLevel, logFormat, metricsListen string
+		factsFile, out, outFormat, telemetry, logLevel, logFormat, metricsListen string
 		ring                                                                     uint
 		queue                                                                    int
 		noSweep                                                                  bool
 		stats, foldWindow                                                        time.Duration
 	)
-	fs.StringVar(&rulesFile, "rules", "", "detection conditions `file` (default: the rules built in)")
+	fs.StringVar(&factsFile, "facts", "", "facts `file`: credential programs, loader variables, locations, score weights, ATT&CK names (default: built in; the configuration's rules.facts)")
+	fs.StringVar(&factsFile, "rules", "", "the old name of -facts")
 	fs.StringVar(&out, "output", "stdout", "where events go: stdout, or an absolute file `path`")
 	fs.StringVar(&outFormat, "output-format", "ecs", "document format: ecs, defender, cef, or console (one line per event for a person; the default when standard output is a terminal)")
 	fs.StringVar(&telemetry, "telemetry", "loader", "non-alert events: none, loader (execs with loader variables, unexpected libraries, configuration changes), all")
@@ -57,8 +58,8 @@ func newRunFlags(name string) *runFlags {
 	r.set = func(c *config.Config) {
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "rules":
-				c.Rules.File = rulesFile
+			case "facts", "rules":
+				c.Rules.Facts = factsFile
 			case "output":
 				c.Output.Destination = out
 			case "output-format":

@@ -41,9 +41,15 @@ type Config struct {
 	Agent     Agent   `yaml:"agent"`
 }
 
-// Rules says where detection conditions come from.
+// Rules says where the facts and the rules come from.
 type Rules struct {
-	// File replaces the built-in facts (hookwatch.yaml); "" keeps them.
+	// Facts replaces the built-in facts file (rules/facts.yaml: credential
+	// programs, loader variables, locations, score weights, ATT&CK names),
+	// what the rules' fields are computed from; "" keeps it.
+	Facts string `yaml:"facts"`
+	// File is Facts' earlier name, still read so that a configuration
+	// written for an earlier hookwatch keeps working; Load moves it to
+	// Facts.
 	File string `yaml:"file"`
 	// Dir holds the user's Sigma rules and allowlists, added to the
 	// built-in ones; "" reads none.
@@ -228,6 +234,12 @@ func Load(file, dropIn string, required bool) (Config, []string, error) {
 			}
 		}
 		used = append(used, f)
+	}
+	if r := &cfg.Rules; r.File != "" {
+		if r.Facts != "" && r.Facts != r.File {
+			return cfg, used, &Error{File: strings.Join(used, ", "), Msg: fmt.Sprintf("rules.file (%s) is the old name of rules.facts (%s): set one", r.File, r.Facts)}
+		}
+		r.Facts, r.File = r.File, ""
 	}
 	if err := cfg.Validate(); err != nil {
 		where := "configuration"

@@ -117,3 +117,18 @@ func FuzzLoad(f *testing.F) {
 		_, _, _ = Load(p, "", true)
 	})
 }
+
+// rules.file, the facts file's earlier key, is read as rules.facts; both,
+// naming different files, is an error rather than a guess.
+func TestFactsUnderTheEarlierKey(t *testing.T) {
+	dir := t.TempDir()
+	old := write(t, dir, "old.yaml", "rules:\n  file: /etc/hookwatch/facts.yaml\n", 0o644)
+	cfg, _, err := Load(old, "", true)
+	if err != nil || cfg.Rules.Facts != "/etc/hookwatch/facts.yaml" || cfg.Rules.File != "" {
+		t.Errorf("rules.file: err %v, facts %q, file %q", err, cfg.Rules.Facts, cfg.Rules.File)
+	}
+	both := write(t, dir, "both.yaml", "rules:\n  file: /etc/a.yaml\n  facts: /etc/b.yaml\n", 0o644)
+	if _, _, err := Load(both, "", true); err == nil || !strings.Contains(err.Error(), "old name of rules.facts") {
+		t.Errorf("rules.file and rules.facts differing: %v", err)
+	}
+}

@@ -55,15 +55,16 @@ type ConfigError struct{ Err error }
 func (e ConfigError) Error() string { return e.Err.Error() }
 func (e ConfigError) Unwrap() error { return e.Err }
 
-// LoadRules reads the rules a configuration names.
-func LoadRules(c config.Config) (*rules.Set, error) {
-	if c.Rules.File == "" {
+// loadFacts reads the facts file a configuration names (the built-in one
+// when it names none).
+func loadFacts(c config.Config) (*rules.Set, error) {
+	if c.Rules.Facts == "" {
 		return rules.Builtin()
 	}
-	if err := config.CheckRulesPath(c.Rules.File); err != nil {
+	if err := config.CheckRulesPath(c.Rules.Facts); err != nil {
 		return nil, err
 	}
-	return rules.Load(c.Rules.File)
+	return rules.Load(c.Rules.Facts)
 }
 
 // Detections is what decides: the Sigma rules and the allowlists, built-in
@@ -76,21 +77,11 @@ type Detections struct {
 	UserErrors []error
 }
 
-// LoadDetections reads the built-in Sigma rules and allowlists and those
-// of the configured rules directory. A bad user file is reported in
-// UserErrors and leaves everything else in force; only a broken binary (bad
-// built-in rules) is an error.
-func LoadDetections(c config.Config) (*Detections, error) {
-	return loadDetections(c, ruleset.Load)
-}
-
-// LoadEditedDetections is LoadDetections for `hookwatch rules test` of an
-// edited copy of the shipped rules: a rule there replaces the built-in rule
-// of its id (ruleset.LoadEdited).
-func LoadEditedDetections(c config.Config) (*Detections, error) {
-	return loadDetections(c, ruleset.LoadEdited)
-}
-
+// loadDetections reads the built-in Sigma rules and allowlists and those
+// of the configured rules directory, the Sigma rules with loadSigma
+// (ruleset.Load, or ruleset.LoadEdited for `rules test`). A bad user file
+// is reported in UserErrors and leaves everything else in force; only a
+// broken binary (bad built-in rules) is an error.
 func loadDetections(c config.Config, loadSigma func(fs.FS, []rulesdir.File) (*ruleset.Set, []error, error)) (*Detections, error) {
 	d := &Detections{}
 	dir := c.Rules.Dir
@@ -145,18 +136,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return ConfigError{err}
 	}
-	rs, err := LoadRules(cfg)
-	if err != nil {
-		return ConfigError{err}
-	}
-	dets, err := LoadDetections(cfg)
+	snap, err := Build(cfg)
 	if err != nil {
 		return err
 	}
+	rs, dets := snap.Facts, snap.Detections
 	logUserErrors(log, dets)
-	if len(rs.LoaderVariables) > probe.MaxLoaderVars {
-		return ConfigError{fmt.Errorf("rules: %d loader variables, the kernel matches at most %d", len(rs.LoaderVariables), probe.MaxLoaderVars)}
-	}
 	pub, err := buildPublisher(cfg, o.Version, log)
 	if err != nil {
 		return ConfigError{err}
@@ -190,11 +175,11 @@ func Run(ctx context.Context, o Options) error {
 		Rules: rs, Host: host, Telemetry: cfg.Output.Telemetry, QueueSize: cfg.Agent.Queue,
 		MaxProcesses: cfg.Agent.MaxProcesses, Sweep: cfg.Agent.StartupSweep, Proc: procfs.Default(), Fold: folder,
 		Containers: container.NewResolver(), ContainerLoader: newContainerLoaders(rs).Is,
-		ContainerEngine: newContainerEngine(rs, dets, names),
+		ContainerEngine: snap.containerEngine(names),
 		// Repeats of a vouched exec are folded like alerts: counted in the
 		// kernel, one summary per fold window.
 		VouchSummary: cfg.Output.FoldWindow,
-	}, newEngine(rs, dets, names, log), ecs.New(host, names, rs, dets.Sigma), sink, log)
+	}, snap.engine(names, log), snap.encoder(host, names), sink, log)
 	ag.SetRuleStatus(len(dets.Sigma.Rules()), len(dets.UserErrors))
 	lc, err := loaderconf.New(rs.LoaderConf, pr, log)
 	if err != nil {
@@ -263,6 +248,7 @@ func Run(ctx context.Context, o Options) error {
 		case <-runCtx.Done():
 			return
 		}
+		run := &running{started: snap, current: snap, names: names, host: host}
 		for gen := 1; ; gen++ {
 			select {
 			case <-runCtx.Done():
@@ -270,7 +256,7 @@ func Run(ctx context.Context, o Options) error {
 			case <-o.Reload:
 				notify.Notify("RELOADING=1")
 				st := ReloadStatus{Generation: gen, OK: true, Message: "reloaded"}
-				if err := reload(o, running{cfg: cfg, rules: rs, names: names, host: host}, pr, ag, sink, log); err != nil {
+				if err := reload(o, run, pr, ag, sink, log); err != nil {
 					log.WithError(err).Error("reload failed: keeping the running configuration")
 					st.OK, st.Message = false, err.Error()
 				} else {
@@ -388,30 +374,37 @@ func ProbeConfig(cfg config.Config, rs *rules.Set) probe.Config {
 	}
 }
 
-// running is what the sensor started with: the kernel keeps the loader
-// variables and file prefixes of these rules until a restart.
+// running is what the sensor started with (the kernel keeps the loader
+// variables and file prefixes of its facts until a restart) and what is
+// in force since the last reload.
 type running struct {
-	cfg   config.Config
-	rules *rules.Set
-	names *users.DB
-	host  ecs.Host
+	started, current *Snapshot
+	names            *users.DB
+	host             ecs.Host
 }
 
 func watchdog(ctx context.Context, every time.Duration, ag *agent.Agent, n *sdnotify.Notifier, log logrus.FieldLogger) {
-	t := time.NewTicker(every)
+	tick(ctx, every, func() {
+		// Ping only when the agent answers: a stuck agent gets
+		// restarted by systemd rather than reported alive.
+		if err := ag.Ping(every); err != nil {
+			log.WithError(err).Warn("agent did not answer: not pinging the watchdog")
+			return
+		}
+		n.Notify("WATCHDOG=1")
+	})
+}
+
+// tick calls f every d until ctx is done.
+func tick(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// Ping only when the agent answers: a stuck agent gets
-			// restarted by systemd rather than reported alive.
-			if err := ag.Ping(every); err != nil {
-				log.WithError(err).Warn("agent did not answer: not pinging the watchdog")
-				continue
-			}
-			n.Notify("WATCHDOG=1")
+			f()
 		}
 	}
 }

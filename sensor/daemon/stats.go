@@ -20,16 +20,7 @@ func logStats(ctx context.Context, log logrus.FieldLogger, pr Collector, ag *age
 		<-ctx.Done()
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			emitStats(log, pr, ag, "counters")
-		}
-	}
+	tick(ctx, every, func() { emitStats(log, pr, ag, "counters") })
 }
 
 func emitStats(log logrus.FieldLogger, pr Collector, ag *agent.Agent, msg string) {

@@ -62,28 +62,23 @@ func (e *Engine) Access(caller, callerParent, target *proctable.Process, a *even
 	return ev
 }
 
+// accessVerbs say in a reason what the caller did to the target.
+var accessVerbs = map[event.AccessOp]string{
+	event.AccessAttach:     "attached with ptrace to",
+	event.AccessSeize:      "seized with ptrace",
+	event.AccessPeek:       "read with ptrace the memory or registers of",
+	event.AccessPoke:       "wrote with ptrace into the memory of",
+	event.AccessSetRegs:    "changed with ptrace the registers of",
+	event.AccessVMRead:     "read with process_vm_readv the memory of",
+	event.AccessVMWrite:    "wrote with process_vm_writev into the memory of",
+	event.AccessMemRead:    "opened for reading /proc/PID/mem of",
+	event.AccessMemWrite:   "opened for writing /proc/PID/mem of",
+	event.AccessTracedExec: "traces from its start",
+}
+
 func accessVerb(op event.AccessOp) string {
-	switch op {
-	case event.AccessAttach:
-		return "attached with ptrace to"
-	case event.AccessSeize:
-		return "seized with ptrace"
-	case event.AccessPeek:
-		return "read with ptrace the memory or registers of"
-	case event.AccessPoke:
-		return "wrote with ptrace into the memory of"
-	case event.AccessSetRegs:
-		return "changed with ptrace the registers of"
-	case event.AccessVMRead:
-		return "read with process_vm_readv the memory of"
-	case event.AccessVMWrite:
-		return "wrote with process_vm_writev into the memory of"
-	case event.AccessMemRead:
-		return "opened for reading /proc/PID/mem of"
-	case event.AccessMemWrite:
-		return "opened for writing /proc/PID/mem of"
-	case event.AccessTracedExec:
-		return "traces from its start"
+	if v, ok := accessVerbs[op]; ok {
+		return v
 	}
 	return string(op) + " on"
 }
