@@ -68,9 +68,7 @@ func (e *Encoder) With(d *Doc, f Facts) *Doc {
 		d.Labels[k] = v
 	}
 	once(d)
-	if d.Event.Kind == observation.KindEvent {
-		e.saidElsewhere(d)
-	}
+	e.saidElsewhere(d)
 	return d
 }
 
@@ -86,11 +84,15 @@ var categories = map[string]string{
 // them another way and no rule of its category reads them: the target is
 // the process itself (process.executable), an exec's loader variables and
 // their items are in process.env_vars as written, the library is the item
-// as written. An alert keeps its target (leanAlert decides the rest).
+// as written. An alert leaves out the same (leanAlert decides the rest).
 var SaidElsewhere = []string{"TargetImage", "LoaderVariable", "LoaderItem", "Library"}
 
 func (e *Encoder) saidElsewhere(d *Doc) {
-	reads, l, p := e.reads[categories[d.Event.Dataset]], d.Labels, d.Process
+	category := categories[d.Event.Dataset]
+	if d.Rule != nil {
+		category = d.Rule.Category
+	}
+	reads, l, p := e.reads[category], d.Labels, d.Process
 	if p == nil {
 		return
 	}
@@ -108,8 +110,8 @@ func (e *Encoder) saidElsewhere(d *Doc) {
 
 // once keeps each fact under one key: a label whose fact has an ECS field
 // in the document (the library's path and hash in dll.*, the score in
-// event.risk_score) is left out, and file.* does not
-// repeat the path dll.* names. Every byte is billed in the SIEM.
+// event.risk_score) is left out, and file.* does not repeat the path
+// dll.* names, nor its directory or name. Every byte is billed in the SIEM.
 func once(d *Doc) {
 	labels := d.Labels
 	if d.Event.RiskScore != nil {
@@ -126,7 +128,7 @@ func once(d *Doc) {
 		delete(labels, "library_sha256")
 	}
 	if f := d.File; f != nil && f.Path == dl.Path {
-		f.Path, f.Name = "", ""
+		f.Path, f.Name, f.Directory = "", "", "" // all parts of the path dll.path names
 	}
 	if labels["loader_item"] == dl.Path {
 		delete(labels, "loader_item") // written as it resolved
