@@ -17,3 +17,21 @@ func TestForgetsEverythingWhenFull(t *testing.T) {
 		t.Errorf("b: %d", v)
 	}
 }
+
+func TestLRUDropsTheLeastRecentlyUsed(t *testing.T) {
+	c := NewLRU[int, string](2)
+	c.Put(1, "a")
+	c.Put(2, "b")
+	c.Get(1) // 2 is now the least recently used
+	c.Put(3, "c")
+	if _, ok := c.Get(2); ok {
+		t.Error("2 kept, the least recently used")
+	}
+	if v, ok := c.Get(1); !ok || v != "a" {
+		t.Errorf("1: %q %v", v, ok)
+	}
+	c.Put(1, "A") // replaces, holds two
+	if v, _ := c.Get(1); v != "A" || c.Len() != 2 {
+		t.Errorf("after replacing 1: %q, %d entries", v, c.Len())
+	}
+}

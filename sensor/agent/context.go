@@ -101,7 +101,7 @@ func (a *Agent) processFor(il *event.ImageLoad) *proctable.Process {
 	p := a.fromRecord(il.Proc)
 	if parent, ok := a.table.Get(il.PPID); ok && il.Watch&event.WatchInherited != 0 {
 		p.Executable, p.Args, p.Credential = parent.Executable, parent.Args, parent.Credential
-		p.LoaderEnv, p.Expected, p.Extra = parent.LoaderEnv, parent.Expected, parent.Extra
+		p.LoaderEnv = parent.LoaderEnv // the engine gives it its parent's expected sets
 		p.Container, p.Cgroup, p.Root, p.RootKey = parent.Container, parent.Cgroup, parent.Root, parent.RootKey
 	} else if exe, err := a.cfg.Proc.Exe(il.PID); err == nil {
 		p.Container = a.containerOf(il.PID, "")

@@ -18,20 +18,20 @@ import (
 // newContainerEngine is an engine for a container's root (an open
 // directory reached as /proc/self/fd/N): its loader cache, its files, its
 // package database.
-func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names) func(root string) *detect.Engine {
+func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names, maxProcs int) func(root string) *detect.Engine {
 	// One cache of judgements for every container: the containers of an
 	// image share their unchanged files' identities (judge.At).
 	shared := judge.New(rs, nil, "/", 4096)
 	return func(root string) *detect.Engine {
 		cache, _ := ldso.ReadCache(filepath.Join(root, "etc/ld.so.cache"))
 		return detect.New(detect.Config{
-			Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, Root: root,
+			Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, Root: root, MaxProcesses: maxProcs,
 			Resolver: ldso.NewResolverAt(root, cache), Judge: shared.At(root, &pkgdb.DB{Root: root, RPMTimeout: 5 * time.Second}),
 		})
 	}
 }
 
-func newEngine(rs *rules.Set, d *Detections, names detect.Names, log logrus.FieldLogger) *detect.Engine {
+func newEngine(rs *rules.Set, d *Detections, names detect.Names, maxProcs int, log logrus.FieldLogger) *detect.Engine {
 	cache, err := ldso.ReadCache("/etc/ld.so.cache")
 	if err != nil {
 		log.WithError(err).Warn("no loader cache: expected sets use the default directories only")
@@ -43,7 +43,7 @@ func newEngine(rs *rules.Set, d *Detections, names detect.Names, log logrus.Fiel
 		root = "/proc/1/root"
 	}
 	return detect.New(detect.Config{
-		Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names,
+		Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, MaxProcesses: maxProcs,
 		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgdb.New(), root, 4096),
 	})
 }

@@ -60,12 +60,12 @@ func build(cfg config.Config, loadSigma func(fs.FS, []rulesdir.File) (*ruleset.S
 
 // engine is the host's detection engine for this snapshot.
 func (s *Snapshot) engine(names detect.Names, log logrus.FieldLogger) *detect.Engine {
-	return newEngine(s.Facts, s.Detections, names, log)
+	return newEngine(s.Facts, s.Detections, names, s.Config.Agent.MaxProcesses, log)
 }
 
 // containerEngine makes an engine per container root for this snapshot.
 func (s *Snapshot) containerEngine(names detect.Names) func(root string) *detect.Engine {
-	return newContainerEngine(s.Facts, s.Detections, names)
+	return newContainerEngine(s.Facts, s.Detections, names, s.Config.Agent.MaxProcesses)
 }
 
 // encoder builds documents with this snapshot's ATT&CK names and the facts

@@ -102,6 +102,9 @@ type Config struct {
 	// Root is where the paths of events are read ("" or "/": the host; a
 	// container's root, which the Resolver and Judge read through too).
 	Root string
+	// MaxProcesses bounds the processes whose libraries are remembered
+	// (0: defaultMaxProcesses); the agent's process table holds as many.
+	MaxProcesses int
 }
 
 // Engine builds events and evaluates them against one rule set.
@@ -114,6 +117,8 @@ type Engine struct {
 	closures map[closureKey]*closureResult
 	programs *bounded.Map[closureKey, program]
 	purposes *purposes
+	// procs is what is known of each process's libraries (procstate.go).
+	procs *bounded.LRU[procKey, *procState]
 	// overrides remembers which of a target's imports a library defines:
 	// a judgement is never changed once made, and comparing libc's few
 	// thousand symbols with a program's imports at every mapping of every
@@ -133,7 +138,10 @@ type closureResult struct {
 
 // New returns an engine.
 func New(c Config) *Engine {
-	return &Engine{cfg: c, rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: bounded.New[closureKey, program](maxProgramVerdicts),
+	if c.MaxProcesses <= 0 {
+		c.MaxProcesses = defaultMaxProcesses
+	}
+	return &Engine{cfg: c, procs: bounded.NewLRU[procKey, *procState](c.MaxProcesses), rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: bounded.New[closureKey, program](maxProgramVerdicts),
 		purposes: newPurposes(), overrides: bounded.New[overrideKey, []string](maxOverrides)}
 }
 
@@ -250,27 +258,13 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 		e.score(ev, best)
 	}
 	e.libraryFields(ev)
+	s := e.newImage(p)
 	for _, l := range ev.Libraries {
 		if l.Trust == TrustAllowlisted {
-			e.expectClosure(p, l.Path)
+			e.addExtra(s, l.Path)
 		}
 	}
 	return ev
-}
-
-// expectClosure adds what a library needs to the process's expected set:
-// a library loaded on purpose (an expected family, an allowlisted
-// preloader) brings its own DT_NEEDED libraries with it (libfaketime
-// brings libm).
-func (e *Engine) expectClosure(p *proctable.Process, lib string) {
-	if p.Extra == nil {
-		p.Extra = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
-	}
-	if c, err := e.closure(lib); err == nil {
-		for path := range c.Paths {
-			p.Extra.Add(path)
-		}
-	}
 }
 
 // alternateLoader adds the facts of an exec whose interpreter is not a

@@ -195,3 +195,50 @@ func BenchmarkExecEvaluate(b *testing.B) {
 		}
 	})
 }
+
+// What the engine knows of a process's libraries is its own, by entity
+// id: a forked child (the same executable) starts with its parent's
+// expected set but judges its libraries itself; an exec starts afresh.
+func TestProcessStateByEntity(t *testing.T) {
+	e := engine(t)
+	ssh, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Fatal("ssh is needed: apt-get install openssh-client")
+	}
+	ssh, _ = filepath.EvalSymlinks(ssh)
+	// pam_unix, an expected family, brings libcrypt, which ssh itself
+	// does not need.
+	pamUnix, crypt := "/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "/usr/lib/x86_64-linux-gnu/libcrypt.so.1"
+	load := func(p, parent *proctable.Process, path string) (expected, repeat bool) {
+		t.Helper()
+		il := &event.ImageLoad{Path: path}
+		if id, err := ldso.StatID(path); err == nil {
+			il.Dev, il.Ino = id.Dev, id.Ino
+		}
+		_, _, expected, repeat = e.ImageLoad(p, parent, il, 0, 0)
+		return expected, repeat
+	}
+	parent := &proctable.Process{EntityID: "parent", Executable: ssh, Credential: true}
+	if expected, repeat := load(parent, nil, pamUnix); !expected || repeat {
+		t.Fatalf("pam_unix in ssh: expected %v, repeat %v", expected, repeat)
+	}
+	if _, repeat := load(parent, nil, pamUnix); !repeat {
+		t.Error("the same library judged twice in one process")
+	}
+	child := &proctable.Process{EntityID: "child", Executable: ssh, Credential: true}
+	if expected, repeat := load(child, parent, crypt); !expected || repeat {
+		t.Errorf("libcrypt in ssh's forked child, after pam_unix in its parent: expected %v, repeat %v", expected, repeat)
+	}
+	if _, repeat := load(child, parent, pamUnix); repeat {
+		t.Error("the child's own libraries counted as judged in its parent")
+	}
+	other := &proctable.Process{EntityID: "other", Executable: ssh, Credential: true}
+	if expected, _ := load(other, nil, crypt); expected {
+		t.Error("libcrypt expected in an ssh that loaded no PAM module")
+	}
+	// The same entity after an exec: a new image, nothing judged yet.
+	e.Exec(parent, nil, &event.Exec{})
+	if _, repeat := load(parent, nil, pamUnix); repeat {
+		t.Error("a library of the image before exec counted as judged in the new one")
+	}
+}

@@ -24,13 +24,14 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	if il.Deleted || il.Memfd {
 		key = fmt.Sprintf("%s\x00%d:%d", il.Path, il.Dev, il.Ino)
 	}
-	if p.Judged == nil {
-		p.Judged = map[string]bool{}
+	s := e.stateOf(p, parent)
+	if s.judged == nil {
+		s.judged = map[string]bool{}
 	}
-	if p.Judged[key] {
+	if s.judged[key] {
 		return nil, nil, false, true
 	}
-	p.Judged[key] = true
+	s.judged[key] = true
 
 	id := ldso.FileID{Dev: il.Dev, Ino: il.Ino}
 	// The loader run directly (ldd does) loads the program it is given:
@@ -44,7 +45,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	var unknown string
 	onPurpose := false
 	if !il.Deleted && !il.Memfd {
-		if p.Expected == nil {
+		if s.expected == nil {
 			ref := exe
 			if p.Credential {
 				ref = e.credentialProgram(exe).reference
@@ -52,20 +53,20 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 			c, err := e.closure(ref)
 			if err != nil {
 				unknown = fmt.Sprintf("expected set unknown: %v", err)
-				c = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
+				c = emptyClosure()
 			}
-			p.Expected = c
+			s.expected = c
 		}
-		if p.Extra == nil {
-			p.Extra = &ldso.Closure{Paths: map[string]bool{}, IDs: map[ldso.FileID]bool{}}
+		if s.extra == nil {
+			s.extra = emptyClosure()
 		}
 		switch {
-		case il.Path == p.Executable || il.Path == exe || p.Expected.Contains(il.Path, id) || p.Extra.Contains(il.Path, id):
+		case il.Path == p.Executable || il.Path == exe || s.expected.Contains(il.Path, id) || s.extra.Contains(il.Path, id):
 			expected = true
 		case e.rules.ExpectedFamily(il.Path):
 			expected = true
 			// What a PAM or NSS module needs comes with it.
-			e.expectClosure(p, il.Path)
+			e.addExtra(s, il.Path)
 		case p.Credential:
 			onPurpose = e.purposes.onPurpose(p, il.Path)
 		}
@@ -99,7 +100,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 		// vouches for the bytes: sudo's sudoers.so, a packaged PKCS#11
 		// provider. What it needs comes with it.
 		expected = true
-		e.expectClosure(p, il.Path)
+		e.addExtra(s, il.Path)
 	}
 	ev.Fields["Expected"] = expected
 	if expected {
@@ -123,7 +124,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	}
 	e.libraryFields(ev)
 	if ev.Libraries[0].Trust == TrustAllowlisted && !expected && !il.Deleted && !il.Memfd {
-		e.expectClosure(p, il.Path)
+		e.addExtra(s, il.Path)
 	}
 	if j != nil && j.SHA256 != "" {
 		ev.Fields["Hashes"] = fmt.Sprintf("SHA256=%s,SHA1=%s,MD5=%s", strings.ToUpper(j.SHA256), strings.ToUpper(j.SHA1), strings.ToUpper(j.MD5))

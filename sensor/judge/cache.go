@@ -3,21 +3,18 @@ package judge
 // The judgements remembered, by file identity.
 
 import (
-	"container/list"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/hookwatch/hookwatch/internal/bounded"
 )
 
 // cache holds judgements by file identity; judges of other roots may share
 // it (At).
 type cache struct {
-	mu    sync.Mutex
-	max   int
-	cache map[key]*list.Element
-	lru   *list.List
-	opens atomic.Uint64 // files opened for hashing, for tests and stats
+	judged *bounded.LRU[key, *Judgement]
+	opens  atomic.Uint64 // files opened for hashing, for tests and stats
 }
 
 type key struct {
@@ -25,11 +22,6 @@ type key struct {
 	size         int64
 	mtime, ctime int64
 	path         string
-}
-
-type entry struct {
-	k key
-	j *Judgement
 }
 
 // keyOf is a file's identity in the cache.
@@ -54,12 +46,6 @@ func (jd *Judge) known(in Input) *Judgement {
 	if syscall.Stat(jd.host(in.Path), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil
 	}
-	k := jd.keyOf(in.Path, &st)
-	jd.mu.Lock()
-	defer jd.mu.Unlock()
-	if e, ok := jd.cache.cache[k]; ok {
-		jd.lru.MoveToFront(e)
-		return e.Value.(*entry).j
-	}
-	return nil
+	j, _ := jd.judged.Get(jd.keyOf(in.Path, &st))
+	return j
 }

@@ -6,7 +6,6 @@
 package judge
 
 import (
-	"container/list"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -23,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 )
@@ -110,7 +110,7 @@ type Judge struct {
 // New returns a judge with a cache of max judgements. root is "/" on a
 // live system; pkgs answers package questions.
 func New(r *rules.Set, pkgs *pkgdb.DB, root string, max int) *Judge {
-	return &Judge{rules: r, pkgs: pkgs, root: root, cache: &cache{max: max, cache: map[key]*list.Element{}, lru: list.New()}}
+	return &Judge{rules: r, pkgs: pkgs, root: root, cache: &cache{judged: bounded.NewLRU[key, *Judgement](max)}}
 }
 
 // At returns a judge of another root (a container's) that shares jd's
@@ -152,24 +152,11 @@ func (jd *Judge) Judge(ctx context.Context, in Input) *Judgement {
 	if st != nil {
 		k = jd.keyOf(in.Path, st)
 	}
-	jd.mu.Lock()
-	if e, ok := jd.cache.cache[k]; ok {
-		jd.lru.MoveToFront(e)
-		jd.mu.Unlock()
-		return e.Value.(*entry).j
+	if j, ok := jd.judged.Get(k); ok {
+		return j
 	}
-	jd.mu.Unlock()
-
 	j := jd.judge(ctx, in, src, fi, st)
-
-	jd.mu.Lock()
-	defer jd.mu.Unlock()
-	jd.cache.cache[k] = jd.lru.PushFront(&entry{k: k, j: j})
-	for jd.lru.Len() > jd.max {
-		old := jd.lru.Back()
-		jd.lru.Remove(old)
-		delete(jd.cache.cache, old.Value.(*entry).k)
-	}
+	jd.judged.Put(k, j)
 	return j
 }
 

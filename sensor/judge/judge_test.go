@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 )
@@ -277,10 +278,7 @@ func FuzzReadELF(f *testing.F) {
 func BenchmarkJudgeCold(b *testing.B) {
 	jd := newJudge(b, "/", "/")
 	for i := 0; i < b.N; i++ {
-		jd.mu.Lock()
-		clear(jd.cache.cache)
-		jd.lru.Init()
-		jd.mu.Unlock()
+		jd.judged = bounded.NewLRU[key, *Judgement](16) // forget the judgement
 		jd.Judge(context.Background(), Input{Path: keyutils})
 	}
 }

@@ -5,15 +5,13 @@
 package proctable
 
 import (
-	"container/list"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"sync"
 	"time"
 
+	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/sensor/container"
-	"github.com/hookwatch/hookwatch/sensor/ldso"
 )
 
 // Process is the context kept for one process.
@@ -41,13 +39,6 @@ type Process struct {
 	// identity: its paths are within it, and its files are judged there.
 	Root, RootKey string
 
-	// Expected is what the loader would map for the executable, and Extra
-	// what expected families (PAM, NSS) pulled in since. Nil until needed.
-	Expected *ldso.Closure
-	Extra    *ldso.Closure
-	// Judged holds libraries already judged in this process, so a library
-	// mapped in several segments is reported once.
-	Judged map[string]bool
 	// Vouched lists the libraries of a vouched loader variable (the
 	// agent's verdict at exec): their mappings are in its summary, not
 	// documents of their own.
@@ -66,51 +57,23 @@ func EntityID(hostID string, pid uint32, startTicks uint64) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:15])
 }
 
-// Table is a bounded, concurrency-safe map of processes by pid.
+// Table is a bounded, concurrency-safe map of processes by pid: the least
+// recently used go beyond its size.
 type Table struct {
-	mu  sync.Mutex
-	max int
-	m   map[uint32]*list.Element
-	lru *list.List
+	procs *bounded.LRU[uint32, *Process]
 }
 
 // New returns a table holding at most max processes.
 func New(max int) *Table {
-	return &Table{max: max, m: map[uint32]*list.Element{}, lru: list.New()}
+	return &Table{procs: bounded.NewLRU[uint32, *Process](max)}
 }
 
 // Get returns the process with pid, if known.
-func (t *Table) Get(pid uint32) (*Process, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e, ok := t.m[pid]; ok {
-		t.lru.MoveToFront(e)
-		return e.Value.(*Process), true
-	}
-	return nil, false
-}
+func (t *Table) Get(pid uint32) (*Process, bool) { return t.procs.Get(pid) }
 
 // Put stores p, replacing any process with the same pid (a new image after
-// exec, or a reused pid), and evicts the least recently used beyond max.
-func (t *Table) Put(p *Process) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e, ok := t.m[p.PID]; ok {
-		e.Value = p
-		t.lru.MoveToFront(e)
-		return
-	}
-	t.m[p.PID] = t.lru.PushFront(p)
-	for t.lru.Len() > t.max {
-		old := t.lru.Back()
-		t.lru.Remove(old)
-		delete(t.m, old.Value.(*Process).PID)
-	}
-}
+// exec, or a reused pid).
+func (t *Table) Put(p *Process) { t.procs.Put(p.PID, p) }
 
 // Len is the number of processes held.
-func (t *Table) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.lru.Len()
-}
+func (t *Table) Len() int { return t.procs.Len() }
