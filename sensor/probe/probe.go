@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 	"time"
 
@@ -62,6 +61,7 @@ type Probe struct {
 	objs  hookwatchObjects
 	links []link.Link
 	rd    *ringbuf.Reader
+	ring  *ringWaiter
 	dec   decoder
 	log   logrus.FieldLogger
 }
@@ -112,6 +112,10 @@ func Load(cfg Config, log logrus.FieldLogger) (*Probe, error) {
 		return nil, fmt.Errorf("opening ring buffer: %w", err)
 	}
 	p.rd = rd
+	if p.ring, err = newRingWaiter(p.objs.Events.FD()); err != nil {
+		p.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -349,13 +353,21 @@ func (p *Probe) Watch(pid uint32, why event.Watch) error {
 func (p *Probe) Run(ctx context.Context, h event.Handler) error {
 	// At the end, read what is still in the ring (records that did not
 	// wake the reader) before closing it: nothing is left behind unread.
-	stop := context.AfterFunc(ctx, func() { p.rd.Flush() })
+	stop := context.AfterFunc(ctx, func() { p.Flush() })
 	defer stop()
 	var rec ringbuf.Record
+	ready := func() bool { return p.rd.AvailableBytes() > 0 }
 	for {
 		// Mapping records do not wake the reader (see emit_map): look at
 		// least every pollInterval.
-		p.rd.SetDeadline(time.Now().Add(pollInterval))
+		if !ready() {
+			if err := p.ring.wait(pollInterval, ready); err != nil {
+				return nil // closed
+			}
+		}
+		// Then read what is there without blocking in the reader's own
+		// epoll_wait (ringWaiter says why).
+		p.rd.SetDeadline(time.Now())
 		if err := p.rd.ReadInto(&rec); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
@@ -380,54 +392,18 @@ func (p *Probe) Run(ctx context.Context, h event.Handler) error {
 
 // Flush makes the reader hand over every record in the ring now, also
 // those that did not wake it.
-func (p *Probe) Flush() error { return p.rd.Flush() }
-
-// Stats sums the kernel's per-CPU counters, with the userspace decode errors.
-func (p *Probe) Stats() (event.Stats, uint64, error) {
-	var s event.Stats
-	fields := map[hookwatchStatIndex]*uint64{
-		hookwatchStatIndexSTAT_EXECS:         &s.Execs,
-		hookwatchStatIndexSTAT_EXEC_EVENTS:   &s.ExecEvents,
-		hookwatchStatIndexSTAT_MAP_EVENTS:    &s.MapEvents,
-		hookwatchStatIndexSTAT_LOST_EXEC:     &s.LostExec,
-		hookwatchStatIndexSTAT_LOST_MAP:      &s.LostMap,
-		hookwatchStatIndexSTAT_WATCH_FULL:    &s.WatchFull,
-		hookwatchStatIndexSTAT_ENV_TRUNC:     &s.EnvTrunc,
-		hookwatchStatIndexSTAT_FILE_EVENTS:   &s.FileEvents,
-		hookwatchStatIndexSTAT_LOST_FILE:     &s.LostFile,
-		hookwatchStatIndexSTAT_ACCESS_EVENTS: &s.AccessEvents,
-		hookwatchStatIndexSTAT_LOST_ACCESS:   &s.LostAccess,
-		hookwatchStatIndexSTAT_ACCESS_OTHER:  &s.AccessOther,
-		hookwatchStatIndexSTAT_ACCESS_DENIED: &s.AccessDenied,
-		hookwatchStatIndexSTAT_VOUCHED:       &s.Vouched,
-	}
-	for idx, dst := range fields {
-		var perCPU []uint64
-		if err := p.objs.Stats.Lookup(uint32(idx), &perCPU); err != nil {
-			return s, 0, fmt.Errorf("reading kernel counter %d: %w", idx, err)
-		}
-		for _, v := range perCPU {
-			*dst += v
-		}
-	}
-	return s, p.dec.errors.Load(), nil
-}
-
-// Programs lists the loaded programs by name, for run-time statistics.
-func (p *Probe) Programs() map[string]*ebpf.Program {
-	out := map[string]*ebpf.Program{}
-	v := reflect.ValueOf(p.objs.hookwatchPrograms)
-	for i := 0; i < v.NumField(); i++ {
-		if prog, ok := v.Field(i).Interface().(*ebpf.Program); ok && prog != nil {
-			out[v.Type().Field(i).Tag.Get("ebpf")] = prog
-		}
-	}
-	return out
+func (p *Probe) Flush() error {
+	err := p.rd.Flush()
+	p.ring.wake()
+	return err
 }
 
 // Close detaches the programs and frees the kernel objects.
 func (p *Probe) Close() error {
 	var errs []error
+	if p.ring != nil {
+		errs = append(errs, p.ring.close())
+	}
 	if p.rd != nil {
 		errs = append(errs, p.rd.Close())
 	}
