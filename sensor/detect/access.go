@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
@@ -26,7 +25,7 @@ func (e *Engine) Access(caller, callerParent, target *proctable.Process, a *even
 	ev := e.newEvent(ruleset.ProcessAccess, a.Time, target.Executable, target.Credential)
 	f := ev.Fields
 	f["SourceImage"] = caller.Executable
-	f["SourceCommandLine"] = strings.Join(caller.Args, " ")
+	f["SourceCommandLine"] = caller.CommandLine()
 	f["SourceProcessId"] = int(caller.PID)
 	f["SourceUser"] = e.userName(caller.EUID)
 	f["SourceUserId"] = int(caller.EUID)

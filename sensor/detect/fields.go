@@ -2,7 +2,6 @@ package detect
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/loaderconf"
@@ -19,7 +18,7 @@ func (e *Engine) processFields(f map[string]any, p, parent *proctable.Process) {
 		return
 	}
 	f["Image"] = p.Executable
-	f["CommandLine"] = strings.Join(p.Args, " ")
+	f["CommandLine"] = p.CommandLine()
 	f["ProcessId"] = int(p.PID)
 	f["User"] = e.userName(p.EUID)
 	f["UserId"] = int(p.EUID)
@@ -28,7 +27,7 @@ func (e *Engine) processFields(f map[string]any, p, parent *proctable.Process) {
 	setString(f, "ContainerImage", p.Container.Image)
 	if parent != nil {
 		f["ParentImage"] = parent.Executable
-		f["ParentCommandLine"] = strings.Join(parent.Args, " ")
+		f["ParentCommandLine"] = parent.CommandLine()
 	}
 }
 
@@ -85,14 +84,17 @@ func (e *Engine) libraryFields(ev *Event) {
 		}
 	}
 	f := ev.Fields
-	for k, v := range map[string][]string{
-		"LoaderItem": values, "LoaderItemKind": kinds, "Library": paths, "LibraryLocation": locs,
-		"LibraryPackage": pkgs, "LibraryPackageIntact": intact, "LibraryFindings": findings,
-		"InterposedSymbols": interposed, "OverriddenImports": overrides, "LibrarySHA256": hashes,
-		"AllowlistName": allow,
-	} {
-		setList(f, k, v)
-	}
+	setList(f, "LoaderItem", values)
+	setList(f, "LoaderItemKind", kinds)
+	setList(f, "Library", paths)
+	setList(f, "LibraryLocation", locs)
+	setList(f, "LibraryPackage", pkgs)
+	setList(f, "LibraryPackageIntact", intact)
+	setList(f, "LibraryFindings", findings)
+	setList(f, "InterposedSymbols", interposed)
+	setList(f, "OverriddenImports", overrides)
+	setList(f, "LibrarySHA256", hashes)
+	setList(f, "AllowlistName", allow)
 	if trust != "" {
 		f["LibraryTrust"] = trust
 	}

@@ -33,7 +33,10 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Fac
 	}
 	r := a.Rule
 	d := e.base(a.Time, observation.KindAlert, observation.DatasetAlert, r.Name, category, typ)
-	d.Labels = make(map[string]string, len(a.Fields)+4)
+	if facts == nil {
+		facts = e.FactsOf(a.Fields)
+	}
+	d.Labels = make(map[string]string, len(facts)+2) // the facts, the level, a user rule's file
 	d.Level, _ = observation.ParseLevel(r.Level)
 	d.Event.Severity = observation.Int64(d.Level.ECS())
 	d.Event.RiskScore = observation.Float64(float64(a.Score))
@@ -76,9 +79,6 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Fac
 		label(d, "rule_file", clean(r.File))
 	}
 	d.Message = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
-	if facts == nil {
-		facts = e.FactsOf(a.Fields)
-	}
 	e.With(d, facts)
 	alertFacts(d.Labels)
 	leanAlert(d)

@@ -256,11 +256,10 @@ func (e *Encoder) process(p, parent *proctable.Process) *observation.Process {
 		d.Start = ts(p.Start)
 	}
 	if len(p.Args) > 0 {
-		args := cleanAll(p.Args)
-		d.CommandLine = strings.Join(args, " ")
+		d.CommandLine = clean(p.CommandLine())
 		// args only when the command line cannot tell where one ends.
-		if slices.ContainsFunc(args, func(a string) bool { return a == "" || strings.ContainsAny(a, " \t") }) {
-			d.Args = args
+		if slices.ContainsFunc(p.Args, func(a string) bool { return a == "" || strings.ContainsAny(a, " \t") }) {
+			d.Args = cleanAll(p.Args)
 		}
 	}
 	if len(p.LoaderEnv) > 0 {
@@ -268,9 +267,7 @@ func (e *Encoder) process(p, parent *proctable.Process) *observation.Process {
 	}
 	if parent != nil {
 		pd := &observation.Process{PID: int64(parent.PID), EntityID: parent.EntityID, Executable: clean(parent.Executable)}
-		if len(parent.Args) > 0 {
-			pd.CommandLine = strings.Join(cleanAll(parent.Args), " ")
-		}
+		pd.CommandLine = clean(parent.CommandLine())
 		pd.User = e.user(parent.EUID)
 		d.Parent = pd
 	} else if p.PPID != 0 {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"github.com/hookwatch/hookwatch/internal/bounded"
@@ -43,6 +44,17 @@ type Process struct {
 	// agent's verdict at exec): their mappings are in its summary, not
 	// documents of their own.
 	Vouched []string
+
+	cmdline string // CommandLine, once asked
+}
+
+// CommandLine is the arguments joined by spaces, joined once: every event
+// and document of the process, and of its children, names it.
+func (p *Process) CommandLine() string {
+	if p.cmdline == "" && len(p.Args) > 0 {
+		p.cmdline = strings.Join(p.Args, " ")
+	}
+	return p.cmdline
 }
 
 // EntityID is a process identity unique on this host across pid reuse: a
