@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hookwatch/hookwatch/internal/bounded"
@@ -113,8 +112,7 @@ type Engine struct {
 	rules   *rules.Set
 	imports *judge.Imports
 
-	mu       sync.Mutex
-	closures map[closureKey]*closureResult
+	closures *bounded.Map[closureKey, closureResult]
 	programs *bounded.Map[closureKey, program]
 	purposes *purposes
 	// procs is what is known of each process's libraries (procstate.go).
@@ -126,9 +124,12 @@ type Engine struct {
 	overrides *bounded.Map[overrideKey, []string]
 }
 
+// closureKey is an executable by path and version: a verdict on it (its
+// expected set, its state) is remade when its bytes may have changed,
+// rewritten in place included.
 type closureKey struct {
 	path string
-	id   ldso.FileID
+	v    ldso.Version
 }
 
 type closureResult struct {
@@ -141,7 +142,7 @@ func New(c Config) *Engine {
 	if c.MaxProcesses <= 0 {
 		c.MaxProcesses = defaultMaxProcesses
 	}
-	return &Engine{cfg: c, procs: bounded.NewLRU[procKey, *procState](c.MaxProcesses), rules: c.Rules, imports: judge.NewImports(), closures: map[closureKey]*closureResult{}, programs: bounded.New[closureKey, program](maxProgramVerdicts),
+	return &Engine{cfg: c, procs: bounded.NewLRU[procKey, *procState](c.MaxProcesses), rules: c.Rules, imports: judge.NewImports(), closures: bounded.New[closureKey, closureResult](maxClosures), programs: bounded.New[closureKey, program](maxProgramVerdicts),
 		purposes: newPurposes(), overrides: bounded.New[overrideKey, []string](maxOverrides)}
 }
 
@@ -381,23 +382,15 @@ func (e *Engine) fromHost(path string) string {
 
 // closure returns the expected set of an executable, cached per file.
 func (e *Engine) closure(path string) (*ldso.Closure, error) {
-	id, err := ldso.StatID(e.onHost(path))
+	v, err := ldso.StatVersion(e.onHost(path))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	k := closureKey{path: path, id: id}
-	e.mu.Lock()
-	r, ok := e.closures[k]
-	e.mu.Unlock()
-	if ok {
+	k := closureKey{path: path, v: v}
+	if r, ok := e.closures.Get(k); ok {
 		return r.c, r.err
 	}
 	c, err := e.cfg.Resolver.Resolve(path)
-	e.mu.Lock()
-	if len(e.closures) >= maxClosures {
-		clear(e.closures) // rare: a simple reset beats LRU bookkeeping here
-	}
-	e.closures[k] = &closureResult{c: c, err: err}
-	e.mu.Unlock()
+	e.closures.Put(k, closureResult{c: c, err: err})
 	return c, err
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/allowlist"
@@ -240,5 +241,51 @@ func TestProcessStateByEntity(t *testing.T) {
 	e.Exec(parent, nil, &event.Exec{})
 	if _, repeat := load(parent, nil, pamUnix); repeat {
 		t.Error("a library of the image before exec counted as judged in the new one")
+	}
+}
+
+// A credential program rewritten in place (cp over it keeps the inode) is
+// judged again: the verdict on its bytes is remembered by version, not by
+// device and inode alone.
+func TestCredentialProgramRewrittenInPlace(t *testing.T) {
+	e := engine(t)
+	ssh, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Fatal("ssh is needed: apt-get install openssh-client")
+	}
+	ssh, _ = filepath.EvalSymlinks(ssh)
+	b, err := os.ReadFile(ssh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "ssh")
+	if err := os.WriteFile(copyPath, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := func() any {
+		t.Helper()
+		p := &proctable.Process{EntityID: "e", Executable: copyPath, Name: "ssh", Credential: true}
+		return e.Exec(p, nil, &event.Exec{}).Fields["ImageState"]
+	}
+	if got := state(); got != ImageCopy {
+		t.Fatalf("a copy of ssh: %v", got)
+	}
+	before, _ := os.Stat(copyPath)
+	// The same inode, other bytes (a patched build), a later time.
+	patched := append([]byte{}, b...)
+	patched[len(patched)-1] ^= 0xff
+	f, err := os.OpenFile(copyPath, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(patched)
+	f.Close()
+	later := before.ModTime().Add(time.Second)
+	os.Chtimes(copyPath, later, later)
+	if after, _ := os.Stat(copyPath); !os.SameFile(before, after) {
+		t.Fatal("rewritten in place, yet another file")
+	}
+	if got := state(); got != ImageNotPackaged {
+		t.Errorf("the copy rewritten in place with other bytes: %v, want %s", got, ImageNotPackaged)
 	}
 }

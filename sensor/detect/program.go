@@ -37,11 +37,11 @@ func (e *Engine) credentialProgram(exe string) program {
 	if e.cfg.Judge == nil || exe == "" {
 		return program{reference: exe}
 	}
-	id, err := ldso.StatID(e.onHost(exe))
+	ver, err := ldso.StatVersion(e.onHost(exe))
 	if err != nil {
 		return program{reference: exe}
 	}
-	k := closureKey{path: exe, id: id}
+	k := closureKey{path: exe, v: ver}
 	v, ok := e.programs.Get(k)
 	if ok {
 		return v

@@ -246,6 +246,24 @@ func splitPath(f *elf.File, tag elf.DynTag) []string {
 	return out
 }
 
+// Version is one version of a file: its identity, size and times. A file
+// rewritten in place (cp over it, patchelf) keeps its device and inode
+// but not its times.
+type Version struct {
+	FileID
+	Size, Mtime, Ctime int64
+}
+
+// StatVersion returns the version of the file at path, following symlinks:
+// what a verdict on the file's bytes is remembered by.
+func StatVersion(path string) (Version, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Version{}, err
+	}
+	return fileVersion(fi), nil
+}
+
 // StatID returns the device and inode of a path, following symlinks.
 func StatID(path string) (FileID, error) {
 	fi, err := os.Stat(path)
