@@ -138,8 +138,7 @@ static __always_inline void emit_access(struct task_struct *task, u8 op, u32 tar
 	if (bpf_map_update_elem(&accessed, &k, &one, BPF_NOEXIST))
 		return; /* reported already */
 
-	u32 zero = 0;
-	struct access_event *ev = bpf_map_lookup_elem(&access_scratch, &zero);
+	struct access_event *ev = only_elem(&access_scratch);
 	if (!ev)
 		return;
 	__builtin_memset(&ev->h, 0, sizeof(ev->h));

@@ -65,8 +65,7 @@ __noinline int env_check(struct env_scan *s, u64 v, u32 q)
 static long env_scan_block(u32 i, void *ctx)
 {
 	struct env_scan *s = ctx;
-	u32 zero = 0;
-	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
+	struct env_buf *eb = only_elem(&env_scratch);
 	if (!eb)
 		return 1;
 	u32 base = (i * 32) & ENV_MASK;
@@ -89,8 +88,7 @@ static long env_scan_block(u32 i, void *ctx)
 static long env_scan_chunk(u32 i, void *ctx)
 {
 	struct env_scan *s = ctx;
-	u32 zero = 0;
-	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
+	struct env_buf *eb = only_elem(&env_scratch);
 	if (!eb)
 		return 1;
 

@@ -36,8 +36,7 @@ static __always_inline void emit_file(struct file_event *ev, u16 len1, u16 len2)
 
 static __always_inline struct file_event *new_file_event(u8 op, struct task_struct *task)
 {
-	u32 zero = 0;
-	struct file_event *ev = bpf_map_lookup_elem(&file_scratch, &zero);
+	struct file_event *ev = only_elem(&file_scratch);
 	if (!ev)
 		return NULL;
 	__builtin_memset(&ev->h, 0, sizeof(ev->h));
@@ -179,9 +178,8 @@ static __always_inline u32 join_name(struct path_buf *pb, u32 off, u32 slen, u32
  */
 static __always_inline u32 abs_name(struct task_struct *task, int dfd, const char *upath, u32 *len)
 {
-	u32 zero = 0;
 	*len = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_buf *pb = only_elem(&path_scratch);
 	if (!pb)
 		return 0;
 	long n = bpf_probe_read_user_str(&pb->b[PATH_BUF + 1], PATH_BUF - 2, upath);
@@ -215,8 +213,7 @@ static __always_inline u32 abs_name(struct task_struct *task, int dfd, const cha
 /* Does the name at b[off, off+len) start with a watched prefix? */
 static __always_inline bool watched_name(u32 off, u32 len)
 {
-	u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_buf *pb = only_elem(&path_scratch);
 	if (!pb || len == 0)
 		return false;
 	if (off > PATH_BUF + 1)
@@ -243,8 +240,7 @@ static __always_inline bool watched_name(u32 off, u32 len)
 /* Copy the name just built into the event at dst. */
 static __always_inline u32 take_name(u8 *dst, u32 off, u32 len)
 {
-	u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_buf *pb = only_elem(&path_scratch);
 	if (!pb || off > PATH_BUF + 1)
 		return 0;
 	len &= PATH_BUF - 1;
@@ -262,8 +258,7 @@ static __always_inline int path_op(u8 op, int dfd1, const char *p1, bool p1_is_n
 	if (n_file_prefixes == 0)
 		return 0;
 	struct task_struct *task = (void *)bpf_get_current_task();
-	u32 zero = 0;
-	struct file_event *ev = bpf_map_lookup_elem(&file_scratch, &zero);
+	struct file_event *ev = only_elem(&file_scratch);
 	if (!ev)
 		return 0;
 	u32 len1 = 0, len2 = 0, off;

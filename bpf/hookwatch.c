@@ -99,8 +99,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 		count(STAT_WATCH_FULL);
 	}
 
-	u32 zero = 0;
-	struct exec_event *ev = bpf_map_lookup_elem(&exec_scratch, &zero);
+	struct exec_event *ev = only_elem(&exec_scratch);
 	if (!ev)
 		return 0;
 

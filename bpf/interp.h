@@ -27,8 +27,7 @@ static long interp_vma_cb(struct task_struct *task, struct vm_area_struct *vma, 
 static __always_inline u16 interp_check(struct task_struct *task, struct mm_struct *mm, struct file **interp)
 {
 	/* The environment scan is done: its buffer holds the vector now. */
-	u32 zero = 0;
-	struct env_buf *eb = bpf_map_lookup_elem(&env_scratch, &zero);
+	struct env_buf *eb = only_elem(&env_scratch);
 	if (!eb)
 		return 0;
 	u64 *auxv = (u64 *)eb->b;

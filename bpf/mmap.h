@@ -8,8 +8,7 @@
 
 static __always_inline void emit_map(struct file *f, u8 watch, u16 flags, u64 addr, u64 prot)
 {
-	u32 zero = 0;
-	struct map_event *ev = bpf_map_lookup_elem(&map_scratch, &zero);
+	struct map_event *ev = only_elem(&map_scratch);
 	if (!ev)
 		return;
 	struct task_struct *task = (void *)bpf_get_current_task();

@@ -10,8 +10,7 @@ static __always_inline u64 wake_flags(bool eager)
 		return BPF_RB_FORCE_WAKEUP;
 	if (!eager)
 		return BPF_RB_NO_WAKEUP;
-	u32 zero = 0;
-	u64 *last = bpf_map_lookup_elem(&last_wake, &zero);
+	u64 *last = only_elem(&last_wake);
 	u64 now = bpf_ktime_get_ns();
 	if (!last || now - *last >= WAKE_GAP_NS) {
 		if (last)
@@ -103,8 +102,7 @@ struct path_walk {
 static long path_step(u32 i, void *ctx)
 {
 	struct path_walk *w = ctx;
-	u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_buf *pb = only_elem(&path_scratch);
 	if (!pb)
 		return 1;
 
@@ -167,8 +165,7 @@ static __always_inline u32 resolve_path(const struct path *p, struct path_buf *p
 /* Copy a resolved path into dst; returns its length. */
 static __always_inline u32 copy_path(const struct path *p, u8 *dst, bool *trunc)
 {
-	u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_buf *pb = only_elem(&path_scratch);
 	if (!pb)
 		return 0;
 	u32 off = resolve_path(p, pb, trunc);

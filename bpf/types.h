@@ -387,3 +387,11 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } last_wake SEC(".maps");
+
+/* The element of a one-entry array: this CPU's scratch buffer, a counter.
+ * NULL only if the map is not one. */
+static __always_inline void *only_elem(void *map)
+{
+	u32 zero = 0;
+	return bpf_map_lookup_elem(map, &zero);
+}

@@ -41,9 +41,9 @@ struct {
  */
 static __always_inline bool vouched_exec(const char comm[16])
 {
-	u32 zero = 0;
-	struct vouch_key *k = bpf_map_lookup_elem(&vouch_scratch, &zero);
-	u64 *addr = bpf_map_lookup_elem(&env_matches, &zero);
+	struct vouch_key *k = only_elem(&vouch_scratch);
+	u32 first = 0;
+	u64 *addr = bpf_map_lookup_elem(&env_matches, &first);
 	if (!k || !addr)
 		return false;
 	u64 *w = (u64 *)k;
