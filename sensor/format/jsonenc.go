@@ -101,13 +101,22 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe are the ASCII bytes a JSON string holds as they are, as
+// encoding/json writes them (HTML's <, > and & escaped).
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString is encoding/json's string encoding with HTML escaping.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
