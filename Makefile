@@ -47,20 +47,15 @@ deps: ## install the Debian packages and the npm tools (tools/kql) the tests nee
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS)
 	npm ci --prefix tools/kql --no-audit --no-fund
 
+# The fuzz targets, as package:Target under sensor/.
+FUZZ = procfs:FuzzParseMaps procfs:FuzzParseStat ldso:FuzzParseCache judge:FuzzReadELF \
+	pkgdb:FuzzParseMD5Sums pkgdb:FuzzParseDiversions loaderconf:FuzzParse config:FuzzLoad \
+	probe:FuzzDecode ruleset:FuzzParse allowlist:FuzzParse format:FuzzMarshalDocString format:FuzzECSString
+
 fuzz: ## run each fuzz target for a short while (FUZZTIME to change it)
-	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseMaps -fuzztime $(FUZZTIME)
-	go test ./sensor/procfs -run '^$$' -fuzz FuzzParseStat -fuzztime $(FUZZTIME)
-	go test ./sensor/ldso -run '^$$' -fuzz FuzzParseCache -fuzztime $(FUZZTIME)
-	go test ./sensor/judge -run '^$$' -fuzz FuzzReadELF -fuzztime $(FUZZTIME)
-	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseMD5Sums -fuzztime $(FUZZTIME)
-	go test ./sensor/pkgdb -run '^$$' -fuzz FuzzParseDiversions -fuzztime $(FUZZTIME)
-	go test ./sensor/loaderconf -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	go test ./sensor/config -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
-	go test ./sensor/probe -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
-	go test ./sensor/ruleset -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	go test ./sensor/allowlist -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	go test ./sensor/format -run '^$$' -fuzz FuzzMarshalDocString -fuzztime $(FUZZTIME)
-	go test ./sensor/format -run '^$$' -fuzz FuzzECSString -fuzztime $(FUZZTIME)
+	set -e; for t in $(FUZZ); do \
+		go test ./sensor/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME); \
+	done
 
 clean: ## remove build outputs
 	rm -rf bin dist

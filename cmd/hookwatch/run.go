@@ -35,53 +35,37 @@ func newRunFlags(name string) *runFlags {
 	fs := r.fs
 	fs.StringVar(&r.file, "config", config.DefaultFile, "configuration `file` (missing: the defaults, unless named here)")
 	fs.StringVar(&r.dir, "config-dir", "", "drop-in `directory` merged in name order (default: conf.d beside the file)")
-	var (
-		factsFile, out, outFormat, telemetry, logLevel, logFormat, metricsListen string
-		ring                                                                     uint
-		queue                                                                    int
-		noSweep                                                                  bool
-		stats, foldWindow                                                        time.Duration
-	)
-	fs.StringVar(&factsFile, "facts", "", "facts `file`: credential programs, loader variables, locations, score weights, ATT&CK names (default: built in; the configuration's rules.facts)")
-	fs.StringVar(&factsFile, "rules", "", "the old name of -facts")
-	fs.StringVar(&out, "output", "stdout", "where events go: stdout, or an absolute file `path`")
-	fs.StringVar(&outFormat, "output-format", "ecs", "document format: ecs, defender, cef, or console (one line per event for a person; the default when standard output is a terminal)")
-	fs.StringVar(&telemetry, "telemetry", "loader", "non-alert events: none, loader (execs with loader variables, unexpected libraries, configuration changes), all")
-	fs.StringVar(&logLevel, "log-level", "info", "the agent's own log level: debug, info, warn, error")
-	fs.StringVar(&logFormat, "log-format", "auto", "the agent's own log: text, json, auto (json unless standard error is a terminal)")
-	fs.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:9464", "host:port for /metrics and /healthz (\"\": off)")
-	fs.UintVar(&ring, "ring-buffer-bytes", 4<<20, "kernel ring buffer size, a power of two")
-	fs.IntVar(&queue, "queue", 8192, "events queued between the kernel reader and the agent")
-	fs.BoolVar(&noSweep, "no-sweep", false, "skip the startup sweep of running processes and loader configuration")
-	fs.DurationVar(&stats, "stats-interval", time.Minute, "how often to log counters (0: only at exit)")
-	fs.DurationVar(&foldWindow, "fold-window", 5*time.Minute, "repeats of an alert within this window are folded into one follow-up (0: write every alert)")
+	// Each flag names the configuration key it overrides, beside it.
+	flags := map[string]func(*config.Config){}
+	str := func(name, def, usage string, to func(*config.Config, string)) {
+		v := fs.String(name, def, usage)
+		flags[name] = func(c *config.Config) { to(c, *v) }
+	}
+	dur := func(name string, def time.Duration, usage string, to func(*config.Config, time.Duration)) {
+		v := fs.Duration(name, def, usage)
+		flags[name] = func(c *config.Config) { to(c, *v) }
+	}
+	facts := func(c *config.Config, v string) { c.Rules.Facts = v }
+	str("facts", "", "facts `file`: credential programs, loader variables, locations, score weights, ATT&CK names (default: built in; the configuration's rules.facts)", facts)
+	str("rules", "", "the old name of -facts", facts)
+	str("output", "stdout", "where events go: stdout, or an absolute file `path`", func(c *config.Config, v string) { c.Output.Destination = v })
+	str("output-format", "ecs", "document format: ecs, defender, cef, or console (one line per event for a person; the default when standard output is a terminal)", func(c *config.Config, v string) { c.Output.Format = v })
+	str("telemetry", "loader", "non-alert events: none, loader (execs with loader variables, unexpected libraries, configuration changes), all", func(c *config.Config, v string) { c.Output.Telemetry = v })
+	str("log-level", "info", "the agent's own log level: debug, info, warn, error", func(c *config.Config, v string) { c.Log.Level = v })
+	str("log-format", "auto", "the agent's own log: text, json, auto (json unless standard error is a terminal)", func(c *config.Config, v string) { c.Log.Format = v })
+	str("metrics-listen", "127.0.0.1:9464", "host:port for /metrics and /healthz (\"\": off)", func(c *config.Config, v string) { c.Metrics.Listen = v })
+	ring := fs.Uint("ring-buffer-bytes", 4<<20, "kernel ring buffer size, a power of two")
+	flags["ring-buffer-bytes"] = func(c *config.Config) { c.Kernel.RingBufferBytes = uint32(*ring) }
+	queue := fs.Int("queue", 8192, "events queued between the kernel reader and the agent")
+	flags["queue"] = func(c *config.Config) { c.Agent.Queue = *queue }
+	noSweep := fs.Bool("no-sweep", false, "skip the startup sweep of running processes and loader configuration")
+	flags["no-sweep"] = func(c *config.Config) { c.Agent.StartupSweep = !*noSweep }
+	dur("stats-interval", time.Minute, "how often to log counters (0: only at exit)", func(c *config.Config, v time.Duration) { c.Agent.StatsInterval = v })
+	dur("fold-window", 5*time.Minute, "repeats of an alert within this window are folded into one follow-up (0: write every alert)", func(c *config.Config, v time.Duration) { c.Output.FoldWindow = v })
 	r.set = func(c *config.Config) {
 		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "facts", "rules":
-				c.Rules.Facts = factsFile
-			case "output":
-				c.Output.Destination = out
-			case "output-format":
-				c.Output.Format = outFormat
-			case "telemetry":
-				c.Output.Telemetry = telemetry
-			case "log-level":
-				c.Log.Level = logLevel
-			case "log-format":
-				c.Log.Format = logFormat
-			case "metrics-listen":
-				c.Metrics.Listen = metricsListen
-			case "ring-buffer-bytes":
-				c.Kernel.RingBufferBytes = uint32(ring)
-			case "queue":
-				c.Agent.Queue = queue
-			case "no-sweep":
-				c.Agent.StartupSweep = !noSweep
-			case "stats-interval":
-				c.Agent.StatsInterval = stats
-			case "fold-window":
-				c.Output.FoldWindow = foldWindow
+			if to, ok := flags[f.Name]; ok {
+				to(c)
 			}
 		})
 	}

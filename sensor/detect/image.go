@@ -25,13 +25,9 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 		key = fmt.Sprintf("%s\x00%d:%d", il.Path, il.Dev, il.Ino)
 	}
 	s := e.stateOf(p, parent)
-	if s.judged == nil {
-		s.judged = map[string]bool{}
-	}
-	if s.judged[key] {
+	if !s.firstJudging(key) {
 		return nil, nil, false, true
 	}
-	s.judged[key] = true
 
 	id := ldso.FileID{Dev: il.Dev, Ino: il.Ino}
 	// The loader run directly (ldd does) loads the program it is given:

@@ -19,8 +19,41 @@ type procState struct {
 	// pulled in since. Nil until needed.
 	expected, extra *ldso.Closure
 	// judged holds the libraries already judged in this process, so a
-	// library mapped in several segments is reported once.
-	judged map[string]bool
+	// library mapped in several segments is reported once: a short list
+	// (most processes map a few), a set past smallJudged.
+	judged    []string
+	judgedSet map[string]bool
+}
+
+// smallJudged is how many judged libraries a process keeps in a list
+// before a set: a list of a few costs a tenth of a map, and the state of
+// thousands of processes is kept.
+const smallJudged = 32
+
+// firstJudging says whether the library named key is judged in this
+// process for the first time, and remembers it.
+func (s *procState) firstJudging(key string) bool {
+	if s.judgedSet != nil {
+		if s.judgedSet[key] {
+			return false
+		}
+		s.judgedSet[key] = true
+		return true
+	}
+	for _, k := range s.judged {
+		if k == key {
+			return false
+		}
+	}
+	s.judged = append(s.judged, key)
+	if len(s.judged) > smallJudged {
+		s.judgedSet = make(map[string]bool, 2*smallJudged)
+		for _, k := range s.judged {
+			s.judgedSet[k] = true
+		}
+		s.judged = nil
+	}
+	return true
 }
 
 // procKey names a process: by entity id, or (a process built without one,

@@ -37,29 +37,25 @@ func (p *Parsed) add(it ldso.Item) {
 	p.Items = append(p.Items, it)
 }
 
-// Parse reads a file of the given kind (preload, ldconf, environment, unit,
-// cache; pam, pamconf, nsswitch, sudoconf, sshconf). source names the file
-// in the items.
+// parsers read each kind of file; source names the file in the items.
+var parsers = map[string]func(source string, b []byte) Parsed{
+	"pam":         func(source string, b []byte) Parsed { return ParsePAM(source, b, false) },
+	"pamconf":     func(source string, b []byte) Parsed { return ParsePAM(source, b, true) },
+	"nsswitch":    ParseNSSwitch,
+	"sudoconf":    ParseSudoConf,
+	"sshconf":     ParseSSHConf,
+	"preload":     ParsePreload,
+	"ldconf":      ParseLdConf,
+	"environment": ParseEnvironment,
+	"unit":        ParseUnit,
+}
+
+// Parse reads a file of the given kind (preload, ldconf, environment, unit;
+// pam, pamconf, nsswitch, sudoconf, sshconf). source names the file in the
+// items. A kind it does not know has no items.
 func Parse(kind, source string, b []byte) Parsed {
-	switch kind {
-	case "pam":
-		return ParsePAM(source, b, false)
-	case "pamconf":
-		return ParsePAM(source, b, true)
-	case "nsswitch":
-		return ParseNSSwitch(source, b)
-	case "sudoconf":
-		return ParseSudoConf(source, b)
-	case "sshconf":
-		return ParseSSHConf(source, b)
-	case "preload":
-		return ParsePreload(source, b)
-	case "ldconf":
-		return ParseLdConf(source, b)
-	case "environment":
-		return ParseEnvironment(source, b)
-	case "unit":
-		return ParseUnit(source, b)
+	if parse, ok := parsers[kind]; ok {
+		return parse(source, b)
 	}
 	return Parsed{}
 }
