@@ -310,21 +310,23 @@ func (e *Engine) locationOf(it ldso.Item) string {
 	return e.rules.LocationClass(filepath.Clean(it.Path), false, false)
 }
 
-// kindNouns name a loader item's kind in reasons.
-var kindNouns = map[ldso.Kind]string{
-	ldso.Preload:                  "preload library",
-	ldso.Audit:                    "audit module",
-	ldso.SearchDir:                "search directory",
-	"include":                     "include",
-	"environmentfile":             "environment file",
-	loaderconf.KindModule:         "module",
-	loaderconf.KindNSS:            "name service source",
-	loaderconf.KindPAMExecAuthtok: "pam_exec handing the password to",
-}
-
+// kindNoun names a loader item's kind in reasons.
 func kindNoun(k ldso.Kind) string {
-	if n, ok := kindNouns[k]; ok {
-		return n
+	switch k {
+	case ldso.Preload:
+		return "preload library"
+	case ldso.Audit:
+		return "audit module"
+	case ldso.SearchDir:
+		return "search directory"
+	case "environmentfile":
+		return "environment file"
+	case loaderconf.KindNSS:
+		return "name service source"
+	case loaderconf.KindPAMExecAuthtok:
+		return "pam_exec handing the password to"
+	case "include", loaderconf.KindModule:
+		return string(k)
 	}
 	return "value"
 }
