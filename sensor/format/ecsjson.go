@@ -121,8 +121,7 @@ func (w *object) event(e *observation.Event) {
 	w.optional("created", e.Created)
 	w.str("dataset", e.Dataset)
 	w.optional("end", e.End)
-	w.str("id", e.ID)
-	w.str("kind", e.Kind)
+	w.strings("id", e.ID, "kind", e.Kind)
 	w.optional("reason", e.Reason)
 	if e.RiskScore != nil {
 		w.key("risk_score")
@@ -205,6 +204,13 @@ func (w *object) str(k, v string) {
 func (w *object) strOmit(k, v string) {
 	if v != "" {
 		w.str(k, v)
+	}
+}
+
+// strings writes each key and value pair, in order.
+func (w *object) strings(kv ...string) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		w.str(kv[i], kv[i+1])
 	}
 }
 
