@@ -94,8 +94,6 @@ type Worst struct {
 	Events           uint64  `json:"events_written"`
 	KernelLost       uint64  `json:"kernel_lost"`
 	UserspaceDropped uint64  `json:"userspace_dropped"`
-	LatencyP50ms     float64 `json:"latency_p50_ms"`
-	LatencyP99ms     float64 `json:"latency_p99_ms"`
 	AgentCPUPer1000  float64 `json:"agent_cpu_seconds_per_1000_events"`
 	PeakRSSMiB       float64 `json:"agent_peak_rss_mib"`
 }

@@ -100,9 +100,6 @@ func report(r Results) {
 	w := r.Worst
 	fmt.Printf("\nWorst case (every exec preloaded into a watched program): %d execs at %.0f/s\n", w.Execs, w.ExecsPerSecond)
 	fmt.Printf("  events written %d, lost in the kernel %d, dropped in userspace %d\n", w.Events, w.KernelLost, w.UserspaceDropped)
-	if w.LatencyP50ms > 0 {
-		fmt.Printf("  latency exec -> event: p50 %.2f ms, p99 %.2f ms\n", w.LatencyP50ms, w.LatencyP99ms)
-	}
 	fmt.Printf("  agent CPU %.3f s per 1000 events, peak RSS %.1f MiB\n", w.AgentCPUPer1000, w.PeakRSSMiB)
 	fmt.Printf("\nIdle: agent CPU %.3f%%\n", r.IdleCPUPct)
 	for _, n := range r.Notes {

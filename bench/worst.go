@@ -3,19 +3,17 @@ package main
 // The worst case (a storm of hooked execs) and the idle agent.
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // worstCase runs the preload storm (every exec an event, with mappings and
-// alerts) under hookwatch and reads its counters, latency, CPU and memory.
+// alerts) under hookwatch and reads its counters, CPU and memory. (Latency
+// is not measured: documents carry no creation time since issue 14.)
 func worstCase(e *env, o options, argv []string) (Worst, error) {
 	w := Worst{Execs: o.execs}
 	s, err := startSensor(e, everyAlert)
@@ -38,42 +36,7 @@ func worstCase(e *env, o options, argv []string) (Worst, error) {
 	if w.Events > 0 {
 		w.AgentCPUPer1000 = (cpu1 - cpu0) / float64(w.Events) * 1000
 	}
-	lat, err := latencies(s.out)
-	if err != nil {
-		return w, err
-	}
-	if len(lat) > 0 {
-		sort.Float64s(lat)
-		w.LatencyP50ms, w.LatencyP99ms = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
 	return w, nil
-}
-
-// latencies are, per document, the time from the kernel's record
-// (@timestamp) to the document's creation (event.created), in ms.
-func latencies(path string) ([]float64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []float64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var d struct {
-			TS    time.Time `json:"@timestamp"`
-			Event struct {
-				Created time.Time `json:"created"`
-			} `json:"event"`
-		}
-		// Documents no longer carry event.created (it cost every document
-		// bytes): then there is no latency to read.
-		if json.Unmarshal(sc.Bytes(), &d) == nil && !d.TS.IsZero() && !d.Event.Created.IsZero() {
-			out = append(out, float64(d.Event.Created.Sub(d.TS).Microseconds())/1000)
-		}
-	}
-	return out, sc.Err()
 }
 
 func idle(e *env, d time.Duration) (float64, error) {
