@@ -41,13 +41,6 @@ func (b *Map[K, V]) Put(k K, v V) {
 	b.mu.Unlock()
 }
 
-// Len is how many entries the map holds.
-func (b *Map[K, V]) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.m)
-}
-
 // ReadFile reads at most max bytes of a file: /proc files, configuration
 // and a container's files are read whatever their size claims to be.
 func ReadFile(path string, max int64) ([]byte, error) {

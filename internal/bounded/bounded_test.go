@@ -10,8 +10,8 @@ func TestForgetsEverythingWhenFull(t *testing.T) {
 		t.Fatalf("a: %d %v", v, ok)
 	}
 	m.Put("b", 3) // full: forgets a and b, then holds b
-	if _, ok := m.Get("a"); ok || m.Len() != 1 {
-		t.Errorf("after a third put: a still there or %d entries", m.Len())
+	if _, ok := m.Get("a"); ok || len(m.m) != 1 {
+		t.Errorf("after a third put: a still there or %d entries", len(m.m))
 	}
 	if v, _ := m.Get("b"); v != 3 {
 		t.Errorf("b: %d", v)

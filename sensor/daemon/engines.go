@@ -1,13 +1,13 @@
 package daemon
 
-// The detection engines: the host's, and one per container root.
+// The detection engines of a snapshot: the host's, and one per container
+// root.
 
 import (
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/judge"
 	"github.com/hookwatch/hookwatch/sensor/ldso"
@@ -15,10 +15,11 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// newContainerEngine is an engine for a container's root (an open
-// directory reached as /proc/self/fd/N): its loader cache, its files, its
-// package database.
-func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names, maxProcs int) func(root string) *detect.Engine {
+// containerEngine makes, for this snapshot, an engine per container root
+// (an open directory reached as /proc/self/fd/N): its loader cache, its
+// files, its package database.
+func (s *Snapshot) containerEngine(names detect.Names) func(root string) *detect.Engine {
+	rs, d, maxProcs := s.Facts, s.Detections, s.Config.Agent.MaxProcesses
 	// One cache of judgements for every container: the containers of an
 	// image share their unchanged files' identities (judge.At).
 	shared := judge.New(rs, nil, "/", 4096)
@@ -31,7 +32,9 @@ func newContainerEngine(rs *rules.Set, d *Detections, names detect.Names, maxPro
 	}
 }
 
-func newEngine(rs *rules.Set, d *Detections, names detect.Names, maxProcs int, log logrus.FieldLogger) *detect.Engine {
+// engine is the host's detection engine for this snapshot.
+func (s *Snapshot) engine(names detect.Names, log logrus.FieldLogger) *detect.Engine {
+	rs, d, maxProcs := s.Facts, s.Detections, s.Config.Agent.MaxProcesses
 	cache, err := ldso.ReadCache("/etc/ld.so.cache")
 	if err != nil {
 		log.WithError(err).Warn("no loader cache: expected sets use the default directories only")

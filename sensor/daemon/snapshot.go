@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/config"
-	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/probe"
 	"github.com/hookwatch/hookwatch/sensor/rulesdir"
@@ -56,16 +53,6 @@ func build(cfg config.Config, loadSigma func(fs.FS, []rulesdir.File) (*ruleset.S
 		return nil, err
 	}
 	return &Snapshot{Config: cfg, Facts: rs, Detections: dets}, nil
-}
-
-// engine is the host's detection engine for this snapshot.
-func (s *Snapshot) engine(names detect.Names, log logrus.FieldLogger) *detect.Engine {
-	return newEngine(s.Facts, s.Detections, names, s.Config.Agent.MaxProcesses, log)
-}
-
-// containerEngine makes an engine per container root for this snapshot.
-func (s *Snapshot) containerEngine(names detect.Names) func(root string) *detect.Engine {
-	return newContainerEngine(s.Facts, s.Detections, names, s.Config.Agent.MaxProcesses)
 }
 
 // encoder builds documents with this snapshot's ATT&CK names and the facts

@@ -102,13 +102,20 @@ func TestExecRules(t *testing.T) {
 	}
 }
 
-func TestImageLoadRules(t *testing.T) {
-	e := engine(t)
+// sshPath is the installed ssh client, its links followed.
+func sshPath(t *testing.T) string {
+	t.Helper()
 	ssh, err := exec.LookPath("ssh")
 	if err != nil {
 		t.Fatal("ssh is needed: apt-get install openssh-client")
 	}
 	ssh, _ = filepath.EvalSymlinks(ssh)
+	return ssh
+}
+
+func TestImageLoadRules(t *testing.T) {
+	e := engine(t)
+	ssh := sshPath(t)
 	p := &proctable.Process{Executable: ssh, Credential: true}
 	load := func(path string, mut ...func(*event.ImageLoad)) (string, *Event, bool) {
 		t.Helper()
@@ -202,11 +209,7 @@ func BenchmarkExecEvaluate(b *testing.B) {
 // expected set but judges its libraries itself; an exec starts afresh.
 func TestProcessStateByEntity(t *testing.T) {
 	e := engine(t)
-	ssh, err := exec.LookPath("ssh")
-	if err != nil {
-		t.Fatal("ssh is needed: apt-get install openssh-client")
-	}
-	ssh, _ = filepath.EvalSymlinks(ssh)
+	ssh := sshPath(t)
 	// pam_unix, an expected family, brings libcrypt, which ssh itself
 	// does not need.
 	pamUnix, crypt := "/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "/usr/lib/x86_64-linux-gnu/libcrypt.so.1"
@@ -249,11 +252,7 @@ func TestProcessStateByEntity(t *testing.T) {
 // device and inode alone.
 func TestCredentialProgramRewrittenInPlace(t *testing.T) {
 	e := engine(t)
-	ssh, err := exec.LookPath("ssh")
-	if err != nil {
-		t.Fatal("ssh is needed: apt-get install openssh-client")
-	}
-	ssh, _ = filepath.EvalSymlinks(ssh)
+	ssh := sshPath(t)
 	b, err := os.ReadFile(ssh)
 	if err != nil {
 		t.Fatal(err)
