@@ -115,6 +115,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs escaping: command lines
+		// and environments are long, and nearly all plain ASCII.
+		for i+8 <= len(s) && plain8(load8(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if jsonSafe[c] {
 				i++
@@ -160,4 +168,28 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// load8 is s's first eight bytes as one little-endian word (one load).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plain8 reports whether none of the eight bytes of x needs escaping: each
+// is ASCII, not a control and not one of " \ < > &. Each term is the "has
+// a zero byte" test of Hacker's Delight: it may be wrong about which byte,
+// never about whether one is.
+func plain8(x uint64) bool {
+	bad := (x-0x20*lsb)&^x | x |
+		(x^'"'*lsb-lsb)&^(x^'"'*lsb) | (x^'\\'*lsb-lsb)&^(x^'\\'*lsb) |
+		(x^'<'*lsb-lsb)&^(x^'<'*lsb) | (x^'>'*lsb-lsb)&^(x^'>'*lsb) |
+		(x^'&'*lsb-lsb)&^(x^'&'*lsb)
+	return bad&msb == 0
 }

@@ -3,8 +3,10 @@ package format
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookwatch/hookwatch/sensor/observation"
 )
@@ -124,4 +126,34 @@ func FuzzECSString(f *testing.F) {
 			t.Fatalf("%q %q:\n got %s\nwant %s", k, v, got, want)
 		}
 	})
+}
+
+// plain8 must agree with the byte-at-a-time table for every byte in every
+// position, beside any other byte (its borrows may not hide one).
+func TestPlain8(t *testing.T) {
+	for _, fill := range []byte{'a', 0x1f, 0x7f, 0x80, '"', 0xff, ' '} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				s := []byte(strings.Repeat(string([]byte{fill}), 8))
+				s[pos] = byte(c)
+				want := true
+				for _, x := range s {
+					want = want && x < utf8.RuneSelf && jsonSafe[x]
+				}
+				if got := plain8(load8(string(s))); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// A long command line, as a storm's parent has in every document.
+func BenchmarkAppendString(b *testing.B) {
+	s := "./storm 3000 /tmp/ssh -- " + strings.Repeat("APP_SETTING_00=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv ", 40)
+	buf := make([]byte, 0, 4096)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = appendString(buf[:0], s)
+	}
 }
