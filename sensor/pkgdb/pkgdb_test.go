@@ -2,10 +2,13 @@ package pkgdb
 
 import (
 	"context"
+	"fmt"
+	"hash/maphash"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestLiveLibkeyutils(t *testing.T) {
@@ -45,7 +48,7 @@ func TestListsMatchWholeLines(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x.list")
 	os.WriteFile(p, []byte("/usr/lib/libx.so.1.2\n/usr/lib/libx.so.1\n"), 0o644)
 	buf := make([]byte, 4096)
-	has := func(n string) bool { _, ok := fileHasLine(p, []string{n}, buf); return ok }
+	has := func(n string) bool { _, ok, _ := fileHasLine(p, []string{n}, buf, maphash.Seed{}, nil); return ok }
 	if !has("/usr/lib/libx.so.1") || has("/usr/lib/libx.so") || has("/usr/lib/libx.so.1.") {
 		t.Error("matched a prefix or missed a line")
 	}
@@ -87,4 +90,56 @@ func FuzzParseDiversions(f *testing.F) {
 			t.Fatal("both a value and an error")
 		}
 	})
+}
+
+// A path no list names is answered from the filter once one scan has read
+// every list; a package installed after it is found; a list that cannot
+// be read whole leaves no filter behind (it would deny that list's files).
+func TestUnlistedPathsFromTheFilter(t *testing.T) {
+	root := t.TempDir()
+	info := filepath.Join(root, "var/lib/dpkg/info")
+	os.MkdirAll(info, 0o755)
+	for i := range 50 {
+		os.WriteFile(filepath.Join(info, fmt.Sprintf("lib%d.list", i)), []byte(fmt.Sprintf("/.\n/usr\n/usr/lib\n/usr/lib/lib%d.so.1\n", i)), 0o644)
+	}
+	db := &DB{Root: root}
+	owner := func(p string) string {
+		t.Helper()
+		o, err := db.Owner(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Package
+	}
+	if got := owner("/opt/x.so"); got != "" || db.listed == nil {
+		t.Fatalf("unlisted path: owner %q, filter %v", got, db.listed != nil)
+	}
+	for i := range 50 {
+		if got, want := owner(fmt.Sprintf("/usr/lib/lib%d.so.1", i)), fmt.Sprintf("lib%d", i); got != want {
+			t.Errorf("owner %q, want %q (the filter denied a listed path?)", got, want)
+		}
+	}
+	denied := 0
+	for i := range 1000 {
+		if !db.listed.mayHave(fmt.Sprintf("/opt/y%d.so", i)) {
+			denied++
+		}
+	}
+	if denied < 950 {
+		t.Errorf("the filter denied %d of 1000 unlisted paths", denied)
+	}
+
+	os.WriteFile(filepath.Join(info, "opt.list"), []byte("/opt/x.so\n"), 0o644)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(info, later, later)
+	if got := owner("/opt/x.so"); got != "opt" {
+		t.Errorf("after an install: owner %q, want opt", got)
+	}
+
+	os.Mkdir(filepath.Join(info, "broken.list"), 0o755)
+	later = later.Add(time.Minute)
+	os.Chtimes(info, later, later)
+	if got := owner("/opt/z.so"); got != "" || db.listed != nil {
+		t.Errorf("with an unreadable list: owner %q, filter kept %v", got, db.listed != nil)
+	}
 }
