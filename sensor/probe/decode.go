@@ -2,11 +2,11 @@ package probe
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -15,11 +15,25 @@ import (
 )
 
 var (
-	execHdrSize   = binary.Size(hookwatchExecHdr{})
-	mapHdrSize    = binary.Size(hookwatchMapHdr{})
-	fileHdrSize   = binary.Size(hookwatchFileHdr{})
-	accessHdrSize = binary.Size(hookwatchAccessHdr{})
+	execHdrSize   = int(unsafe.Sizeof(hookwatchExecHdr{}))
+	mapHdrSize    = int(unsafe.Sizeof(hookwatchMapHdr{}))
+	fileHdrSize   = int(unsafe.Sizeof(hookwatchFileHdr{}))
+	accessHdrSize = int(unsafe.Sizeof(hookwatchAccessHdr{}))
 )
+
+// header copies a record's fixed part into h. bpf2go's types have the C
+// layout, padding spelled out, and the objects are built little-endian
+// for little-endian hosts (bpfel), so the record's bytes are h's bytes:
+// a copy, where encoding/binary walked every field by reflection for
+// every record (TestHeadersAreTheirBytes holds the two to agreeing).
+func header[T any](raw []byte, h *T) error {
+	n := int(unsafe.Sizeof(*h))
+	if len(raw) < n {
+		return fmt.Errorf("record of %d bytes, header of %d", len(raw), n)
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(h)), n), raw)
+	return nil
+}
 
 var accessOps = map[hookwatchAccessOp]event.AccessOp{
 	hookwatchAccessOpACC_ATTACH:    event.AccessAttach,
@@ -99,7 +113,7 @@ func (d *decoder) dispatch(raw []byte, h event.Handler) error {
 
 func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 	var h hookwatchExecHdr
-	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+	if err := header(raw, &h); err != nil {
 		return nil, fmt.Errorf("decoding exec header: %w", err)
 	}
 	data := raw[execHdrSize:]
@@ -137,7 +151,7 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 
 func (d *decoder) imageLoad(raw []byte) (*event.ImageLoad, error) {
 	var h hookwatchMapHdr
-	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+	if err := header(raw, &h); err != nil {
 		return nil, fmt.Errorf("decoding mapping header: %w", err)
 	}
 	path, _, ok := cut(raw[mapHdrSize:], int(h.PathLen))
@@ -163,7 +177,7 @@ func (d *decoder) imageLoad(raw []byte) (*event.ImageLoad, error) {
 
 func (d *decoder) fileOp(raw []byte) (*event.FileOp, error) {
 	var h hookwatchFileHdr
-	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+	if err := header(raw, &h); err != nil {
 		return nil, fmt.Errorf("decoding file header: %w", err)
 	}
 	p1, rest, ok := cut(raw[fileHdrSize:], int(h.PathLen))
@@ -184,7 +198,7 @@ func (d *decoder) fileOp(raw []byte) (*event.FileOp, error) {
 
 func (d *decoder) access(raw []byte) (*event.Access, error) {
 	var h hookwatchAccessHdr
-	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
+	if err := header(raw, &h); err != nil {
 		return nil, fmt.Errorf("decoding access header: %w", err)
 	}
 	path, _, ok := cut(raw[accessHdrSize:], int(h.PathLen))

@@ -3,6 +3,8 @@ package probe
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -73,6 +75,72 @@ func BenchmarkDecodeExec(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if err := dec.dispatch(rec, h); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// header must read what encoding/binary reads (little-endian, every field
+// in order, padding counted): random bytes through both, for each record
+// kind, and the sizes the same.
+func TestHeadersAreTheirBytes(t *testing.T) {
+	check := func(name string, size int, viaHeader, viaBinary func([]byte) (any, error)) {
+		t.Helper()
+		raw := make([]byte, size+8)
+		rnd := rand.New(rand.NewPCG(1, 2))
+		for i := range raw {
+			raw[i] = byte(rnd.Uint32())
+		}
+		a, err := viaHeader(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := viaBinary(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Compared as encoding/binary writes them, which zeroes the
+		// blank padding fields it skipped reading.
+		var ea, eb bytes.Buffer
+		if err := errors.Join(binary.Write(&ea, binary.LittleEndian, a), binary.Write(&eb, binary.LittleEndian, b)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ea.Bytes(), eb.Bytes()) {
+			t.Errorf("%s: header read %+v, encoding/binary %+v", name, a, b)
+		}
+		if _, err := viaHeader(raw[:size-1]); err == nil {
+			t.Errorf("%s: a short record decoded", name)
+		}
+	}
+	check("exec", execHdrSize, func(r []byte) (any, error) { var h hookwatchExecHdr; return h, header(r, &h) },
+		func(r []byte) (any, error) {
+			var h hookwatchExecHdr
+			_, err := binary.Decode(r, binary.LittleEndian, &h)
+			return h, err
+		})
+	check("map", mapHdrSize, func(r []byte) (any, error) { var h hookwatchMapHdr; return h, header(r, &h) },
+		func(r []byte) (any, error) {
+			var h hookwatchMapHdr
+			_, err := binary.Decode(r, binary.LittleEndian, &h)
+			return h, err
+		})
+	check("file", fileHdrSize, func(r []byte) (any, error) { var h hookwatchFileHdr; return h, header(r, &h) },
+		func(r []byte) (any, error) {
+			var h hookwatchFileHdr
+			_, err := binary.Decode(r, binary.LittleEndian, &h)
+			return h, err
+		})
+	check("access", accessHdrSize, func(r []byte) (any, error) { var h hookwatchAccessHdr; return h, header(r, &h) },
+		func(r []byte) (any, error) {
+			var h hookwatchAccessHdr
+			_, err := binary.Decode(r, binary.LittleEndian, &h)
+			return h, err
+		})
+	for name, sizes := range map[string][2]int{
+		"exec": {execHdrSize, binary.Size(hookwatchExecHdr{})}, "map": {mapHdrSize, binary.Size(hookwatchMapHdr{})},
+		"file": {fileHdrSize, binary.Size(hookwatchFileHdr{})}, "access": {accessHdrSize, binary.Size(hookwatchAccessHdr{})},
+	} {
+		if sizes[0] != sizes[1] {
+			t.Errorf("%s header: %d bytes in memory, %d encoded", name, sizes[0], sizes[1])
 		}
 	}
 }
