@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/hookwatch/hookwatch/rules"
 	"github.com/hookwatch/hookwatch/sensor/event"
@@ -59,7 +58,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 		switch {
 		case il.Path == p.Executable || il.Path == exe || s.expected.Contains(il.Path, id) || s.extra.Contains(il.Path, id):
 			expected = true
-		case e.rules.ExpectedFamily(il.Path):
+		case e.expectedFamily(il.Path):
 			expected = true
 			// What a PAM or NSS module needs comes with it.
 			e.addExtra(s, il.Path)
@@ -122,8 +121,8 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	if ev.Libraries[0].Trust == TrustAllowlisted && !expected && !il.Deleted && !il.Memfd {
 		e.addExtra(s, il.Path)
 	}
-	if j != nil && j.SHA256 != "" {
-		ev.Fields["Hashes"] = fmt.Sprintf("SHA256=%s,SHA1=%s,MD5=%s", strings.ToUpper(j.SHA256), strings.ToUpper(j.SHA1), strings.ToUpper(j.MD5))
+	if j != nil && j.Hashes != "" {
+		ev.Fields["Hashes"] = j.Hashes
 	}
 	return ev, j, expected, false
 }

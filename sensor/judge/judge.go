@@ -60,7 +60,10 @@ type Judgement struct {
 	Overlay         bool   // on an overlay filesystem (a container layer)
 
 	SHA256, SHA1, MD5 string
-	HashTruncated     bool // larger than the limit: hashes cover a prefix
+	// Hashes is the three as Sysmon writes them (SHA256=…,SHA1=…,MD5=…,
+	// in capitals), which Sigma rules test: made once, not per event.
+	Hashes        string
+	HashTruncated bool // larger than the limit: hashes cover a prefix
 
 	Package      string
 	Manager      string
@@ -266,6 +269,7 @@ func (jd *Judge) hash(ctx context.Context, f *os.File, j *Judgement) error {
 	}
 	j.HashTruncated = n < j.Size
 	j.SHA256, j.SHA1, j.MD5 = hex.EncodeToString(s256.Sum(nil)), hex.EncodeToString(s1.Sum(nil)), hex.EncodeToString(m5.Sum(nil))
+	j.Hashes = strings.ToUpper("SHA256=" + j.SHA256 + ",SHA1=" + j.SHA1 + ",MD5=" + j.MD5)
 	return nil
 }
 
