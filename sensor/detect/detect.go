@@ -122,6 +122,22 @@ type Engine struct {
 	// thousand symbols with a program's imports at every mapping of every
 	// watched process was a tenth of the agent's work in a storm.
 	overrides *bounded.Map[overrideKey, []string]
+	// families remembers which paths match an expected family's glob:
+	// two dozen globs for every unexpected mapping otherwise.
+	families *bounded.Map[string, bool]
+}
+
+// maxFamilies bounds the paths whose family is remembered.
+const maxFamilies = 4096
+
+// expectedFamily is rules.ExpectedFamily, remembered by path.
+func (e *Engine) expectedFamily(path string) bool {
+	if ok, known := e.families.Get(path); known {
+		return ok
+	}
+	ok := e.rules.ExpectedFamily(path)
+	e.families.Put(path, ok)
+	return ok
 }
 
 // closureKey is an executable by path and version: a verdict on it (its
@@ -143,7 +159,7 @@ func New(c Config) *Engine {
 		c.MaxProcesses = defaultMaxProcesses
 	}
 	return &Engine{cfg: c, procs: bounded.NewLRU[procKey, *procState](c.MaxProcesses), rules: c.Rules, imports: judge.NewImports(), closures: bounded.New[closureKey, closureResult](maxClosures), programs: bounded.New[closureKey, program](maxProgramVerdicts),
-		purposes: newPurposes(), overrides: bounded.New[overrideKey, []string](maxOverrides)}
+		purposes: newPurposes(), overrides: bounded.New[overrideKey, []string](maxOverrides), families: bounded.New[string, bool](maxFamilies)}
 }
 
 // Rules returns the conditions in force.

@@ -21,19 +21,30 @@ import (
 // defaultSudoPlugins is what sudo loads when sudo.conf names no plugin.
 var defaultSudoPlugins = []string{"/usr/libexec/sudo/sudoers.so", "/usr/lib/sudo/sudoers.so"}
 
-// configFile is a configuration file read once per change (size, mtime).
+// configFile is a configuration file read once per change (size, mtime),
+// looked at no more than once per recheck: an ssh storm asked for every
+// library of every exec. A second's delay errs safe: what the file names
+// is expected only when its package vouches for its bytes.
 type configFile struct {
-	mu    sync.Mutex
-	path  string
-	kind  string
-	size  int64
-	mtime time.Time
-	paths map[string]bool
+	mu      sync.Mutex
+	path    string
+	kind    string
+	size    int64
+	mtime   time.Time
+	checked time.Time
+	paths   map[string]bool
 }
+
+const recheck = time.Second
 
 func (c *configFile) modules() map[string]bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := time.Now()
+	if now.Sub(c.checked) < recheck {
+		return c.paths
+	}
+	c.checked = now
 	fi, err := os.Stat(c.path)
 	if err != nil {
 		c.paths = nil

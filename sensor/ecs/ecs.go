@@ -127,12 +127,11 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, j
 	d.Message = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
 	// Where the library lives and whether it was expected are facts
 	// (library_location, expected): labels from Facts.
-	d.Labels = make(map[string]string, 32) // the facts join them
 	if il.Deleted {
-		d.Labels["deleted"] = "true"
+		label(d, "deleted", "true")
 	}
 	if il.Memfd {
-		d.Labels["memfd"] = "true"
+		label(d, "memfd", "true")
 	}
 	// How it was seen (mmap, mprotect, the startup sweep) is the fact
 	// loaded_via.

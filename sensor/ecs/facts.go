@@ -62,7 +62,7 @@ func (e *Encoder) FactsOf(fields map[string]any) Facts {
 // once (see once).
 func (e *Encoder) With(d *Doc, f Facts) *Doc {
 	if d.Labels == nil {
-		d.Labels = make(map[string]string, len(f)) // grown once, not step by step
+		d.Labels = make(map[string]string, len(f)+2) // grown once, not step by step
 	}
 	for k, v := range f {
 		d.Labels[k] = v
