@@ -5,6 +5,7 @@ package ecs
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hookwatch/hookwatch/sensor/detect"
@@ -36,7 +37,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Fac
 	if facts == nil {
 		facts = e.FactsOf(a.Fields)
 	}
-	d.Labels = make(map[string]string, len(facts)+2) // the facts, the level, a user rule's file
+	d.Labels = make(observation.Labels, 0, len(facts)+4) // the facts, the level, a user rule's file, the judgement's
 	d.Level, _ = observation.ParseLevel(r.Level)
 	d.Event.Severity = observation.Int64(d.Level.ECS())
 	d.Event.RiskScore = observation.Float64(float64(a.Score))
@@ -80,7 +81,7 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Fac
 	}
 	d.Message = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
 	e.With(d, facts)
-	alertFacts(d.Labels)
+	d.Labels = slices.DeleteFunc(d.Labels, falseFact)
 	leanAlert(d)
 	return d
 }
@@ -186,19 +187,13 @@ func leanAlert(d *Doc) {
 		// process.env_vars is the loader variables and what they name,
 		// as written: the same facts as loader_variable and loader_item
 		// (kept when the loader's own flags named items too).
-		if len(p.EnvVars) > 0 && d.Labels["loader_flag"] == "" {
-			delete(d.Labels, "loader_variable")
-			delete(d.Labels, "loader_item")
+		if len(p.EnvVars) > 0 && d.Labels.Get("loader_flag") == "" {
+			d.Labels.Delete("loader_variable")
+			d.Labels.Delete("loader_item")
 		}
 	}
 }
 
-// alertFacts leaves out of an alert the facts that are false: the rule
-// that fired decided on them, and an absent fact reads as false.
-func alertFacts(labels map[string]string) {
-	for k, v := range labels {
-		if v == "false" {
-			delete(labels, k)
-		}
-	}
-}
+// falseFact is what an alert leaves out: a fact that is false. The rule
+// that fired decided on it, and an absent fact reads as false.
+func falseFact(l observation.Label) bool { return l.Value == "false" }

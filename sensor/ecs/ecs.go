@@ -139,13 +139,8 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, j
 	return d
 }
 
-// label sets one label, making the map when it is the first.
-func label(d *Doc, k, v string) {
-	if d.Labels == nil {
-		d.Labels = map[string]string{}
-	}
-	d.Labels[k] = v
-}
+// label sets one label.
+func label(d *Doc, k, v string) { d.Labels.Set(k, v) }
 
 // judgement adds a library's verdict: hashes on dll and file, ownership on
 // file and package. Its findings, whether its package is intact and the

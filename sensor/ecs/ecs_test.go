@@ -63,7 +63,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	docs = append(docs, enc.With(enc.Access(p, parent, agent, ac, false), enc.FactsOf(acEv.Fields)), enc.Alert(p, parent, acAlerts[0], nil))
 	for _, d := range docs[3:] {
-		l := d.Labels
+		l := d.Labels.Map()
 		if l["target_process_id"] != "20" || l["target_image"] != "/usr/bin/ssh-agent" || l["access_class"] != "read" || l["target_entity_id"] == "" && d.Event.Kind == "event" {
 			t.Errorf("access document labels: %v", l)
 		}
@@ -113,8 +113,8 @@ func TestFalseFactsOnlyWhereARuleTestsThem(t *testing.T) {
 	enc := New(Host{Name: "h"}, names{}, nil, nil)
 	enc.falseTested = map[string]bool{"Expected": true}
 	f := enc.FactsOf(map[string]any{"Expected": false, "LoaderCopy": false, "CredentialTarget": true, "LibraryPackageIntact": []string{"false"}})
-	want := Facts{"expected": "false", "credential_target": "true", "library_package_intact": "false"}
-	if !maps.Equal(f, want) {
+	want := map[string]string{"expected": "false", "credential_target": "true", "library_package_intact": "false"}
+	if !maps.Equal(f.Map(), want) {
 		t.Errorf("facts %v, want %v", f, want)
 	}
 }

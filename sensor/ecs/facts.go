@@ -4,6 +4,7 @@ package ecs
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,11 +27,11 @@ var sigmaStandard = map[string]bool{
 // travels with it, and telemetry carries the same facts so the rules,
 // converted with the published pipeline, run in the SIEM too. An event's
 // documents (its telemetry and each alert) share one Facts, made once.
-type Facts map[string]string
+type Facts = observation.Labels
 
 // FactsOf makes the labels of an event's fields.
 func (e *Encoder) FactsOf(fields map[string]any) Facts {
-	f := make(Facts, len(fields))
+	f := make(Facts, 0, len(fields))
 	for k, v := range fields {
 		if sigmaStandard[k] {
 			continue
@@ -52,20 +53,22 @@ func (e *Encoder) FactsOf(fields map[string]any) Facts {
 			s = fmt.Sprint(v)
 		}
 		if s != "" {
-			f[e.labelKey(k)] = clean(s)
+			f = append(f, observation.Label{Key: e.labelKey(k), Value: clean(s)})
 		}
 	}
+	slices.SortFunc(f, func(a, b observation.Label) int { return strings.Compare(a.Key, b.Key) })
 	return f
 }
 
 // With adds an event's facts to one of its documents as labels, each fact
 // once (see once).
 func (e *Encoder) With(d *Doc, f Facts) *Doc {
-	if d.Labels == nil {
-		d.Labels = make(map[string]string, len(f)+2) // grown once, not step by step
-	}
-	for k, v := range f {
-		d.Labels[k] = v
+	if len(d.Labels) == 0 {
+		d.Labels = append(make(observation.Labels, 0, len(f)+2), f...) // a copy: the event's other documents share f
+	} else {
+		for _, l := range f {
+			d.Labels.Set(l.Key, l.Value)
+		}
 	}
 	once(d)
 	e.saidElsewhere(d)
@@ -92,19 +95,19 @@ func (e *Encoder) saidElsewhere(d *Doc) {
 	if d.Rule != nil {
 		category = d.Rule.Category
 	}
-	reads, l, p := e.reads[category], d.Labels, d.Process
+	reads, l, p := e.reads[category], &d.Labels, d.Process
 	if p == nil {
 		return
 	}
-	if !reads["Library"] && l["library"] != "" && l["library"] == l["loader_item"] {
-		delete(l, "library")
+	if lib := l.Get("library"); !reads["Library"] && lib != "" && lib == l.Get("loader_item") {
+		l.Delete("library")
 	}
-	if !reads["TargetImage"] && l["target_image"] == p.Executable {
-		delete(l, "target_image")
+	if !reads["TargetImage"] && l.Get("target_image") == p.Executable {
+		l.Delete("target_image")
 	}
-	if d.Event.Dataset == observation.DatasetProcess && len(p.EnvVars) > 0 && l["loader_flag"] == "" && !reads["LoaderVariable"] && !reads["LoaderItem"] {
-		delete(l, "loader_variable")
-		delete(l, "loader_item")
+	if d.Event.Dataset == observation.DatasetProcess && len(p.EnvVars) > 0 && l.Get("loader_flag") == "" && !reads["LoaderVariable"] && !reads["LoaderItem"] {
+		l.Delete("loader_variable")
+		l.Delete("loader_item")
 	}
 }
 
@@ -113,25 +116,25 @@ func (e *Encoder) saidElsewhere(d *Doc) {
 // event.risk_score) is left out, and file.* does not repeat the path
 // dll.* names, nor its directory or name. Every byte is billed in the SIEM.
 func once(d *Doc) {
-	labels := d.Labels
+	labels := &d.Labels
 	if d.Event.RiskScore != nil {
-		delete(labels, "risk_score")
+		labels.Delete("risk_score")
 	}
 	dl := d.Dll
 	if dl == nil {
 		return
 	}
-	if labels["library"] == dl.Path {
-		delete(labels, "library")
+	if labels.Get("library") == dl.Path {
+		labels.Delete("library")
 	}
-	if dl.Hash != nil && labels["library_sha256"] == dl.Hash.SHA256 {
-		delete(labels, "library_sha256")
+	if dl.Hash != nil && labels.Get("library_sha256") == dl.Hash.SHA256 {
+		labels.Delete("library_sha256")
 	}
 	if f := d.File; f != nil && f.Path == dl.Path {
 		f.Path, f.Name, f.Directory = "", "", "" // all parts of the path dll.path names
 	}
-	if labels["loader_item"] == dl.Path {
-		delete(labels, "loader_item") // written as it resolved
+	if labels.Get("loader_item") == dl.Path {
+		labels.Delete("loader_item") // written as it resolved
 	}
 }
 

@@ -89,7 +89,7 @@ func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Pro
 		}
 		labels["diff"] = clean(strings.Join(diff, "\n"))
 	}
-	d.Labels = labels
+	d.Labels = observation.LabelsOf(labels)
 	who := "an unknown process"
 	if c.Writer != nil {
 		who = fmt.Sprintf("%s (pid %d)", c.Writer.Comm, c.Writer.PID)

@@ -62,10 +62,10 @@ func (c CEF) Encode(o *observation.Observation) ([]byte, error) {
 		add("spid", strconv.FormatInt(p.PID, 10))
 	}
 	add("sproc", p.Executable)
-	if target := o.Labels["target_process_id"]; target != "" {
+	if target := o.Labels.Get("target_process_id"); target != "" {
 		add("dpid", target)
-		add("dproc", o.Labels["target_image"])
-		add("duser", o.Labels["target_user"])
+		add("dproc", o.Labels.Get("target_image"))
+		add("duser", o.Labels.Get("target_user"))
 	}
 	path, hash := "", ""
 	if o.Dll != nil && o.Dll.Path != "" {

@@ -60,7 +60,7 @@ func (c Console) Encode(o *observation.Observation) ([]byte, error) {
 	} else if o.File != nil && o.File.Path != "" {
 		fmt.Fprintf(&b, " file=%s", o.File.Path)
 	}
-	if t := o.Labels["target_image"]; t != "" {
+	if t := o.Labels.Get("target_image"); t != "" {
 		fmt.Fprintf(&b, " target=%s", t)
 	}
 	if r := o.Event.Reason; r != "" {

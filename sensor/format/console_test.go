@@ -16,7 +16,7 @@ func TestConsoleLines(t *testing.T) {
 		Rule:    &observation.Rule{Name: "Untrusted library loaded into a credential process"},
 		Process: &observation.Process{Name: "ssh", PID: 8764, User: &observation.ID{Name: "root"}},
 		Dll:     &observation.Dll{Path: "/tmp/x/hook.so"},
-		Labels:  map[string]string{"severity_level": "critical"},
+		Labels:  observation.LabelsOf(map[string]string{"severity_level": "critical"}),
 	}
 	b, err := Console{Color: true}.Encode(alert)
 	if err != nil {

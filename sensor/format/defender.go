@@ -163,7 +163,7 @@ func (d *Defender) Row(o *observation.Observation) (map[string]any, error) {
 			// Renamed away: the row names the new name, Previous* the old.
 			v["PreviousFolderPath"], v["PreviousFileName"] = v["FolderPath"], v["FileName"]
 			v["FolderPath"], v["FileName"] = f.TargetPath, path.Base(f.TargetPath)
-		} else if from := o.Labels["renamed_from"]; from != "" {
+		} else if from := o.Labels.Get("renamed_from"); from != "" {
 			v["ActionType"] = "FileRenamed"
 			v["PreviousFolderPath"], v["PreviousFileName"] = from, path.Base(from)
 		}
@@ -186,11 +186,11 @@ func (d *Defender) Row(o *observation.Observation) (map[string]any, error) {
 			}
 			proc("InitiatingProcess", p)
 			parentCols()
-			if t := o.Labels["target_image"]; t != "" {
+			if t := o.Labels.Get("target_image"); t != "" {
 				v["FolderPath"], v["FileName"] = t, path.Base(t)
 			}
-			v["ProcessId"], _ = strconv.ParseInt(o.Labels["target_process_id"], 10, 64)
-			v["AccountName"] = o.Labels["target_user"]
+			v["ProcessId"], _ = strconv.ParseInt(o.Labels.Get("target_process_id"), 10, 64)
+			v["AccountName"] = o.Labels.Get("target_user")
 		} else {
 			subject()
 		}
@@ -224,8 +224,8 @@ func (d *Defender) Row(o *observation.Observation) (map[string]any, error) {
 	if o.Package != nil {
 		addNonEmpty(extra, "package", o.Package.Name)
 	}
-	for k, l := range o.Labels {
-		extra[k] = l
+	for _, l := range o.Labels {
+		extra[l.Key] = l.Value
 	}
 	row := map[string]any{"Table": table}
 	hasExtra := false
@@ -261,7 +261,7 @@ func (d *Defender) alertFields(extra map[string]any, o *observation.Observation,
 		addNonEmpty(extra, "rule_id", o.Rule.ID)
 	}
 	addNonEmpty(extra, "rule_name", o.Event.Action)
-	addNonEmpty(extra, "severity", o.Labels["severity_level"])
+	addNonEmpty(extra, "severity", o.Labels.Get("severity_level"))
 	addNonEmpty(extra, "reason", o.Event.Reason)
 	if t := o.Threat; t != nil && t.Technique != nil && t.Technique.Subtechnique != nil {
 		addNonEmpty(extra, "techniques", strings.Join(t.Technique.Subtechnique.ID, " "))

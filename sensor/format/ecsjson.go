@@ -3,7 +3,6 @@ package format
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/hookwatch/hookwatch/sensor/observation"
@@ -59,17 +58,11 @@ func (ECS) Append(dst []byte, o *observation.Observation) ([]byte, error) {
 	w.close()
 	if len(o.Labels) > 0 {
 		w.begin("labels")
-		var buf [64]string
-		keys := buf[:0]
-		for k := range o.Labels {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, l := range o.Labels { // in key order
 			w.comma()
-			w.b = appendString(w.b, k)
+			w.b = appendString(w.b, l.Key)
 			w.b = append(w.b, ':')
-			w.b = appendString(w.b, o.Labels[k])
+			w.b = appendString(w.b, l.Value)
 		}
 		w.close()
 	}

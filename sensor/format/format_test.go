@@ -50,7 +50,7 @@ func fixtures() map[string]*observation.Observation {
 	lib.File = &observation.File{Path: "/tmp/" + hostile + ".so", Size: observation.Int64(15448), Inode: "99"}
 	file := base("event", "hookwatch.file", "loader-config-renamed", []string{"file", "configuration"}, []string{"change"})
 	file.File = &observation.File{Path: "/etc/ld.so.preload", TargetPath: "/etc/ld.so.preload.hidden", Hash: &observation.Hash{SHA256: "dd"}}
-	file.Labels = map[string]string{"content": "/tmp/" + hostile + ".so\n", "writer_op": "rename"}
+	file.Labels = observation.LabelsOf(map[string]string{"content": "/tmp/" + hostile + ".so\n", "writer_op": "rename"})
 	alert := base("alert", "hookwatch.alert", "unexpected-library", []string{"intrusion_detection", "library"}, []string{"info", "start"})
 	alert.Level = observation.LevelCritical
 	alert.Event.RiskScore = observation.Float64(90)
@@ -59,9 +59,9 @@ func fixtures() map[string]*observation.Observation {
 	alert.Rule = &observation.Rule{ID: "dd2f4182-9ec0-4b18-b790-ad27f5d9575e", Name: "Unvouched library loaded into a credential process"}
 	alert.Threat = &observation.Threat{Framework: "MITRE ATT&CK", Technique: &observation.Technique{ID: []string{"T1056", "T1574"}, Subtechnique: &observation.Named{ID: []string{"T1056.004", "T1574.006"}}}}
 	alert.Dll = lib.Dll
-	alert.Labels = map[string]string{"severity_level": "critical", "target": "/usr/bin/ssh"}
+	alert.Labels = observation.LabelsOf(map[string]string{"severity_level": "critical", "target": "/usr/bin/ssh"})
 	access := base("event", "hookwatch.access", "mem-read", []string{"process"}, []string{"access"})
-	access.Labels = map[string]string{"target_image": "/usr/bin/ssh-agent", "target_process_id": "1500", "target_user": "alice", "access_class": "read"}
+	access.Labels = observation.LabelsOf(map[string]string{"target_image": "/usr/bin/ssh-agent", "target_process_id": "1500", "target_user": "alice", "access_class": "read"})
 	return map[string]*observation.Observation{"exec": exec, "library": lib, "file": file, "alert": alert, "access": access}
 }
 

@@ -85,7 +85,7 @@ func full() *observation.Observation {
 	o.Observer.Product = "hookwatch"
 	o.Process.Group = &observation.ID{ID: "0"}
 	o.Process.RealUser, o.Process.RealGroup = &observation.ID{ID: "1000", Name: "alice"}, &observation.ID{ID: "1000"}
-	o.Labels = map[string]string{"z": "1", "a": "\u2028", "": "empty key", "B": "<b>"}
+	o.Labels = observation.LabelsOf(map[string]string{"z": "1", "a": "\u2028", "": "empty key", "B": "<b>"})
 	return o
 }
 
@@ -119,7 +119,8 @@ func FuzzECSString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, k, v string) {
 		o := full()
-		o.Message, o.Process.Args, o.Labels[k] = v, []string{v, k}, v
+		o.Message, o.Process.Args = v, []string{v, k}
+		o.Labels.Set(k, v)
 		want, _ := json.Marshal(o)
 		got, err := ECS{}.Encode(o)
 		if err != nil || !bytes.Equal(got, want) {

@@ -62,8 +62,8 @@ type Judgement struct {
 	SHA256, SHA1, MD5 string
 	// Hashes is the three as Sysmon writes them (SHA256=…,SHA1=…,MD5=…,
 	// in capitals), which Sigma rules test: made once, not per event.
-	Hashes        string
-	HashTruncated bool // larger than the limit: hashes cover a prefix
+	Hashes        string `json:"-"`
+	HashTruncated bool   // larger than the limit: hashes cover a prefix
 
 	Package      string
 	Manager      string

@@ -1,7 +1,6 @@
 package observation
 
 import (
-	"maps"
 	"reflect"
 	"slices"
 )
@@ -15,7 +14,7 @@ func (o *Observation) Clone() *Observation {
 	c.Event.Category, c.Event.Type = slices.Clone(o.Event.Category), slices.Clone(o.Event.Type)
 	c.Event.RiskScore, c.Event.Severity = clonePtr(o.Event.RiskScore, nil), clonePtr(o.Event.Severity, nil)
 	c.File = clonePtr(o.File, func(x *File) { x.Hash, x.Size = clonePtr(x.Hash, nil), clonePtr(x.Size, nil) })
-	c.Labels = maps.Clone(o.Labels)
+	c.Labels = slices.Clone(o.Labels)
 	c.Package = clonePtr(o.Package, nil)
 	c.Process = cloneProcess(o.Process)
 	c.Rule = clonePtr(o.Rule, nil)

@@ -21,13 +21,13 @@ type Observation struct {
 	File      *File      `json:"file,omitempty"`
 	Host      Host       `json:"host"`
 	// Labels are the facts ECS has no field for, each once.
-	Labels   map[string]string `json:"labels,omitempty"`
-	Message  string            `json:"message,omitempty"`
-	Observer Observer          `json:"observer"`
-	Package  *Package          `json:"package,omitempty"`
-	Process  *Process          `json:"process,omitempty"`
-	Rule     *Rule             `json:"rule,omitempty"`
-	Threat   *Threat           `json:"threat,omitempty"`
+	Labels   Labels   `json:"labels,omitempty"`
+	Message  string   `json:"message,omitempty"`
+	Observer Observer `json:"observer"`
+	Package  *Package `json:"package,omitempty"`
+	Process  *Process `json:"process,omitempty"`
+	Rule     *Rule    `json:"rule,omitempty"`
+	Threat   *Threat  `json:"threat,omitempty"`
 
 	// Time is Timestamp's instant (syslog headers, CEF's rt).
 	Time time.Time `json:"-"`

@@ -1,6 +1,7 @@
 package observation
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestCloneIsDeep(t *testing.T) {
 		Process:   &Process{Args: []string{"a"}, User: &ID{ID: "0"}, Parent: &Process{Executable: "/p", User: &ID{ID: "1"}}},
 		Dll:       &Dll{Path: "/l", Hash: &Hash{SHA256: "h"}},
 		File:      &File{Path: "/f", Hash: &Hash{SHA256: "h"}, Size: Int64(3)},
-		Labels:    map[string]string{"k": "v"},
+		Labels:    LabelsOf(map[string]string{"k": "v"}),
 		Threat:    &Threat{Tactic: &Named{ID: []string{"TA1"}}, Technique: &Technique{ID: []string{"T1"}, Subtechnique: &Named{ID: []string{"T1.1"}}}},
 		Container: &Container{ID: "c", Image: &Image{Name: "i"}},
 	}
@@ -50,5 +51,23 @@ func TestCloneIsDeep(t *testing.T) {
 	}
 	if !reflect.DeepEqual(o, before) {
 		t.Errorf("changing the clone changed the original")
+	}
+}
+
+// Labels stay in key order, each key once, whatever order they are set in.
+func TestLabelsInKeyOrder(t *testing.T) {
+	var l Labels
+	for _, k := range []string{"m", "a", "z", "b", "m", "a"} {
+		l.Set(k, k+"1")
+	}
+	l.Set("z", "last")
+	l.Delete("b")
+	l.Delete("absent")
+	want := Labels{{"a", "a1"}, {"m", "m1"}, {"z", "last"}}
+	if !reflect.DeepEqual(l, want) || l.Get("z") != "last" || l.Get("b") != "" {
+		t.Errorf("labels %v, want %v", l, want)
+	}
+	if b, _ := json.Marshal(l); string(b) != `{"a":"a1","m":"m1","z":"last"}` {
+		t.Errorf("as JSON: %s", b)
 	}
 }
