@@ -124,19 +124,12 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 	needles := Aliases(lookup)
 	dir := filepath.Dir(lookup)
 	db.mu.Lock()
-	guess := ""
-	if g := db.dirOwner[dir]; g != "" {
-		// The likely owner first; the full scan still decides.
-		guess = filepath.Join(db.dpkgDir(), "info", g+".list")
-		lists = append([]string{guess}, lists...)
-	}
-	db.mu.Unlock()
-	db.mu.Lock()
-	listed, seed := db.listed, db.seed
+	guess, listed, seed := db.dirOwner[dir], db.listed, db.seed
 	db.mu.Unlock()
 	if listed != nil && !slices.ContainsFunc(needles, listed.mayHave) {
 		return o, nil // in no list: no need to read them all again
 	}
+	lists = likelyFirst(lists, guess, filepath.Base(lookup))
 	// A scan that reads every list (the path is in none) remembers every
 	// line in the filter; one that stops early throws them away.
 	var lines *[]uint64
@@ -144,10 +137,7 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 		lines = &[]uint64{}
 	}
 	buf := make([]byte, 64<<10) // one buffer for every list: no file is held whole
-	for i, l := range lists {
-		if i > 0 && l == guess {
-			continue // read first already, and it did not list the file
-		}
+	for _, l := range lists {
 		n, ok, err := fileHasLine(l, needles, buf, seed, lines)
 		if err != nil {
 			lines = nil // a list not read whole: the filter would lie
@@ -177,6 +167,32 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 		db.mu.Unlock()
 	}
 	return o, nil
+}
+
+// likelyFirst orders the lists to read the likely owners of a file first:
+// the package that owned the last file found in its directory (guess),
+// then the packages whose name holds the file's stem (libc6 for
+// libc.so.6, openssh-client for ssh). The full scan still decides; the
+// order only spares reading most lists before the owner's.
+func likelyFirst(lists []string, guess, base string) []string {
+	stem, _, _ := strings.Cut(base, ".")
+	if len(stem) < 3 {
+		stem = ""
+	}
+	out := make([]string, 0, len(lists))
+	var rest []string
+	for _, l := range lists {
+		name := strings.TrimSuffix(filepath.Base(l), ".list")
+		switch {
+		case name == guess:
+			out = append([]string{l}, out...)
+		case stem != "" && strings.Contains(name, stem):
+			out = append(out, l)
+		default:
+			rest = append(rest, l)
+		}
+	}
+	return append(out, rest...)
 }
 
 // listFiles are dpkg's .list files, listed again only when the info

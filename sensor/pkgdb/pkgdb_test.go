@@ -143,3 +143,15 @@ func TestUnlistedPathsFromTheFilter(t *testing.T) {
 		t.Errorf("with an unreadable list: owner %q, filter kept %v", got, db.listed != nil)
 	}
 }
+
+func TestLikelyOwnersFirst(t *testing.T) {
+	lists := []string{"/i/adduser.list", "/i/libc6:amd64.list", "/i/openssh-client.list", "/i/zlib1g:amd64.list"}
+	got := likelyFirst(lists, "zlib1g:amd64", "ssh")
+	want := []string{"/i/zlib1g:amd64.list", "/i/openssh-client.list", "/i/adduser.list", "/i/libc6:amd64.list"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("order %q, want %q", got, want)
+	}
+	if got := likelyFirst(lists, "", "ls"); !reflect.DeepEqual(got, lists) {
+		t.Errorf("a two-letter stem reordered: %q", got)
+	}
+}
