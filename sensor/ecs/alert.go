@@ -37,7 +37,6 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Fac
 	if facts == nil {
 		facts = e.FactsOf(a.Fields)
 	}
-	d.Labels = make(observation.Labels, 0, len(facts)+4) // the facts, the level, a user rule's file, the judgement's
 	d.Level, _ = observation.ParseLevel(r.Level)
 	d.Event.Severity = observation.Int64(d.Level.ECS())
 	d.Event.RiskScore = observation.Float64(float64(a.Score))

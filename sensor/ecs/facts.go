@@ -63,13 +63,7 @@ func (e *Encoder) FactsOf(fields map[string]any) Facts {
 // With adds an event's facts to one of its documents as labels, each fact
 // once (see once).
 func (e *Encoder) With(d *Doc, f Facts) *Doc {
-	if len(d.Labels) == 0 {
-		d.Labels = append(make(observation.Labels, 0, len(f)+2), f...) // a copy: the event's other documents share f
-	} else {
-		for _, l := range f {
-			d.Labels.Set(l.Key, l.Value)
-		}
-	}
+	d.Labels = d.Labels.Merge(f) // a copy: the event's other documents share f
 	once(d)
 	e.saidElsewhere(d)
 	return d

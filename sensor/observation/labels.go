@@ -44,6 +44,28 @@ func (l *Labels) Delete(k string) {
 	}
 }
 
+// Merge returns new labels with l's and o's, o's value where both have a
+// key. Neither l nor o is changed.
+func (l Labels) Merge(o Labels) Labels {
+	out := make(Labels, 0, len(l)+len(o)+2) // room for a label or two more
+	i, j := 0, 0
+	for i < len(l) && j < len(o) {
+		switch c := strings.Compare(l[i].Key, o[j].Key); {
+		case c < 0:
+			out = append(out, l[i])
+			i++
+		case c > 0:
+			out = append(out, o[j])
+			j++
+		default:
+			out = append(out, o[j])
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, l[i:]...)
+	return append(out, o[j:]...)
+}
+
 // Map is the labels as a map (tests, and readers that want one).
 func (l Labels) Map() map[string]string {
 	m := make(map[string]string, len(l))

@@ -71,3 +71,19 @@ func TestLabelsInKeyOrder(t *testing.T) {
 		t.Errorf("as JSON: %s", b)
 	}
 }
+
+func TestLabelsMerge(t *testing.T) {
+	a := Labels{{"a", "1"}, {"c", "3"}, {"e", "5"}}
+	b := Labels{{"b", "2"}, {"c", "x"}, {"f", "6"}}
+	got := a.Merge(b)
+	want := Labels{{"a", "1"}, {"b", "2"}, {"c", "x"}, {"e", "5"}, {"f", "6"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("merged %v, want %v", got, want)
+	}
+	if a[1].Value != "3" || b[1].Value != "x" || len(a) != 3 || len(b) != 3 {
+		t.Errorf("merging changed its inputs: %v %v", a, b)
+	}
+	if got := Labels(nil).Merge(b); !reflect.DeepEqual(got, b) {
+		t.Errorf("into none: %v", got)
+	}
+}
