@@ -120,8 +120,10 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	u64 off = 0;
 	if (exe) {
 		off = copy_path(&exe->f_path, ev->data, &trunc);
-		ev->h.exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
-		ev->h.exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		struct inode *inode = BPF_CORE_READ(exe, f_inode);
+		ev->h.exe_ino = BPF_CORE_READ(inode, i_ino);
+		ev->h.exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		fill_version(&ev->h.exe_ver, inode);
 	}
 	if (trunc)
 		ev->h.flags |= EXEC_PATH_TRUNC;

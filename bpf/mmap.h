@@ -23,7 +23,7 @@ static __always_inline void emit_map(struct file *f, u8 watch, u16 flags, u64 ad
 	ev->h.ino = BPF_CORE_READ(inode, i_ino);
 	ev->h.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	ev->h.mode = BPF_CORE_READ(inode, i_mode);
-	ev->h.size = BPF_CORE_READ(inode, i_size);
+	fill_version(&ev->h.ver, inode);
 	if (BPF_CORE_READ(inode, i_nlink) == 0)
 		ev->h.flags |= MAP_DELETED;
 

@@ -63,6 +63,39 @@ static __always_inline void fill_cgroup(u8 names[CGROUP_LEVELS][CGROUP_NAME], st
 	}
 }
 
+/* I_CTIME_QUERIED: multigrain timestamps (6.13) flag the ctime's
+ * nanoseconds; stat masks the bit off, and so does this. */
+#define CTIME_QUERIED (1U << 31)
+
+static __always_inline s64 ns(s64 sec, long nsec)
+{
+	return sec * 1000000000LL + (nsec & ~CTIME_QUERIED);
+}
+
+/* fill_version reads an inode's size and times as stat reports them, in
+ * whichever form this kernel keeps them. */
+static __always_inline void fill_version(struct file_version *v, struct inode *inode)
+{
+	v->size = BPF_CORE_READ(inode, i_size);
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		v->mtime = ns(BPF_CORE_READ(inode, i_mtime_sec), BPF_CORE_READ(inode, i_mtime_nsec));
+		v->ctime = ns(BPF_CORE_READ(inode, i_ctime_sec), BPF_CORE_READ(inode, i_ctime_nsec));
+		return;
+	}
+	struct inode___timespec *t = (void *)inode;
+	struct timespec64 m = {}, c = {};
+	if (bpf_core_field_exists(t->__i_mtime))
+		BPF_CORE_READ_INTO(&m, t, __i_mtime);
+	else
+		BPF_CORE_READ_INTO(&m, t, i_mtime);
+	if (bpf_core_field_exists(t->__i_ctime))
+		BPF_CORE_READ_INTO(&c, t, __i_ctime);
+	else
+		BPF_CORE_READ_INTO(&c, t, i_ctime);
+	v->mtime = ns(m.tv_sec, m.tv_nsec);
+	v->ctime = ns(c.tv_sec, c.tv_nsec);
+}
+
 static __always_inline void fill_proc(struct proc_info *p, struct task_struct *task)
 {
 	u64 id = bpf_get_current_pid_tgid();

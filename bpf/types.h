@@ -127,6 +127,16 @@ struct proc_info {
 };
 
 /* The fixed part of an exec record; data follows: path, argv, env. */
+/* A file's version as stat tells it (size, mtime, ctime in ns): what the
+ * agent keys its verdicts on, read here from the inode the kernel used so
+ * that the agent need not stat the path again (and judges what was
+ * mapped, not what the path names by then). */
+struct file_version {
+	u64 size;
+	s64 mtime;
+	s64 ctime;
+};
+
 struct exec_hdr {
 	u8 kind;
 	u8 watch; /* enum watch_reason bits */
@@ -139,6 +149,7 @@ struct exec_hdr {
 	u16 pad;
 	u32 exe_dev;
 	u64 exe_ino;
+	struct file_version exe_ver;
 	/* Its root directory, when not hookwatch's (EXEC_OTHER_ROOT). */
 	u32 root_dev;
 	u32 pad2;
@@ -167,7 +178,7 @@ struct map_hdr {
 	u32 dev;
 	u32 mode;
 	u64 ino;
-	u64 size;
+	struct file_version ver;
 	u64 addr;
 	u64 prot;
 	struct proc_info proc;
@@ -243,6 +254,7 @@ volatile const u32 check_interp;
 /* Force the types into BTF so bpf2go can emit Go for them. */
 const struct exec_hdr *unused_exec_hdr __attribute__((unused));
 const struct map_hdr *unused_map_hdr __attribute__((unused));
+const struct file_version *unused_file_version __attribute__((unused));
 const struct file_hdr *unused_file_hdr __attribute__((unused));
 const enum limits *unused_limits __attribute__((unused));
 const enum file_op *unused_file_op __attribute__((unused));

@@ -101,6 +101,25 @@ struct inode {
 	unsigned long i_ino;
 	unsigned int i_nlink;
 	loff_t i_size;
+	/* Linux 6.11 and later; inode___timespec has the earlier forms. */
+	s64 i_mtime_sec;
+	s64 i_ctime_sec;
+	u32 i_mtime_nsec;
+	u32 i_ctime_nsec;
+} __attribute__((preserve_access_index));
+
+struct timespec64 {
+	s64 tv_sec;
+	long tv_nsec;
+} __attribute__((preserve_access_index));
+
+/* The inode's times before 6.11: timespec64 fields, named __i_mtime and
+ * __i_ctime from 6.6 (6.7 for mtime), i_mtime and i_ctime before. */
+struct inode___timespec {
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+	struct timespec64 __i_mtime;
+	struct timespec64 __i_ctime;
 } __attribute__((preserve_access_index));
 
 struct dentry {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/hookwatch/hookwatch/sensor/event"
+	"github.com/hookwatch/hookwatch/sensor/ldso"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
 	"github.com/hookwatch/hookwatch/sensor/ruleset"
 )
@@ -34,7 +35,7 @@ func (e *Engine) Access(caller, callerParent, target *proctable.Process, a *even
 	if callerParent != nil {
 		f["ParentImage"] = callerParent.Executable
 	}
-	setString(f, "SourceImageState", e.credentialProgram(caller.Executable).state)
+	setString(f, "SourceImageState", e.credentialProgram(caller.Executable, ldso.Version{}).state)
 	f["TargetImage"] = target.Executable
 	f["TargetProcessId"] = int(target.PID)
 	f["TargetUser"] = e.userName(target.EUID)

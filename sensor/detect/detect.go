@@ -220,8 +220,13 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 	setList(ev.Fields, "LoaderFlag", flags)
 	ev.Fields["LoaderRunDirectly"] = direct
 	ev.Fields["TargetImage"] = target
+	exe := exeVersion(ex)
 	if credential {
-		prog := e.credentialProgram(target)
+		seen := ldso.Version{}
+		if target == p.Executable {
+			seen = exe
+		}
+		prog := e.credentialProgram(target, seen)
 		setString(ev.Fields, "ImageState", prog.state)
 		switch prog.state {
 		case ImageModified:
@@ -275,7 +280,7 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 		e.score(ev, best)
 	}
 	e.libraryFields(ev)
-	s := e.newImage(p)
+	s := e.newImage(p, exe)
 	for _, l := range ev.Libraries {
 		if l.Trust == TrustAllowlisted {
 			e.addExtra(s, l.Path)
@@ -379,6 +384,25 @@ func (e *Engine) Judge(in judge.Input) *judge.Judgement {
 	return e.cfg.Judge.Judge(context.Background(), in)
 }
 
+// version is the version of the file at path: seen when the kernel told
+// it (no stat), else what the file system says now.
+func (e *Engine) version(path string, seen ldso.Version) (ldso.Version, error) {
+	if seen.Ctime != 0 {
+		return seen, nil
+	}
+	return ldso.StatVersion(e.onHost(path))
+}
+
+// exeVersion is the version of an exec's executable as the kernel saw it
+// (zero when the collector did not say).
+func exeVersion(ex *event.Exec) ldso.Version {
+	if !ex.ExeVersion.Known() {
+		return ldso.Version{}
+	}
+	v := ex.ExeVersion
+	return ldso.Version{FileID: ldso.FileID{Dev: ex.ExeDev, Ino: ex.ExeIno}, Size: v.Size, Mtime: v.Mtime, Ctime: v.Ctime}
+}
+
 // onHost is where a path of the events is on this host's file system.
 func (e *Engine) onHost(path string) string {
 	if e.cfg.Root == "" || e.cfg.Root == "/" {
@@ -398,9 +422,10 @@ func (e *Engine) fromHost(path string) string {
 	return path
 }
 
-// closure returns the expected set of an executable, cached per file.
-func (e *Engine) closure(path string) (*ldso.Closure, error) {
-	v, err := ldso.StatVersion(e.onHost(path))
+// closure returns the expected set of an executable, cached per file
+// version (seen, when the kernel told it).
+func (e *Engine) closure(path string, seen ldso.Version) (*ldso.Closure, error) {
+	v, err := e.version(path, seen)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

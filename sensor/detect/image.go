@@ -41,11 +41,19 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	onPurpose := false
 	if !il.Deleted && !il.Memfd {
 		if s.expected == nil {
+			// The versions the kernel told at exec, for the executable
+			// the process runs.
+			seen := func(path string) ldso.Version {
+				if path == p.Executable {
+					return s.exe
+				}
+				return ldso.Version{}
+			}
 			ref := exe
 			if p.Credential {
-				ref = e.credentialProgram(exe).reference
+				ref = e.credentialProgram(exe, seen(exe)).reference
 			}
-			c, err := e.closure(ref)
+			c, err := e.closure(ref, seen(ref))
 			if err != nil {
 				unknown = fmt.Sprintf("expected set unknown: %v", err)
 				c = emptyClosure()
@@ -69,7 +77,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 
 	lib := Library{
 		Path: il.Path, Kind: ldso.Preload, Source: "mmap", Deleted: il.Deleted, Memfd: il.Memfd,
-		Dev: il.Dev, Ino: il.Ino, Size: il.Size,
+		Dev: il.Dev, Ino: il.Ino, Size: il.Version.Size,
 	}
 	switch {
 	case il.FromSweep:
@@ -85,7 +93,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 
 	w := 0
 	if p.Credential || !expected {
-		in := judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end}
+		in := judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end, Dev: il.Dev, Ino: il.Ino, Version: il.Version}
 		w = e.judgeInto(&lib, in, p.Executable, ev)
 	}
 	ev.Libraries = []Library{lib}

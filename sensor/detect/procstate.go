@@ -23,6 +23,9 @@ type procState struct {
 	// (most processes map a few), a set past smallJudged.
 	judged    []string
 	judgedSet map[string]bool
+	// exe is the executable's version as the kernel told it at exec
+	// (zero: not told).
+	exe ldso.Version
 }
 
 // smallJudged is how many judged libraries a process keeps in a list
@@ -81,16 +84,17 @@ func (e *Engine) stateOf(p, parent *proctable.Process) *procState {
 	s := &procState{}
 	if parent != nil && parent.Executable == p.Executable {
 		if ps, ok := e.procs.Get(keyOf(parent)); ok {
-			s.expected, s.extra = ps.expected, ps.extra
+			s.expected, s.extra, s.exe = ps.expected, ps.extra, ps.exe
 		}
 	}
 	e.procs.Put(k, s)
 	return s
 }
 
-// newImage starts p's state afresh: an exec replaced its image.
-func (e *Engine) newImage(p *proctable.Process) *procState {
-	s := &procState{}
+// newImage starts p's state afresh: an exec replaced its image, of
+// version exe.
+func (e *Engine) newImage(p *proctable.Process, exe ldso.Version) *procState {
+	s := &procState{exe: exe}
 	e.procs.Put(keyOf(p), s)
 	return s
 }
@@ -103,7 +107,7 @@ func (e *Engine) addExtra(s *procState, lib string) {
 	if s.extra == nil {
 		s.extra = emptyClosure()
 	}
-	if c, err := e.closure(lib); err == nil {
+	if c, err := e.closure(lib, ldso.Version{}); err == nil {
 		for path := range c.Paths {
 			s.extra.Add(path)
 		}

@@ -32,12 +32,13 @@ type program struct {
 
 // credentialProgram judges a credential program's executable (once per
 // file version, like every judgement) and finds the packaged program of
-// its name when it is not that program.
-func (e *Engine) credentialProgram(exe string) program {
+// its name when it is not that program. seen is the executable's version
+// when the kernel told it at exec (zero: the file is asked).
+func (e *Engine) credentialProgram(exe string, seen ldso.Version) program {
 	if e.cfg.Judge == nil || exe == "" {
 		return program{reference: exe}
 	}
-	ver, err := ldso.StatVersion(e.onHost(exe))
+	ver, err := e.version(exe, seen)
 	if err != nil {
 		return program{reference: exe}
 	}

@@ -123,7 +123,7 @@ func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, j
 	d := e.base(il.Time, observation.KindEvent, observation.DatasetLibrary, "library-loaded", []string{"library"}, []string{"start"})
 	e.subject(d, p, parent)
 	d.Dll = &observation.Dll{Path: clean(il.Path)} // its name is the path's last element
-	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Size, il.Mode)
+	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Version.Size, il.Mode)
 	d.Message = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
 	// Where the library lives and whether it was expected are facts
 	// (library_location, expected): labels from Facts.

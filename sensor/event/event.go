@@ -34,6 +34,16 @@ type Proc struct {
 	Comm      string
 }
 
+// Version is a file's size and times (ns) as the kernel saw its inode,
+// which with its device and inode is what the agent knows a file version
+// by: told, it need not stat the path again, and judges the file the
+// kernel used rather than whatever the path names by then. Zero times
+// when the collector could not tell (the audit fallback, the sweep).
+type Version struct{ Size, Mtime, Ctime int64 }
+
+// Known reports whether the collector told the version.
+func (v Version) Known() bool { return v.Ctime != 0 }
+
 // Exec is a process start the kernel chose to deliver: a watched program, the
 // loader run directly, or any program exec'd with a loader variable.
 type Exec struct {
@@ -42,6 +52,7 @@ type Exec struct {
 	Executable string // absolute path of the new image, resolved in the kernel
 	ExeDev     uint64 // userspace dev_t encoding
 	ExeIno     uint64
+	ExeVersion Version
 	Args       []string
 	// LoaderEnv holds only the environment strings whose names matched the
 	// configured loader variables ("LD_PRELOAD=/tmp/x.so"), never the rest
@@ -144,7 +155,7 @@ type ImageLoad struct {
 	Path          string
 	Dev           uint64 // userspace dev_t encoding
 	Ino           uint64
-	Size          int64
+	Version       Version // of the file mapped (its size at least, from the sweep)
 	Mode          uint32
 	Addr          uint64
 	Deleted       bool // no links left when mapped

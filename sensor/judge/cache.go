@@ -36,11 +36,23 @@ func (jd *Judge) keyOf(path string, st *syscall.Stat_t) key {
 // known is the cached judgement of a file named by a path that still
 // leads to the same file (device, inode, size, times), found with one
 // stat and no open: on a storm of the same library in every exec, opening
-// each to ask its identity was a tenth of the agent's CPU. A file the
-// cache does not know, and a deleted or memory-backed one, is opened.
+// each to ask its identity was a tenth of the agent's CPU. When the
+// kernel told the version it mapped, not even the stat. A file the cache
+// does not know, and a deleted or memory-backed one, is opened.
 func (jd *Judge) known(in Input) *Judgement {
 	if in.Deleted || in.Memfd || strings.HasPrefix(in.Path, "/memfd:") {
 		return nil
+	}
+	if v := in.Version; v.Known() {
+		// The version the kernel mapped: no stat, and the judgement of
+		// that version even if the path names another file by now.
+		k := key{dev: in.Dev, ino: in.Ino, size: v.Size, mtime: v.Mtime, ctime: v.Ctime, path: in.Path}
+		if jd.anyDevice {
+			k.dev = 0
+		}
+		if j, ok := jd.judged.Get(k); ok {
+			return j
+		}
 	}
 	var st syscall.Stat_t
 	if syscall.Stat(jd.host(in.Path), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {

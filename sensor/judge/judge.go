@@ -24,6 +24,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 )
 
@@ -36,6 +37,10 @@ type Input struct {
 	// memory-backed file through /proc/PID/map_files while it is mapped.
 	PID        uint32
 	Start, End uint64
+	// Dev, Ino and Version are the file as the kernel mapped it, when it
+	// said (Version.Known): the cache is asked by them without a stat.
+	Dev, Ino uint64
+	Version  event.Version
 }
 
 // Finding is one fact that weighs on the verdict.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hookwatch/hookwatch/internal/bounded"
 	"github.com/hookwatch/hookwatch/rules"
+	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/pkgdb"
 )
 
@@ -307,4 +309,28 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The version the kernel mapped finds its judgement without the path:
+// after the file is replaced, the mapped version is still judged as what
+// it was, and a version no judgement knows falls back to the path.
+func TestKernelVersionFindsItsJudgement(t *testing.T) {
+	lib := compile(t, hookCode)
+	jd := newJudge(t, "/", "/")
+	var st syscall.Stat_t
+	if err := syscall.Stat(lib, &st); err != nil {
+		t.Fatal(err)
+	}
+	mapped := Input{Path: lib, Dev: st.Dev, Ino: st.Ino, Version: event.Version{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}}
+	a := jd.Judge(context.Background(), mapped)
+	os.Remove(lib)
+	os.WriteFile(lib, []byte("not the library"), 0o755)
+	if b := jd.Judge(context.Background(), mapped); b != a || jd.Opens() != 1 {
+		t.Errorf("the mapped version was judged again (opens %d): %+v", jd.Opens(), b)
+	}
+	other := mapped
+	other.Version.Ctime++
+	if c := jd.Judge(context.Background(), other); c == a || c.ELF || jd.Opens() != 2 {
+		t.Errorf("an unknown version was not judged by its path (opens %d, ELF %v)", jd.Opens(), c.ELF)
+	}
 }

@@ -131,6 +131,7 @@ func (d *decoder) exec(raw []byte) (*event.Exec, error) {
 		Executable:         string(path),
 		ExeDev:             userDev(h.ExeDev),
 		ExeIno:             h.ExeIno,
+		ExeVersion:         version(h.ExeVer),
 		Args:               procfs.ParseNUL(argv),
 		LoaderEnv:          procfs.ParseNUL(env),
 		ArgsTruncated:      f&hookwatchExecFlagEXEC_ARGV_TRUNC != 0,
@@ -165,7 +166,7 @@ func (d *decoder) imageLoad(raw []byte) (*event.ImageLoad, error) {
 		Path:          string(path),
 		Dev:           userDev(h.Dev),
 		Ino:           h.Ino,
-		Size:          int64(h.Size),
+		Version:       version(h.Ver),
 		Mode:          h.Mode,
 		Addr:          h.Addr,
 		Deleted:       f&hookwatchMapFlagMAP_DELETED != 0,
@@ -249,6 +250,10 @@ func ancestors(comms [4][16]uint8) []string {
 		}
 	}
 	return anc
+}
+
+func version(v hookwatchFileVersion) event.Version {
+	return event.Version{Size: int64(v.Size), Mtime: v.Mtime, Ctime: v.Ctime}
 }
 
 func (d *decoder) proc(p *hookwatchProcInfo) event.Proc {

@@ -113,6 +113,7 @@ type hookwatchExecHdr struct {
 	ExeDev    uint32
 	_         [4]byte
 	ExeIno    uint64
+	ExeVer    hookwatchFileVersion
 	RootDev   uint32
 	Pad2      uint32
 	RootIno   uint64
@@ -159,6 +160,13 @@ const (
 	hookwatchFileOpFOP_TRUNCATE   hookwatchFileOp = 6
 )
 
+type hookwatchFileVersion struct {
+	_     structs.HostLayout
+	Size  uint64
+	Mtime int64
+	Ctime int64
+}
+
 type hookwatchKind uint32
 
 const (
@@ -204,7 +212,7 @@ type hookwatchMapHdr struct {
 	Dev     uint32
 	Mode    uint32
 	Ino     uint64
-	Size    uint64
+	Ver     hookwatchFileVersion
 	Addr    uint64
 	Prot    uint64
 	Proc    hookwatchProcInfo
@@ -342,6 +350,7 @@ const (
 	hookwatchVarUnusedExecHdr        = "unused_exec_hdr"
 	hookwatchVarUnusedFileHdr        = "unused_file_hdr"
 	hookwatchVarUnusedFileOp         = "unused_file_op"
+	hookwatchVarUnusedFileVersion    = "unused_file_version"
 	hookwatchVarUnusedKind           = "unused_kind"
 	hookwatchVarUnusedLimits         = "unused_limits"
 	hookwatchVarUnusedMapFlag        = "unused_map_flag"
@@ -469,6 +478,7 @@ type hookwatchVariableSpecs struct {
 	UnusedExecHdr     *ebpf.VariableSpec `ebpf:"unused_exec_hdr"`
 	UnusedFileHdr     *ebpf.VariableSpec `ebpf:"unused_file_hdr"`
 	UnusedFileOp      *ebpf.VariableSpec `ebpf:"unused_file_op"`
+	UnusedFileVersion *ebpf.VariableSpec `ebpf:"unused_file_version"`
 	UnusedKind        *ebpf.VariableSpec `ebpf:"unused_kind"`
 	UnusedLimits      *ebpf.VariableSpec `ebpf:"unused_limits"`
 	UnusedMapFlag     *ebpf.VariableSpec `ebpf:"unused_map_flag"`
@@ -568,6 +578,7 @@ type hookwatchVariables struct {
 	UnusedExecHdr     *ebpf.Variable `ebpf:"unused_exec_hdr"`
 	UnusedFileHdr     *ebpf.Variable `ebpf:"unused_file_hdr"`
 	UnusedFileOp      *ebpf.Variable `ebpf:"unused_file_op"`
+	UnusedFileVersion *ebpf.Variable `ebpf:"unused_file_version"`
 	UnusedKind        *ebpf.Variable `ebpf:"unused_kind"`
 	UnusedLimits      *ebpf.Variable `ebpf:"unused_limits"`
 	UnusedMapFlag     *ebpf.Variable `ebpf:"unused_map_flag"`

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,6 +258,9 @@ func TestMappingKinds(t *testing.T) {
 		}
 		if e.PID == main && e.Watch&event.WatchCredential != 0 {
 			sawMainExec = true
+			if got, want := e.ExeVersion, statVersion(t, e.Executable); got != want || e.ExeIno == 0 {
+				t.Errorf("exec of %s: version %+v (inode %d), stat says %+v", e.Executable, got, e.ExeIno, want)
+			}
 		}
 	}
 	if !sawMainExec {
@@ -286,9 +290,9 @@ func TestMappingKinds(t *testing.T) {
 	find("deleted", func(il *event.ImageLoad) bool { return il.PID == main && il.Deleted && il.Path == delLib })
 	find("mprotect", func(il *event.ImageLoad) bool { return il.PID == main && il.Mprotect && il.Path == protLib })
 	if il := find("odd path", func(il *event.ImageLoad) bool { return il.PID == main && il.Path == oddLib }); il != nil {
-		fi, _ := os.Stat(oddLib)
-		if il.Size != fi.Size() || il.Ino == 0 {
-			t.Errorf("odd path size %d ino %d, want size %d", il.Size, il.Ino, fi.Size())
+		// The version the agent's caches key on, as stat tells it.
+		if want := statVersion(t, oddLib); il.Version != want || il.Ino == 0 {
+			t.Errorf("odd path: version %+v ino %d, stat says %+v", il.Version, il.Ino, want)
 		}
 	}
 	for _, il := range images {
@@ -296,6 +300,15 @@ func TestMappingKinds(t *testing.T) {
 			t.Errorf("mapping in the unwatched grandchild reached userspace: %s", il.Path)
 		}
 	}
+}
+
+func statVersion(t *testing.T, path string) event.Version {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return event.Version{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
 }
 
 // waitBlocked waits until a process sleeps (state S): a fixture run with

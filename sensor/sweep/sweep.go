@@ -122,7 +122,7 @@ func images(cfg Config, pid uint32, proc event.Proc, watch event.Watch) []*event
 		}
 		name := strconv.FormatUint(m.Start, 16) + "-" + strconv.FormatUint(m.End, 16)
 		if fi, err := os.Stat(filepath.Join(cfg.Proc.Root, strconv.Itoa(int(pid)), "map_files", name)); err == nil {
-			il.Size = fi.Size()
+			il.Version.Size = fi.Size()
 		}
 		out = append(out, il)
 	}
