@@ -78,7 +78,7 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 	vouched := len(alerts) == 0 && slices.Contains(p.Vouched, ev.Libraries[0].Path)
 	if !vouched && a.keepTelemetry(len(alerts) > 0 || !expected) {
 		if j == nil {
-			j = eng.Judge(judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end})
+			j = eng.Judge(judge.Mapped(il, start, end))
 		}
 		a.write(a.enc.With(a.enc.ImageLoad(p, parent, il, j), a.factsOf(&facts, ev)))
 	}

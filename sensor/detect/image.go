@@ -93,8 +93,7 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 
 	w := 0
 	if p.Credential || !expected {
-		in := judge.Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end, Dev: il.Dev, Ino: il.Ino, Version: il.Version}
-		w = e.judgeInto(&lib, in, p.Executable, ev)
+		w = e.judgeInto(&lib, judge.Mapped(il, start, end), p.Executable, ev)
 	}
 	ev.Libraries = []Library{lib}
 	j = lib.Judgement

@@ -43,6 +43,12 @@ type Input struct {
 	Version  event.Version
 }
 
+// Mapped names the library of a mapping: start and end locate the live
+// mapping of a deleted or memory-backed file.
+func Mapped(il *event.ImageLoad, start, end uint64) Input {
+	return Input{Path: il.Path, Deleted: il.Deleted, Memfd: il.Memfd, PID: il.PID, Start: start, End: end, Dev: il.Dev, Ino: il.Ino, Version: il.Version}
+}
+
 // Finding is one fact that weighs on the verdict.
 type Finding struct {
 	Key    string // rules.Finding*
