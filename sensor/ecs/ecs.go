@@ -301,7 +301,33 @@ func fileDoc(path string, dev, ino uint64, size int64, mode uint32) *observation
 	return d
 }
 
-func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+// ts is t as ECS timestamps are written, 2006-01-02T15:04:05.000000000Z,
+// digit by digit: time.Format parses its layout on every call, and each
+// document has two.
+func ts(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.Format("2006-01-02T15:04:05.000000000Z") // not four digits
+	}
+	var b [30]byte
+	put := func(at, width, v int) {
+		for i := at + width - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, 4, year)
+	put(5, 2, int(month))
+	put(8, 2, day)
+	put(11, 2, hour)
+	put(14, 2, min)
+	put(17, 2, sec)
+	put(20, 9, t.Nanosecond())
+	b[4], b[7], b[10], b[13], b[16], b[19], b[29] = '-', '-', 'T', ':', ':', '.', 'Z'
+	return string(b[:])
+}
 
 func newID() string {
 	var b [16]byte

@@ -118,3 +118,16 @@ func TestFalseFactsOnlyWhereARuleTestsThem(t *testing.T) {
 		t.Errorf("facts %v, want %v", f, want)
 	}
 }
+
+// ts writes what time.Format writes, for times across the range ECS has.
+func TestTimestamps(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 3, 15, 4, 5, 123456789, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 2, 28, 23, 59, 59, 999999999, time.FixedZone("x", -7*3600)), time.Unix(0, 1), time.Date(9999, 12, 31, 23, 59, 59, 1, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Now(),
+	} {
+		if got, want := ts(tm), tm.UTC().Format("2006-01-02T15:04:05.000000000Z"); got != want {
+			t.Errorf("ts(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
