@@ -45,8 +45,10 @@ func (s *Snapshot) engine(names detect.Names, log logrus.FieldLogger) *detect.En
 	if _, err := os.Stat("/proc/1/root/etc"); err == nil {
 		root = "/proc/1/root"
 	}
+	pkgs := pkgdb.New()
+	go pkgs.Warm()
 	return detect.New(detect.Config{
 		Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, MaxProcesses: maxProcs,
-		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgdb.New(), root, 4096),
+		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgs, root, 4096),
 	})
 }

@@ -160,13 +160,45 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 		return o, err
 	}
 	if lines != nil {
-		db.mu.Lock()
-		if db.lists != nil && db.seed == seed && db.listsMtime.Equal(mtime) {
-			db.listed = newPathFilter(*lines, seed)
-		}
-		db.mu.Unlock()
+		db.keepFilter(*lines, seed, mtime)
 	}
 	return o, nil
+}
+
+// keepFilter makes the filter of listed paths from the hashes of every
+// line of the lists as they were at mtime, unless they changed since.
+func (db *DB) keepFilter(lines []uint64, seed maphash.Seed, mtime time.Time) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.lists != nil && db.seed == seed && db.listsMtime.Equal(mtime) {
+		db.listed = newPathFilter(lines, seed)
+	}
+}
+
+// Warm reads every list once and leaves the filter of listed paths
+// behind, so that the first file no package owns (the attacker's kind)
+// costs no scan in the agent's path. For a goroutine at start; on a
+// system without dpkg, or a list it cannot read, it leaves nothing and
+// the first scan that reads them all makes the filter instead.
+func (db *DB) Warm() {
+	lists, mtime, err := db.listFiles()
+	if err != nil {
+		return
+	}
+	db.mu.Lock()
+	seed, built := db.seed, db.listed != nil
+	db.mu.Unlock()
+	if built {
+		return
+	}
+	var lines []uint64
+	buf := make([]byte, 64<<10)
+	for _, l := range lists {
+		if _, _, err := fileHasLine(l, nil, buf, seed, &lines); err != nil {
+			return
+		}
+	}
+	db.keepFilter(lines, seed, mtime)
 }
 
 // likelyFirst orders the lists to read the likely owners of a file first:

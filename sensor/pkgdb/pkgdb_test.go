@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -153,5 +154,21 @@ func TestLikelyOwnersFirst(t *testing.T) {
 	}
 	if got := likelyFirst(lists, "", "ls"); !reflect.DeepEqual(got, lists) {
 		t.Errorf("a two-letter stem reordered: %q", got)
+	}
+}
+
+// Warm leaves the filter behind before any question, on the live database.
+func TestWarmLeavesTheFilter(t *testing.T) {
+	db := New()
+	db.Warm()
+	if db.listed == nil {
+		t.Fatal("no filter after Warm")
+	}
+	if !slices.ContainsFunc(Aliases("/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10"), db.listed.mayHave) {
+		t.Error("the filter does not know a packaged library")
+	}
+	o, err := db.Owner(context.Background(), "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.10")
+	if err != nil || o.Package != "libkeyutils1:amd64" {
+		t.Errorf("after Warm: %+v %v", o, err)
 	}
 }
