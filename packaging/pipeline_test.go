@@ -108,24 +108,24 @@ func samples(t *testing.T) map[string]sample {
 			t.Fatal(errs)
 		}
 		for _, al := range als {
-			s.alerts = append(s.alerts, enc.Alert(p, parent, al, nil))
+			s.alerts = append(s.alerts, enc.Alert(nil, p, parent, al))
 		}
 		out[cat] = s
 	}
 	ex := &event.Exec{Proc: event.Proc{Time: now}}
-	add(ruleset.ProcessCreation, enc.Exec(p, parent, ex), eng.Exec(p, parent, ex))
+	add(ruleset.ProcessCreation, enc.Exec(nil, p, parent, ex), eng.Exec(p, parent, ex))
 	il := &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hook}
 	ev, j, _, _ := eng.ImageLoad(p, parent, il, 0, 0)
-	add(ruleset.ImageLoad, enc.ImageLoad(p, parent, il, j), ev)
+	add(ruleset.ImageLoad, enc.ImageLoad(nil, p, parent, il, j), ev)
 	items := ldso.FromEnv([]string{"LD_PRELOAD=" + hook})
 	c := &loaderconf.Change{Time: now, Path: "/etc/ld.so.preload", Kind: "preload", Type: "change", Exists: true, Items: items, Added: items,
 		Writer: &event.FileOp{Proc: event.Proc{PID: 42, Comm: "sh"}}}
-	add(ruleset.FileEvent, enc.FileChange(c, p, parent, false), eng.LoaderConfig(c, p, parent))
+	add(ruleset.FileEvent, enc.FileChange(nil, c, p, parent, false), eng.LoaderConfig(c, p, parent))
 	reader := &proctable.Process{PID: 77, PPID: 1, EntityID: "entity-77", Executable: "/tmp/reader", Name: "reader", Args: []string{"/tmp/reader"}, Start: now.Add(-time.Second),
 		Container: container.Container{ID: strings.Repeat("ab", 32), Runtime: "docker", Image: "debian:bookworm"}}
 	agent := &proctable.Process{PID: 50, PPID: 1, EntityID: "entity-50", Executable: "/usr/bin/ssh-agent", Name: "ssh-agent", Credential: true, Start: now}
 	ac := &event.Access{Proc: event.Proc{Time: now, PID: 77}, Executable: reader.Executable, Op: event.AccessMemRead, Target: 50, TargetPID: 50, TargetWatch: event.WatchCredential}
-	add(ruleset.ProcessAccess, enc.Access(reader, parent, agent, ac, false), eng.Access(reader, parent, agent, ac, false))
+	add(ruleset.ProcessAccess, enc.Access(nil, reader, parent, agent, ac, false), eng.Access(reader, parent, agent, ac, false))
 	return out
 }
 

@@ -39,15 +39,15 @@ func (a *Agent) handleExec(e *event.Exec, root string) {
 	parent := a.parent(p)
 	ev := a.engineFor(p).Exec(p, parent, e)
 	alerts := a.evaluate(ev)
-	var facts ecs.Facts // made once, when a document needs them
+	var sh ecs.Shared // what the event's documents share, made once
 	// A vouched exec is counted into its summary, like the repeats the
 	// kernel counts once it has the verdict: not a document of its own.
 	vouched := a.vouchable(p, e, ev, len(alerts))
 	if !vouched && a.keepTelemetry(len(alerts) > 0 || (len(p.LoaderEnv) > 0 || e.Watch&event.WatchLoader != 0) && !e.LoaderLike) {
-		a.write(a.enc.With(a.enc.Exec(p, parent, e), a.factsOf(&facts, ev)))
+		a.write(a.enc.With(a.enc.Exec(&sh, p, parent, e), a.enc.FactsFor(&sh, ev.Fields)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(p, parent, al, a.factsOf(&facts, ev))
+		a.writeAlert(&sh, p, parent, al)
 	}
 	if vouched {
 		a.vouchFor(p, e, ev)
@@ -74,16 +74,16 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 		return
 	}
 	alerts := a.evaluate(ev)
-	var facts ecs.Facts // made once, when a document needs them
+	var sh ecs.Shared // what the event's documents share, made once
 	vouched := len(alerts) == 0 && slices.Contains(p.Vouched, ev.Libraries[0].Path)
 	if !vouched && a.keepTelemetry(len(alerts) > 0 || !expected) {
 		if j == nil {
 			j = eng.Judge(judge.Mapped(il, start, end))
 		}
-		a.write(a.enc.With(a.enc.ImageLoad(p, parent, il, j), a.factsOf(&facts, ev)))
+		a.write(a.enc.With(a.enc.ImageLoad(&sh, p, parent, il, j), a.enc.FactsFor(&sh, ev.Fields)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(p, parent, al, a.factsOf(&facts, ev))
+		a.writeAlert(&sh, p, parent, al)
 	}
 }
 
@@ -113,12 +113,12 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 func (a *Agent) reportChange(c *loaderconf.Change, writer, parent *proctable.Process, eng *detect.Engine) {
 	ev := eng.LoaderConfig(c, writer, parent)
 	alerts := a.evaluate(ev)
-	var facts ecs.Facts // made once, when a document needs them
+	var sh ecs.Shared // what the event's documents share, made once
 	// Every change to the loader's configuration is notable.
 	if a.keepTelemetry(true) {
-		a.write(a.enc.With(a.enc.FileChange(c, writer, parent, eng.ByPackageManager(c.Writer)), a.factsOf(&facts, ev)))
+		a.write(a.enc.With(a.enc.FileChange(&sh, c, writer, parent, eng.ByPackageManager(c.Writer)), a.enc.FactsFor(&sh, ev.Fields)))
 	}
 	for _, al := range alerts {
-		a.writeAlert(writer, parent, al, a.factsOf(&facts, ev))
+		a.writeAlert(&sh, writer, parent, al)
 	}
 }

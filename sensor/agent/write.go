@@ -30,16 +30,8 @@ func (a *Agent) evaluate(ev *detect.Event) []*detect.Alert {
 	return alerts
 }
 
-// factsOf is the event's facts as labels, made on first use and shared by
-// the event's documents.
-func (a *Agent) factsOf(f *ecs.Facts, ev *detect.Event) ecs.Facts {
-	if *f == nil {
-		*f = a.enc.FactsOf(ev.Fields)
-	}
-	return *f
-}
-
-func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert, facts ecs.Facts) {
+// writeAlert writes an alert on an event whose documents share sh.
+func (a *Agent) writeAlert(sh *ecs.Shared, p, parent *proctable.Process, al *detect.Alert) {
 	a.stats.Alerts.Add(1)
 	a.alertsMu.Lock()
 	if a.alerts == nil {
@@ -52,7 +44,7 @@ func (a *Agent) writeAlert(p, parent *proctable.Process, al *detect.Alert, facts
 	}
 	r.Count++
 	a.alertsMu.Unlock()
-	doc := a.enc.Alert(p, parent, al, facts)
+	doc := a.enc.Alert(sh, p, parent, al)
 	if a.cfg.Fold == nil {
 		a.write(doc)
 		return

@@ -13,9 +13,9 @@ import (
 // is the caller, as in every hookwatch document; ECS has no field set for
 // a target process, so the target is in labels (target_image,
 // target_process_id, target_user from the facts, and its entity id here).
-func (e *Encoder) Access(caller, parent, target *proctable.Process, a *event.Access, byParent bool) *Doc {
+func (e *Encoder) Access(sh *Shared, caller, parent, target *proctable.Process, a *event.Access, byParent bool) *Doc {
 	d := e.base(a.Time, observation.KindEvent, observation.DatasetAccess, string(a.Op), []string{"process"}, []string{"access"})
-	e.subject(d, caller, parent)
+	e.subject(d, sh, caller, parent)
 	rel := "a stranger to it"
 	if byParent {
 		rel = "its parent"

@@ -18,9 +18,8 @@ import (
 // metadata (rule.*, event.severity from its level, threat.* from its
 // attack.* tags) and the event's evidence.
 //
-// facts are the labels of the event's fields (FactsOf), shared by its
-// documents; nil makes them from the alert's.
-func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Facts) *Doc {
+// sh is what the event's documents share (its facts, its process).
+func (e *Encoder) Alert(sh *Shared, p, parent *proctable.Process, a *detect.Alert) *Doc {
 	var category, typ []string
 	switch a.Category {
 	case ruleset.ImageLoad:
@@ -34,15 +33,13 @@ func (e *Encoder) Alert(p, parent *proctable.Process, a *detect.Alert, facts Fac
 	}
 	r := a.Rule
 	d := e.base(a.Time, observation.KindAlert, observation.DatasetAlert, r.Name, category, typ)
-	if facts == nil {
-		facts = e.FactsOf(a.Fields)
-	}
+	facts := e.FactsFor(sh, a.Fields)
 	d.Level, _ = observation.ParseLevel(r.Level)
 	d.Event.Severity = observation.Int64(d.Level.ECS())
 	d.Event.RiskScore = observation.Float64(float64(a.Score))
 	d.Event.Reason = clean(strings.Join(a.Reasons, "; "))
 	if p != nil {
-		e.subject(d, p, parent)
+		e.subject(d, sh, p, parent)
 	}
 	if a.Category == ruleset.FileEvent {
 		d.File = &observation.File{Path: clean(a.Target), Name: clean(filepath.Base(a.Target)), Directory: clean(filepath.Dir(a.Target)), Type: "file"}
@@ -178,10 +175,14 @@ func leanAlert(d *Doc) {
 	}
 	d.Host.OS.Kernel = ""
 	d.Observer.Product = ""
-	if p := d.Process; p != nil {
+	if shared := d.Process; shared != nil {
+		p := *shared // the event's other documents share it
+		d.Process = &p
 		p.Group = nil
 		if p.Parent != nil {
-			p.Parent.User = nil
+			parent := *p.Parent
+			parent.User = nil
+			p.Parent = &parent
 		}
 		// process.env_vars is the loader variables and what they name,
 		// as written: the same facts as loader_variable and loader_item

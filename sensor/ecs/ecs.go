@@ -95,9 +95,9 @@ func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ 
 }
 
 // Exec encodes a process start that carried loader variables or flags.
-func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) *Doc {
+func (e *Encoder) Exec(sh *Shared, p, parent *proctable.Process, ex *event.Exec) *Doc {
 	d := e.base(ex.Time, observation.KindEvent, observation.DatasetProcess, "exec", []string{"process"}, []string{"start"})
-	e.subject(d, p, parent)
+	e.subject(d, sh, p, parent)
 	if len(p.LoaderEnv) > 0 {
 		d.Message = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
 	} else {
@@ -119,9 +119,9 @@ func (e *Encoder) Exec(p, parent *proctable.Process, ex *event.Exec) *Doc {
 }
 
 // ImageLoad encodes a library mapped executable into a watched process.
-func (e *Encoder) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, j *judge.Judgement) *Doc {
+func (e *Encoder) ImageLoad(sh *Shared, p, parent *proctable.Process, il *event.ImageLoad, j *judge.Judgement) *Doc {
 	d := e.base(il.Time, observation.KindEvent, observation.DatasetLibrary, "library-loaded", []string{"library"}, []string{"start"})
-	e.subject(d, p, parent)
+	e.subject(d, sh, p, parent)
 	d.Dll = &observation.Dll{Path: clean(il.Path)} // its name is the path's last element
 	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Version.Size, il.Mode)
 	d.Message = clean(fmt.Sprintf("%s mapped executable into %s", il.Path, p.Executable))
@@ -219,16 +219,6 @@ func modeBits(m os.FileMode) uint32 {
 
 // subject sets the process a document is about, and its container: ECS's
 // container.* is the document's, as the process's is.
-func (e *Encoder) subject(d *Doc, p, parent *proctable.Process) {
-	d.Process = e.process(p, parent)
-	if c := p.Container; c.ID != "" {
-		d.Container = &observation.Container{ID: c.ID, Runtime: c.Runtime}
-		if c.Image != "" {
-			d.Container.Image = &observation.Image{Name: clean(c.Image)}
-		}
-	}
-}
-
 func (e *Encoder) process(p, parent *proctable.Process) *observation.Process {
 	// user and group are the effective ones; real_* only when they differ
 	// (a set-user-ID program), as ECS means them.

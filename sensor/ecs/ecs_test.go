@@ -48,9 +48,9 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	}
 	a := alerts[0]
 	docs := []*Doc{
-		enc.Exec(p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
-		enc.ImageLoad(p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
-		enc.Alert(p, parent, a, nil),
+		enc.Exec(nil, p, parent, &event.Exec{Proc: event.Proc{Time: now}, EnvTruncated: true}),
+		enc.ImageLoad(nil, p, nil, &event.ImageLoad{Proc: event.Proc{Time: now}, Path: hostile, Ino: 5, Dev: 0xfe00, Deleted: true, Mode: 0o100755}, &judge.Judgement{Path: hostile, Exists: true, SHA256: "ab", SHA1: "cd", MD5: "ef", Package: "p\xff", Manager: "dpkg", Interposed: []string{"read"}, Findings: []judge.Finding{{Key: "interposes_credential_functions"}}}),
+		enc.Alert(nil, p, parent, a),
 	}
 	// A process reaching into a credential process: the caller is
 	// process.*, the target in labels; its alert is valid ECS too.
@@ -61,7 +61,7 @@ func TestDocumentsAreValidECSAndOneLine(t *testing.T) {
 	if len(acAlerts) != 1 || acAlerts[0].Rule.Name != "credential-process-memory-read" || acAlerts[0].Rule.Level != "critical" {
 		t.Fatalf("memory read of ssh-agent raised %v, want credential-process-memory-read", acAlerts)
 	}
-	docs = append(docs, enc.With(enc.Access(p, parent, agent, ac, false), enc.FactsOf(acEv.Fields)), enc.Alert(p, parent, acAlerts[0], nil))
+	docs = append(docs, enc.With(enc.Access(nil, p, parent, agent, ac, false), enc.FactsOf(acEv.Fields)), enc.Alert(nil, p, parent, acAlerts[0]))
 	for _, d := range docs[3:] {
 		l := d.Labels.Map()
 		if l["target_process_id"] != "20" || l["target_image"] != "/usr/bin/ssh-agent" || l["access_class"] != "read" || l["target_entity_id"] == "" && d.Event.Kind == "event" {
@@ -129,5 +129,46 @@ func TestTimestamps(t *testing.T) {
 		if got, want := ts(tm), tm.UTC().Format("2006-01-02T15:04:05.000000000Z"); got != want {
 			t.Errorf("ts(%v) = %s, want %s", tm, got, want)
 		}
+	}
+}
+
+// An event's documents share its process: the alert's leaner copy leaves
+// the telemetry's whole, and a document of another process is not given
+// the first one's.
+func TestDocumentsOfAnEventShareTheProcess(t *testing.T) {
+	rs, err := rules.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := New(Host{Name: "h"}, names{}, rs, nil)
+	parent := &proctable.Process{PID: 1, EntityID: "p", Executable: "/usr/bin/bash", Name: "bash", Args: []string{"bash", "-c", strings.Repeat("x", 2048)}}
+	p := &proctable.Process{PID: 10, PPID: 1, EntityID: "e", Executable: "/usr/bin/ssh", Name: "ssh", Args: []string{"ssh"},
+		LoaderEnv: []string{"LD_PRELOAD=/tmp/h.so"}, Credential: true, Start: time.Now()}
+	sg, _, err := ruleset.Load(rules.Sigma(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := detect.New(detect.Config{Rules: rs, Sigma: sg, Resolver: ldso.NewResolver(nil)})
+	ex := &event.Exec{Proc: event.Proc{Time: time.Now()}}
+	ev := eng.Exec(p, parent, ex)
+	alerts, _ := eng.Evaluate(ev)
+	if len(alerts) == 0 {
+		t.Fatal("no alert to share with")
+	}
+	var sh Shared
+	tel := enc.With(enc.Exec(&sh, p, parent, ex), enc.FactsFor(&sh, ev.Fields))
+	al := enc.Alert(&sh, p, parent, alerts[0])
+	if tel.Process.Group == nil || tel.Process.Parent.User == nil && parent.EUID == 0 {
+		t.Errorf("the alert's lean copy changed the telemetry's process: %+v", tel.Process)
+	}
+	if al.Process.Group != nil || al.Process.Parent.CommandLine != tel.Process.Parent.CommandLine {
+		t.Errorf("alert process %+v", al.Process)
+	}
+	if enc.Exec(&sh, p, parent, ex).Process != tel.Process {
+		t.Error("a second document of the event made the process again")
+	}
+	other := &proctable.Process{PID: 11, EntityID: "o", Executable: "/usr/bin/su", Name: "su"}
+	if d := enc.Exec(&sh, other, parent, ex); d.Process == tel.Process || d.Process.Executable != "/usr/bin/su" {
+		t.Errorf("another process's document got the shared one: %+v", d.Process)
 	}
 }

@@ -17,7 +17,7 @@ const maxContent = 4096
 
 // FileChange encodes a change to the loader's configuration as an ECS file
 // event; writer is the process that made it (nil when unknown).
-func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Process, byPackageManager bool) *Doc {
+func (e *Encoder) FileChange(sh *Shared, c *loaderconf.Change, writer, parent *proctable.Process, byPackageManager bool) *Doc {
 	typ := c.Type
 	action := "loader-config-" + map[string]string{"creation": "created", "change": "modified", "deletion": "deleted", "rename": "renamed"}[c.Type]
 	if c.Type == "rename" {
@@ -38,7 +38,7 @@ func (e *Encoder) FileChange(c *loaderconf.Change, writer, parent *proctable.Pro
 	}
 	d.File = f
 	if writer != nil {
-		e.subject(d, writer, parent)
+		e.subject(d, sh, writer, parent)
 	}
 	labels := map[string]string{"config_kind": c.Kind, "coalesced": strconv.Itoa(c.Coalesced)}
 	if c.Writer == nil {
