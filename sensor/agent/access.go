@@ -60,7 +60,8 @@ func (a *Agent) judgeAccess(caller, target *proctable.Process, e *event.Access, 
 	parent := a.parent(caller)
 	ev := a.engine.Access(caller, parent, target, e, byParent)
 	alerts := a.evaluate(ev)
-	var sh ecs.Shared          // what the event's documents share, made once
+	// What the event's documents share, made once.
+	var sh ecs.Shared
 	if a.keepTelemetry(true) { // every access to a credential process is notable
 		a.write(a.enc.With(a.enc.Access(&sh, caller, parent, target, e, byParent), a.enc.FactsFor(&sh, ev.Fields)))
 	}
