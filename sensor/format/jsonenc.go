@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MarshalDoc encodes a document as encoding/json.Marshal would.
@@ -112,6 +114,38 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 // appendString is encoding/json's string encoding with HTML escaping.
 func appendString(b []byte, s string) []byte {
+	if len(s) < memoMin {
+		return appendQuoted(b, s)
+	}
+	// A long string is most often one written before: a process's
+	// command line is in every document of its events and of its
+	// children's (the same string, not an equal one: the agent joins it
+	// once). The entry holds the string, so its bytes cannot be reused
+	// for another while it is remembered.
+	slot := &escapedMemo[uintptr(unsafe.Pointer(unsafe.StringData(s)))>>4%uintptr(len(escapedMemo))]
+	if m := slot.Load(); m != nil && len(m.s) == len(s) && unsafe.StringData(m.s) == unsafe.StringData(s) {
+		return append(b, m.quoted...)
+	}
+	start := len(b)
+	b = appendQuoted(b, s)
+	slot.Store(&escaped{s: s, quoted: slices.Clone(b[start:])})
+	return b
+}
+
+// memoMin is the length from which a string's quoted form is remembered.
+const memoMin = 512
+
+type escaped struct {
+	s      string
+	quoted []byte
+}
+
+// escapedMemo remembers the quoted form of the last long strings written,
+// by address (safe for concurrent encoders: entries are never changed).
+var escapedMemo [8]atomic.Pointer[escaped]
+
+// appendQuoted writes s quoted and escaped.
+func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -153,8 +153,28 @@ func TestPlain8(t *testing.T) {
 func BenchmarkAppendString(b *testing.B) {
 	s := "./storm 3000 /tmp/ssh -- " + strings.Repeat("APP_SETTING_00=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv ", 40)
 	buf := make([]byte, 0, 4096)
-	b.SetBytes(int64(len(s)))
-	for b.Loop() {
-		buf = appendString(buf[:0], s)
+	for name, write := range map[string]func([]byte, string) []byte{"remembered": appendString, "escaped": appendQuoted} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				buf = write(buf[:0], s)
+			}
+		})
+	}
+}
+
+// A long string is written from the memo only when it is the very string
+// remembered: another of the same length, or the same bytes elsewhere,
+// is written from its own bytes.
+func TestLongStringsRemembered(t *testing.T) {
+	a := strings.Repeat("a<\"", 300)
+	b := strings.Repeat("b\n\\", 300) // the same length
+	c := strings.Clone(a)
+	for _, s := range []string{a, b, a, c, b, a} {
+		got := appendString([]byte("x"), s)
+		want, _ := json.Marshal(s)
+		if string(got) != "x"+string(want) {
+			t.Fatalf("%.20q...: got %.40s, want %.40s", s, got, want)
+		}
 	}
 }
