@@ -33,8 +33,9 @@ type Facts = observation.Labels
 func (e *Encoder) FactsOf(fields map[string]any) Facts {
 	f := make(Facts, 0, len(fields))
 	for k, v := range fields {
-		if sigmaStandard[k] {
-			continue
+		key := e.labelKey(k)
+		if key == "" {
+			continue // a Sigma standard field: ECS has it already
 		}
 		var s string
 		switch v := v.(type) {
@@ -53,7 +54,7 @@ func (e *Encoder) FactsOf(fields map[string]any) Facts {
 			s = fmt.Sprint(v)
 		}
 		if s != "" {
-			f = append(f, observation.Label{Key: e.labelKey(k), Value: clean(s)})
+			f = append(f, observation.Label{Key: key, Value: clean(s)})
 		}
 	}
 	slices.SortFunc(f, func(a, b observation.Label) int { return strings.Compare(a.Key, b.Key) })
@@ -132,13 +133,17 @@ func once(d *Doc) {
 	}
 }
 
-// labelKey is snake(name), remembered: the rules' field names are few and
-// every document spells them again.
+// labelKey is snake(name), "" for a Sigma standard field (ECS has its own
+// field for it), remembered: the rules' field names are few and every
+// event spells them again.
 func (e *Encoder) labelKey(name string) string {
 	if k, ok := e.labelKeys.Load(name); ok {
 		return k.(string)
 	}
-	k := snake(name)
+	k := ""
+	if !sigmaStandard[name] {
+		k = snake(name)
+	}
 	e.labelKeys.Store(name, k)
 	return k
 }
