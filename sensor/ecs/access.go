@@ -14,7 +14,7 @@ import (
 // a target process, so the target is in labels (target_image,
 // target_process_id, target_user from the facts, and its entity id here).
 func (e *Encoder) Access(sh *Shared, caller, parent, target *proctable.Process, a *event.Access, byParent bool) *Doc {
-	d := e.base(a.Time, observation.KindEvent, observation.DatasetAccess, string(a.Op), []string{"process"}, []string{"access"})
+	d := e.base(a.Time, observation.KindEvent, observation.DatasetAccess, string(a.Op), kinds.process, kinds.access)
 	e.subject(d, sh, caller, parent)
 	rel := "a stranger to it"
 	if byParent {

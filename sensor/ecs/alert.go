@@ -23,13 +23,13 @@ func (e *Encoder) Alert(sh *Shared, p, parent *proctable.Process, a *detect.Aler
 	var category, typ []string
 	switch a.Category {
 	case ruleset.ImageLoad:
-		category, typ = []string{"intrusion_detection", "library"}, []string{"info", "start"}
+		category, typ = kinds.alertLibrary, kinds.infoStart
 	case ruleset.FileEvent:
-		category, typ = []string{"intrusion_detection", "file", "configuration"}, []string{"info", "change"}
+		category, typ = kinds.alertFile, kinds.infoChange
 	case ruleset.ProcessAccess:
-		category, typ = []string{"intrusion_detection", "process"}, []string{"info", "access"}
+		category, typ = kinds.alertProcess, kinds.infoAccess
 	default:
-		category, typ = []string{"intrusion_detection", "process"}, []string{"info", "start"}
+		category, typ = kinds.alertProcess, kinds.infoStart
 	}
 	r := a.Rule
 	d := e.base(a.Time, observation.KindAlert, observation.DatasetAlert, r.Name, category, typ)

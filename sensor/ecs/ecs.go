@@ -94,9 +94,22 @@ func (e *Encoder) base(t time.Time, kind, dataset, action string, category, typ 
 	}
 }
 
+// kinds are the event.category and event.type lists documents name,
+// made once and shared: nothing changes them (a copy is a Clone).
+var kinds = struct {
+	process, library, alertProcess, alertLibrary, alertFile []string
+	start, access, info, infoStart, infoChange, infoAccess  []string
+}{
+	process: []string{"process"}, library: []string{"library"},
+	alertProcess: []string{"intrusion_detection", "process"}, alertLibrary: []string{"intrusion_detection", "library"},
+	alertFile: []string{"intrusion_detection", "file", "configuration"},
+	start:     []string{"start"}, access: []string{"access"}, info: []string{"info"},
+	infoStart: []string{"info", "start"}, infoChange: []string{"info", "change"}, infoAccess: []string{"info", "access"},
+}
+
 // Exec encodes a process start that carried loader variables or flags.
 func (e *Encoder) Exec(sh *Shared, p, parent *proctable.Process, ex *event.Exec) *Doc {
-	d := e.base(ex.Time, observation.KindEvent, observation.DatasetProcess, "exec", []string{"process"}, []string{"start"})
+	d := e.base(ex.Time, observation.KindEvent, observation.DatasetProcess, "exec", kinds.process, kinds.start)
 	e.subject(d, sh, p, parent)
 	if len(p.LoaderEnv) > 0 {
 		d.Message = clean(fmt.Sprintf("%s started with %s", p.Executable, strings.Join(p.LoaderEnv, " ")))
@@ -104,7 +117,7 @@ func (e *Encoder) Exec(sh *Shared, p, parent *proctable.Process, ex *event.Exec)
 		d.Message = clean(p.Executable + " started")
 	}
 	if ex.FromSweep {
-		d.Event.Action, d.Event.Type = "running-at-start", []string{"info"}
+		d.Event.Action, d.Event.Type = "running-at-start", kinds.info
 	}
 	if p.ArgsTruncated {
 		label(d, "args_truncated", "true")
@@ -120,7 +133,7 @@ func (e *Encoder) Exec(sh *Shared, p, parent *proctable.Process, ex *event.Exec)
 
 // ImageLoad encodes a library mapped executable into a watched process.
 func (e *Encoder) ImageLoad(sh *Shared, p, parent *proctable.Process, il *event.ImageLoad, j *judge.Judgement) *Doc {
-	d := e.base(il.Time, observation.KindEvent, observation.DatasetLibrary, "library-loaded", []string{"library"}, []string{"start"})
+	d := e.base(il.Time, observation.KindEvent, observation.DatasetLibrary, "library-loaded", kinds.library, kinds.start)
 	e.subject(d, sh, p, parent)
 	d.Dll = &observation.Dll{Path: clean(il.Path)} // its name is the path's last element
 	d.File = fileDoc(il.Path, il.Dev, il.Ino, il.Version.Size, il.Mode)
