@@ -33,6 +33,7 @@ func (e *Encoder) Alert(sh *Shared, p, parent *proctable.Process, a *detect.Aler
 	}
 	r := a.Rule
 	d := e.base(a.Time, observation.KindAlert, observation.DatasetAlert, r.Name, category, typ)
+	d.Labels = make(observation.Labels, 0, 8) // its own few, before the facts join them
 	facts := e.FactsFor(sh, a.Fields)
 	d.Level, _ = observation.ParseLevel(r.Level)
 	d.Event.Severity = observation.Int64(d.Level.ECS())
@@ -78,7 +79,7 @@ func (e *Encoder) Alert(sh *Shared, p, parent *proctable.Process, a *detect.Aler
 	d.Message = clean(fmt.Sprintf("%s [%s, score %d]: %s", r.Title, r.Level, a.Score, filepath.Base(a.Target)))
 	e.With(d, facts)
 	d.Labels = slices.DeleteFunc(d.Labels, falseFact)
-	leanAlert(d)
+	leanAlert(d, sh)
 	return d
 }
 
@@ -161,7 +162,7 @@ func (e *Encoder) threat(ids, tacticTags []string) *observation.Threat {
 // the file (SHA-1 is in the library's telemetry), the host without its
 // kernel, users and files by name, the process without its group or its
 // parent's user, the sensor without its product.
-func leanAlert(d *Doc) {
+func leanAlert(d *Doc, sh *Shared) {
 	if d.Dll != nil && d.Dll.Hash != nil {
 		d.Dll.Hash.SHA1 = ""
 	}
@@ -175,15 +176,9 @@ func leanAlert(d *Doc) {
 	}
 	d.Host.OS.Kernel = ""
 	d.Observer.Product = ""
-	if shared := d.Process; shared != nil {
-		p := *shared // the event's other documents share it
-		d.Process = &p
-		p.Group = nil
-		if p.Parent != nil {
-			parent := *p.Parent
-			parent.User = nil
-			p.Parent = &parent
-		}
+	if d.Process != nil {
+		d.Process = sh.lean(d.Process)
+		p := d.Process
 		// process.env_vars is the loader variables and what they name,
 		// as written: the same facts as loader_variable and loader_item
 		// (kept when the loader's own flags named items too).

@@ -21,6 +21,8 @@ type Shared struct {
 	of, parent *proctable.Process
 	process    *observation.Process
 	container  *observation.Container
+	// The alerts' copy of a process document, and the document it is of.
+	leanOf, leanProcess *observation.Process
 }
 
 // FactsFor returns the event's facts: FactsOf its fields, made once per
@@ -52,4 +54,24 @@ func (e *Encoder) subject(d *Doc, sh *Shared, p, parent *proctable.Process) {
 	if sh != nil {
 		sh.of, sh.parent, sh.process, sh.container = p, parent, d.Process, d.Container
 	}
+}
+
+// lean is the alerts' copy of a process document: without the group and
+// the parent's user, which the event's telemetry holds. The telemetry
+// shares p, so p is copied, once per event.
+func (sh *Shared) lean(p *observation.Process) *observation.Process {
+	if sh != nil && sh.leanOf == p {
+		return sh.leanProcess
+	}
+	c := *p
+	c.Group = nil
+	if p.Parent != nil {
+		parent := *p.Parent
+		parent.User = nil
+		c.Parent = &parent
+	}
+	if sh != nil {
+		sh.leanOf, sh.leanProcess = p, &c
+	}
+	return &c
 }
