@@ -3,6 +3,7 @@ package agent
 // Accesses: a process reaching into a credential process's memory.
 
 import (
+	"github.com/hookwatch/hookwatch/sensor/detect"
 	"github.com/hookwatch/hookwatch/sensor/ecs"
 	"github.com/hookwatch/hookwatch/sensor/event"
 	"github.com/hookwatch/hookwatch/sensor/proctable"
@@ -59,6 +60,7 @@ func (a *Agent) tracedExec(p *proctable.Process, e *event.Exec) {
 func (a *Agent) judgeAccess(caller, target *proctable.Process, e *event.Access, byParent bool) {
 	parent := a.parent(caller)
 	ev := a.engine.Access(caller, parent, target, e, byParent)
+	defer detect.Release(ev) // its documents are written by then
 	alerts := a.evaluate(ev)
 	// What the event's documents share, made once.
 	var sh ecs.Shared

@@ -38,6 +38,7 @@ func (a *Agent) handleExec(e *event.Exec, root string) {
 
 	parent := a.parent(p)
 	ev := a.engineFor(p).Exec(p, parent, e)
+	defer detect.Release(ev) // its documents are written by then
 	alerts := a.evaluate(ev)
 	var sh ecs.Shared // what the event's documents share, made once
 	// A vouched exec is counted into its summary, like the repeats the
@@ -73,6 +74,7 @@ func (a *Agent) handleImage(il *event.ImageLoad) {
 	if repeat {
 		return
 	}
+	defer detect.Release(ev) // its documents are written by then
 	alerts := a.evaluate(ev)
 	var sh ecs.Shared // what the event's documents share, made once
 	vouched := len(alerts) == 0 && slices.Contains(p.Vouched, ev.Libraries[0].Path)
@@ -112,6 +114,7 @@ func (a *Agent) handleChange(c *loaderconf.Change) {
 // writer's container's) and writes it and its alerts.
 func (a *Agent) reportChange(c *loaderconf.Change, writer, parent *proctable.Process, eng *detect.Engine) {
 	ev := eng.LoaderConfig(c, writer, parent)
+	defer detect.Release(ev) // its documents are written by then
 	alerts := a.evaluate(ev)
 	var sh ecs.Shared // what the event's documents share, made once
 	// Every change to the loader's configuration is notable.

@@ -288,3 +288,25 @@ func TestCredentialProgramRewrittenInPlace(t *testing.T) {
 		t.Errorf("the copy rewritten in place with other bytes: %v, want %s", got, ImageNotPackaged)
 	}
 }
+
+// A released event's fields are gone, and the next event does not find
+// them in a map handed back.
+func TestReleasedFieldsLeaveNothingBehind(t *testing.T) {
+	e := engine(t)
+	for range 20 {
+		ev := e.Exec(&proctable.Process{Executable: "/usr/bin/ssh", Credential: true, LoaderEnv: []string{"LD_PRELOAD=/tmp/h.so"}}, nil, &event.Exec{})
+		if ev.Fields["LoaderVariable"] == nil {
+			t.Fatal("no LoaderVariable to leave behind")
+		}
+		Release(ev)
+		if ev.Fields != nil {
+			t.Fatal("a released event kept its fields")
+		}
+		next := e.Exec(&proctable.Process{Executable: "/usr/bin/cat"}, nil, &event.Exec{})
+		if _, stale := next.Fields["LoaderVariable"]; stale || next.Fields["CredentialTarget"] != false {
+			t.Fatalf("the next event has %v", next.Fields)
+		}
+		Release(next)
+	}
+	Release(nil)
+}
