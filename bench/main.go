@@ -95,7 +95,9 @@ type Worst struct {
 	KernelLost       uint64  `json:"kernel_lost"`
 	UserspaceDropped uint64  `json:"userspace_dropped"`
 	AgentCPUPer1000  float64 `json:"agent_cpu_seconds_per_1000_events"`
-	PeakRSSMiB       float64 `json:"agent_peak_rss_mib"`
+	// AgentCPURounds is each round's figure (AgentCPUPer1000 their median).
+	AgentCPURounds []float64 `json:"agent_cpu_rounds"`
+	PeakRSSMiB     float64   `json:"agent_peak_rss_mib"`
 }
 
 type env struct {

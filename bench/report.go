@@ -98,11 +98,20 @@ func report(r Results) {
 		return // -kernel-only
 	}
 	w := r.Worst
-	fmt.Printf("\nWorst case (every exec preloaded into a watched program): %d execs at %.0f/s\n", w.Execs, w.ExecsPerSecond)
+	fmt.Printf("\nWorst case (every exec preloaded into a watched program): %d execs at %.0f/s, %d rounds\n", w.Execs, w.ExecsPerSecond, len(w.AgentCPURounds))
 	fmt.Printf("  events written %d, lost in the kernel %d, dropped in userspace %d\n", w.Events, w.KernelLost, w.UserspaceDropped)
-	fmt.Printf("  agent CPU %.3f s per 1000 events, peak RSS %.1f MiB\n", w.AgentCPUPer1000, w.PeakRSSMiB)
+	fmt.Printf("  agent CPU %.3f s per 1000 events (median; rounds %s), peak RSS %.1f MiB\n", w.AgentCPUPer1000, rounds(w.AgentCPURounds), w.PeakRSSMiB)
 	fmt.Printf("\nIdle: agent CPU %.3f%%\n", r.IdleCPUPct)
 	for _, n := range r.Notes {
 		fmt.Println("note:", n)
 	}
+}
+
+// rounds lists figures as the report prints them.
+func rounds(fs []float64) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = fmt.Sprintf("%.3f", f)
+	}
+	return strings.Join(s, ", ")
 }
