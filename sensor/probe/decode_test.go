@@ -83,64 +83,40 @@ func BenchmarkDecodeExec(b *testing.B) {
 // in order, padding counted): random bytes through both, for each record
 // kind, and the sizes the same.
 func TestHeadersAreTheirBytes(t *testing.T) {
-	check := func(name string, size int, viaHeader, viaBinary func([]byte) (any, error)) {
-		t.Helper()
-		raw := make([]byte, size+8)
-		rnd := rand.New(rand.NewPCG(1, 2))
-		for i := range raw {
-			raw[i] = byte(rnd.Uint32())
-		}
-		a, err := viaHeader(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := viaBinary(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Compared as encoding/binary writes them, which zeroes the
-		// blank padding fields it skipped reading.
-		var ea, eb bytes.Buffer
-		if err := errors.Join(binary.Write(&ea, binary.LittleEndian, a), binary.Write(&eb, binary.LittleEndian, b)); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(ea.Bytes(), eb.Bytes()) {
-			t.Errorf("%s: header read %+v, encoding/binary %+v", name, a, b)
-		}
-		if _, err := viaHeader(raw[:size-1]); err == nil {
-			t.Errorf("%s: a short record decoded", name)
-		}
+	agree[hookwatchExecHdr](t, "exec", execHdrSize)
+	agree[hookwatchMapHdr](t, "map", mapHdrSize)
+	agree[hookwatchFileHdr](t, "file", fileHdrSize)
+	agree[hookwatchAccessHdr](t, "access", accessHdrSize)
+}
+
+func agree[T any](t *testing.T, name string, size int) {
+	t.Helper()
+	var zero T
+	if n := binary.Size(zero); n != size {
+		t.Errorf("%s header: %d bytes in memory, %d encoded", name, size, n)
 	}
-	check("exec", execHdrSize, func(r []byte) (any, error) { var h hookwatchExecHdr; return h, header(r, &h) },
-		func(r []byte) (any, error) {
-			var h hookwatchExecHdr
-			_, err := binary.Decode(r, binary.LittleEndian, &h)
-			return h, err
-		})
-	check("map", mapHdrSize, func(r []byte) (any, error) { var h hookwatchMapHdr; return h, header(r, &h) },
-		func(r []byte) (any, error) {
-			var h hookwatchMapHdr
-			_, err := binary.Decode(r, binary.LittleEndian, &h)
-			return h, err
-		})
-	check("file", fileHdrSize, func(r []byte) (any, error) { var h hookwatchFileHdr; return h, header(r, &h) },
-		func(r []byte) (any, error) {
-			var h hookwatchFileHdr
-			_, err := binary.Decode(r, binary.LittleEndian, &h)
-			return h, err
-		})
-	check("access", accessHdrSize, func(r []byte) (any, error) { var h hookwatchAccessHdr; return h, header(r, &h) },
-		func(r []byte) (any, error) {
-			var h hookwatchAccessHdr
-			_, err := binary.Decode(r, binary.LittleEndian, &h)
-			return h, err
-		})
-	for name, sizes := range map[string][2]int{
-		"exec": {execHdrSize, binary.Size(hookwatchExecHdr{})}, "map": {mapHdrSize, binary.Size(hookwatchMapHdr{})},
-		"file": {fileHdrSize, binary.Size(hookwatchFileHdr{})}, "access": {accessHdrSize, binary.Size(hookwatchAccessHdr{})},
-	} {
-		if sizes[0] != sizes[1] {
-			t.Errorf("%s header: %d bytes in memory, %d encoded", name, sizes[0], sizes[1])
-		}
+	raw := make([]byte, size+8)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range raw {
+		raw[i] = byte(rnd.Uint32())
+	}
+	var a, b T
+	if err := header(raw, &a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := binary.Decode(raw, binary.LittleEndian, &b); err != nil {
+		t.Fatal(err)
+	}
+	// Compared as encoding/binary writes them, which zeroes the blank
+	// padding fields it skipped reading.
+	var ea, eb bytes.Buffer
+	if err := errors.Join(binary.Write(&ea, binary.LittleEndian, a), binary.Write(&eb, binary.LittleEndian, b)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ea.Bytes(), eb.Bytes()) {
+		t.Errorf("%s: header read %+v, encoding/binary %+v", name, a, b)
+	}
+	if err := header(raw[:size-1], &a); err == nil {
+		t.Errorf("%s: a short record decoded", name)
 	}
 }
