@@ -2,10 +2,10 @@
 // the package recorded for it: from dpkg's database (read directly) or, on
 // RPM systems, from the rpm command (run out of the hot path, with a
 // timeout). Lookups scan the database on demand instead of holding an index
-// of every packaged path in memory; callers cache answers per file. The
-// first scan that reads every list leaves a Bloom filter of the listed
-// paths behind (170 KiB for 130,000), so that a file no package owns, the
-// attacker's kind, costs no second scan.
+// of every packaged path in memory; callers cache answers per file. A
+// Bloom filter of the listed paths (170 KiB for 130,000), made by reading
+// every list once (Warm, at start), answers for a file no package owns,
+// the attacker's kind, without a scan.
 package pkgdb
 
 import (
@@ -56,10 +56,15 @@ type DB struct {
 	// directory: files of one directory mostly come from one package
 	// (every PAM module from libpam-modules), so its list is read first.
 	dirOwner map[string]string
-	// listed is every path the lists name, as a filter, once one scan
-	// has read them all; seed keys its hashes.
-	listed *pathFilter
-	seed   maphash.Seed
+
+	// filterMu serialises making the filter: a lookup while Warm reads
+	// the lists waits for it rather than reading them again.
+	filterMu sync.Mutex
+	// listed is every path the lists as of filterOf name (nil when one of
+	// them could not be read whole; made again when they change).
+	listed   *pathFilter
+	filterOf time.Time
+	filtered bool
 }
 
 // maxDirOwners bounds dirOwner: a simple reset when full.
@@ -124,24 +129,15 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 	needles := Aliases(lookup)
 	dir := filepath.Dir(lookup)
 	db.mu.Lock()
-	guess, listed, seed := db.dirOwner[dir], db.listed, db.seed
+	guess := db.dirOwner[dir]
 	db.mu.Unlock()
-	if listed != nil && !slices.ContainsFunc(needles, listed.mayHave) {
-		return o, nil // in no list: no need to read them all again
+	if f := db.filter(lists, mtime); f != nil && !slices.ContainsFunc(needles, f.mayHave) {
+		return o, nil // in no list: no need to read them all
 	}
 	lists = likelyFirst(lists, guess, filepath.Base(lookup))
-	// A scan that reads every list (the path is in none) remembers every
-	// line in the filter; one that stops early throws them away.
-	var lines *[]uint64
-	if listed == nil {
-		lines = &[]uint64{}
-	}
 	buf := make([]byte, 64<<10) // one buffer for every list: no file is held whole
 	for _, l := range lists {
-		n, ok, err := fileHasLine(l, needles, buf, seed, lines)
-		if err != nil {
-			lines = nil // a list not read whole: the filter would lie
-		}
+		n, ok := fileHasLine(l, needles, buf)
 		if !ok {
 			continue
 		}
@@ -159,46 +155,43 @@ func (db *DB) dpkgOwner(path string) (Ownership, error) {
 		}
 		return o, err
 	}
-	if lines != nil {
-		db.keepFilter(*lines, seed, mtime)
-	}
 	return o, nil
 }
 
-// keepFilter makes the filter of listed paths from the hashes of every
-// line of the lists as they were at mtime, unless they changed since.
-func (db *DB) keepFilter(lines []uint64, seed maphash.Seed, mtime time.Time) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.lists != nil && db.seed == seed && db.listsMtime.Equal(mtime) {
-		db.listed = newPathFilter(lines, seed)
+// Warm makes the filter of listed paths now, so that the first lookup
+// does not read every list in the agent's path. For a goroutine at start;
+// on a system without dpkg it does nothing.
+func (db *DB) Warm() {
+	if lists, mtime, err := db.listFiles(); err == nil {
+		db.filter(lists, mtime)
 	}
 }
 
-// Warm reads every list once and leaves the filter of listed paths
-// behind, so that the first file no package owns (the attacker's kind)
-// costs no scan in the agent's path. For a goroutine at start; on a
-// system without dpkg, or a list it cannot read, it leaves nothing and
-// the first scan that reads them all makes the filter instead.
-func (db *DB) Warm() {
-	lists, mtime, err := db.listFiles()
-	if err != nil {
-		return
+// filter is the filter of the paths the lists (as of mtime) name, made by
+// reading them all when first asked for, and again when they change. A
+// list that cannot be read whole leaves none (it would deny that list's
+// files) until the lists change: lookups then scan.
+func (db *DB) filter(lists []string, mtime time.Time) *pathFilter {
+	db.filterMu.Lock()
+	defer db.filterMu.Unlock()
+	if db.filtered && db.filterOf.Equal(mtime) {
+		return db.listed
 	}
-	db.mu.Lock()
-	seed, built := db.seed, db.listed != nil
-	db.mu.Unlock()
-	if built {
-		return
-	}
-	var lines []uint64
+	db.listed, db.filterOf, db.filtered = nil, mtime, true
+	seed := maphash.MakeSeed()
+	var hashes []uint64
 	buf := make([]byte, 64<<10)
 	for _, l := range lists {
-		if _, _, err := fileHasLine(l, nil, buf, seed, &lines); err != nil {
-			return
+		err := eachLine(l, buf, func(line []byte) bool {
+			hashes = append(hashes, maphash.Bytes(seed, line))
+			return true
+		})
+		if err != nil {
+			return nil
 		}
 	}
-	db.keepFilter(lines, seed, mtime)
+	db.listed = newPathFilter(hashes, seed)
+	return db.listed
 }
 
 // likelyFirst orders the lists to read the likely owners of a file first:
@@ -228,9 +221,8 @@ func likelyFirst(lists []string, guess, base string) []string {
 }
 
 // listFiles are dpkg's .list files, listed again only when the info
-// directory's modification time changes.
-// (The filter of listed paths goes with them: a package installed or
-// removed changes what they list.)
+// directory's modification time changes (returned: the filter of listed
+// paths is made again then).
 func (db *DB) listFiles() ([]string, time.Time, error) {
 	info := filepath.Join(db.dpkgDir(), "info")
 	fi, err := os.Stat(info)
@@ -247,33 +239,41 @@ func (db *DB) listFiles() ([]string, time.Time, error) {
 		return nil, time.Time{}, fmt.Errorf("listing dpkg database: %w", err)
 	}
 	db.lists, db.listsMtime = lists, fi.ModTime()
-	db.listed, db.seed = nil, maphash.MakeSeed()
 	return lists, db.listsMtime, nil
 }
 
 // fileHasLine reports which of needles is a whole line of the file (a list
-// being rewritten by dpkg right now reads as not having it). With lines,
-// it adds the hash of each line it reads.
-func fileHasLine(path string, needles []string, buf []byte, seed maphash.Seed, lines *[]uint64) (string, bool, error) {
+// being rewritten by dpkg right now reads as not having it).
+func fileHasLine(path string, needles []string, buf []byte) (string, bool) {
+	found := ""
+	eachLine(path, buf, func(line []byte) bool {
+		for _, n := range needles {
+			if len(line) == len(n) && string(line) == n {
+				found = n
+				return false
+			}
+		}
+		return true
+	})
+	return found, found != ""
+}
+
+// eachLine calls fn with each line of the file until fn returns false;
+// the error says the file was not read whole.
+func eachLine(path string, buf []byte, fn func(line []byte) bool) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", false, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(buf, len(buf))
 	for sc.Scan() {
-		line := sc.Bytes()
-		if lines != nil {
-			*lines = append(*lines, maphash.Bytes(seed, line))
-		}
-		for _, n := range needles {
-			if len(line) == len(n) && string(line) == n {
-				return n, true, nil
-			}
+		if !fn(sc.Bytes()) {
+			return nil
 		}
 	}
-	return "", false, sc.Err()
+	return sc.Err()
 }
 
 // pathFilter is a Bloom filter of the paths dpkg's lists name: "no" is
