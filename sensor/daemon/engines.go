@@ -6,6 +6,7 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hookwatch/hookwatch/sensor/detect"
@@ -32,6 +33,15 @@ func (s *Snapshot) containerEngine(names detect.Names) func(root string) *detect
 	}
 }
 
+// hostPackages is the host's package database, one for the daemon's life:
+// its filter of listed paths (read by a goroutine at the first engine)
+// outlives a reload, which changes no package.
+var hostPackages = sync.OnceValue(func() *pkgdb.DB {
+	db := pkgdb.New()
+	go db.Warm()
+	return db
+})
+
 // engine is the host's detection engine for this snapshot.
 func (s *Snapshot) engine(names detect.Names, log logrus.FieldLogger) *detect.Engine {
 	rs, d, maxProcs := s.Facts, s.Detections, s.Config.Agent.MaxProcesses
@@ -45,10 +55,8 @@ func (s *Snapshot) engine(names detect.Names, log logrus.FieldLogger) *detect.En
 	if _, err := os.Stat("/proc/1/root/etc"); err == nil {
 		root = "/proc/1/root"
 	}
-	pkgs := pkgdb.New()
-	go pkgs.Warm()
 	return detect.New(detect.Config{
 		Rules: rs, Sigma: d.Sigma, Allow: d.Allow, Names: names, MaxProcesses: maxProcs,
-		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, pkgs, root, 4096),
+		Resolver: ldso.NewResolver(cache), Judge: judge.New(rs, hostPackages(), root, 4096),
 	})
 }
