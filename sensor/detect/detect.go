@@ -223,11 +223,7 @@ func (e *Engine) Exec(p, parent *proctable.Process, ex *event.Exec) *Event {
 	ev.Fields["TargetImage"] = target
 	exe := exeVersion(ex)
 	if credential {
-		seen := ldso.Version{}
-		if target == p.Executable {
-			seen = exe
-		}
-		prog := e.credentialProgram(target, seen)
+		prog := e.credentialProgram(target, seenAs(target, p.Executable, exe))
 		setString(ev.Fields, "ImageState", prog.state)
 		switch prog.state {
 		case ImageModified:

@@ -31,6 +31,16 @@ func exeVersion(ex *event.Exec) ldso.Version {
 	return ldso.Version{FileID: ldso.FileID{Dev: ex.ExeDev, Ino: ex.ExeIno}, Size: v.Size, Mtime: v.Mtime, Ctime: v.Ctime}
 }
 
+// seenAs is the version the kernel told at exec (v, of the executable
+// the process runs) when path is that executable, else zero: another
+// file is asked.
+func seenAs(path, executable string, v ldso.Version) ldso.Version {
+	if path != executable {
+		return ldso.Version{}
+	}
+	return v
+}
+
 // onHost is where a path of the events is on this host's file system.
 func (e *Engine) onHost(path string) string {
 	if e.cfg.Root == "" || e.cfg.Root == "/" {

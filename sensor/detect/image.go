@@ -41,19 +41,11 @@ func (e *Engine) ImageLoad(p, parent *proctable.Process, il *event.ImageLoad, st
 	onPurpose := false
 	if !il.Deleted && !il.Memfd {
 		if s.expected == nil {
-			// The versions the kernel told at exec, for the executable
-			// the process runs.
-			seen := func(path string) ldso.Version {
-				if path == p.Executable {
-					return s.exe
-				}
-				return ldso.Version{}
-			}
 			ref := exe
 			if p.Credential {
-				ref = e.credentialProgram(exe, seen(exe)).reference
+				ref = e.credentialProgram(exe, seenAs(exe, p.Executable, s.exe)).reference
 			}
-			c, err := e.closure(ref, seen(ref))
+			c, err := e.closure(ref, seenAs(ref, p.Executable, s.exe))
 			if err != nil {
 				unknown = fmt.Sprintf("expected set unknown: %v", err)
 				c = emptyClosure()
